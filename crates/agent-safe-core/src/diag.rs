@@ -1,0 +1,227 @@
+//! Diagnostics: precise, human errors about configuration files.
+//!
+//! Every problem found while loading a file becomes a [`Diagnostic`] that names
+//! the file, the line and column, what was expected and, where we can tell,
+//! how to fix it. Loaders collect all the diagnostics of a file instead of
+//! stopping at the first, and return them together as a [`ConfigError`].
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A position in a source file, 1-based. `line == 0` means "the whole file".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Pos {
+    /// 1-based line number (0 when the problem concerns the whole file).
+    pub line: u32,
+    /// 1-based column number (0 when unknown).
+    pub col: u32,
+}
+
+impl Pos {
+    /// A position that refers to the file as a whole.
+    pub const FILE: Pos = Pos { line: 0, col: 0 };
+
+    /// Builds a position from a 1-based line and column.
+    pub fn new(line: u32, col: u32) -> Self {
+        Pos { line, col }
+    }
+}
+
+/// How serious a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// The file is rejected.
+    Error,
+    /// The file loads, but something deserves a look (rule analysis findings).
+    Warning,
+}
+
+/// One problem in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// The file the problem is in.
+    pub file: PathBuf,
+    /// Where in the file.
+    pub pos: Pos,
+    /// What is wrong: lowercase, no trailing period, user input in backticks.
+    pub message: String,
+    /// How to fix it, when we can tell.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error at `pos` in `file`.
+    pub fn error(file: &Path, pos: Pos, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            file: file.to_path_buf(),
+            pos,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    /// A warning at `pos` in `file`.
+    pub fn warning(file: &Path, pos: Pos, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(file, pos, message)
+        }
+    }
+
+    /// Adds a `help:` line.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// `file:line:col`, or just `file` for whole-file problems.
+    pub fn location(&self) -> String {
+        let file = self.file.display();
+        match (self.pos.line, self.pos.col) {
+            (0, _) => format!("{file}"),
+            (line, 0) => format!("{file}:{line}"),
+            (line, col) => format!("{file}:{line}:{col}"),
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{}: {label}: {}", self.location(), self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, "\n  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One or more diagnostics that made a load fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Every problem found, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl ConfigError {
+    /// A load error with a single diagnostic.
+    pub fn single(d: Diagnostic) -> Self {
+        ConfigError {
+            diagnostics: vec![d],
+        }
+    }
+
+    /// An error about a file as a whole (cannot read it, and so on).
+    pub fn file(file: &Path, message: impl Into<String>) -> Self {
+        ConfigError::single(Diagnostic::error(file, Pos::FILE, message))
+    }
+
+    /// The first diagnostic (there is always at least one).
+    pub fn first(&self) -> Option<&Diagnostic> {
+        self.diagnostics.first()
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for d in &self.diagnostics {
+            if !first {
+                writeln!(f)?;
+            }
+            first = false;
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Collects diagnostics while a loader walks a file.
+#[derive(Debug, Default)]
+pub struct Diagnostics {
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    /// An empty collector.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a diagnostic.
+    pub fn push(&mut self, d: Diagnostic) {
+        self.items.push(d);
+    }
+
+    /// Records every diagnostic of a failed load.
+    pub fn extend(&mut self, e: ConfigError) {
+        self.items.extend(e.diagnostics);
+    }
+
+    /// True when an error (not only warnings) was recorded.
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    /// Finishes: `Ok(value)` when there were no errors, else all diagnostics,
+    /// sorted by file and position.
+    pub fn finish<T>(mut self, value: T) -> Result<T, ConfigError> {
+        if self.has_errors() {
+            self.items
+                .sort_by(|a, b| (&a.file, a.pos).cmp(&(&b.file, b.pos)));
+            Err(ConfigError {
+                diagnostics: self.items,
+            })
+        } else {
+            Ok(value)
+        }
+    }
+
+    /// The collected diagnostics.
+    pub fn into_vec(self) -> Vec<Diagnostic> {
+        self.items
+    }
+}
+
+/// The closest candidate to `input`, when one is close enough to be a likely typo.
+pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let mut best: Option<(f64, &'a str)> = None;
+    for c in candidates {
+        let score = strsim::jaro_winkler(input, c);
+        if score >= 0.8 && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_keys_only() {
+        let keys = ["name", "version", "risk_class", "target_types"];
+        assert_eq!(did_you_mean("risk_clas", keys), Some("risk_class"));
+        assert_eq!(did_you_mean("riskclass", keys), Some("risk_class"));
+        assert_eq!(did_you_mean("target_type", keys), Some("target_types"));
+        assert_eq!(did_you_mean("zzz", keys), None);
+    }
+
+    #[test]
+    fn renders_location_and_help() {
+        let d = Diagnostic::error(Path::new("a.yaml"), Pos::new(3, 5), "unknown key `x`")
+            .with_help("remove it");
+        assert_eq!(d.to_string(), "a.yaml:3:5: error: unknown key `x`\n  help: remove it");
+        let d = Diagnostic::error(Path::new("a.yaml"), Pos::FILE, "cannot read");
+        assert_eq!(d.to_string(), "a.yaml: error: cannot read");
+    }
+}

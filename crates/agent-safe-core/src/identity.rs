@@ -1,0 +1,1 @@
+//! Caller identity: plain agent ids and HS256 JWTs.
