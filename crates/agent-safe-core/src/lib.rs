@@ -2,7 +2,24 @@
 //!
 //! This crate knows nothing of command lines, HTTP or Python; the `agent-safe`
 //! CLI, the sidecar and the Python binding are thin layers over it.
+//!
+//! Layers: YAML files are parsed into a located tree ([`yaml`]), read into the
+//! typed model ([`model`]) by the strict loaders ([`load`], [`config`]), and
+//! compiled into an immutable snapshot that evaluates requests.
 pub mod audit;
+pub mod config;
 pub mod diag;
+pub mod engine;
+pub mod facade;
 pub mod identity;
+pub mod k8s;
+pub mod load;
+pub mod manifest;
+pub mod model;
+pub mod params;
+pub mod registry;
 pub mod yaml;
+
+pub use engine::{Decision, PlanDecision};
+pub use facade::{AgentSafe, Approval, CheckRequest};
+pub use model::{DecisionResult, RiskClass, Sensitivity};

@@ -1,1 +1,33 @@
 //! The hash-chained, append-only audit log.
+//!
+//! One canonical (RFC 8785) JSON line per event, each carrying the SHA-256 of
+//! its own content and its predecessor's hash. Any number of threads and
+//! processes may append ([`AuditLog`]); [`verify`] checks a log (or a
+//! directory of rotated files); [`read_events`] and [`Follower`] read it back
+//! for `audit tail`. The line schema, the guarantees and their limits are
+//! documented in `docs/AUDIT-LOG.md`.
+
+mod canon;
+mod error;
+mod event;
+mod files;
+mod log;
+mod reader;
+mod verify;
+
+pub use canon::{CanonicalError, MAX_SAFE_INTEGER};
+pub use error::AuditError;
+pub use event::{
+    AuditEvent, EventKind, GENESIS_HASH, NewEvent, RecoveryInfo, RotationInfo, RotationTrigger,
+    SCHEMA_VERSION,
+};
+pub use files::{
+    RotatedName, SEQ_WIDTH, lock_path, log_files, parse_rotated_name, resolve_paths,
+    rotated_file_name,
+};
+pub use log::{
+    AppendReceipt, AuditConfig, AuditLog, AuditStats, Clock, DEFAULT_LOCK_TIMEOUT, Durability,
+    Rotation, format_timestamp,
+};
+pub use reader::{EventFilter, Follower, for_each_event, read_events};
+pub use verify::{FileReport, ProblemKind, TornTail, VerifyProblem, VerifyReport, verify};

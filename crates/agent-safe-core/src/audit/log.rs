@@ -1,0 +1,1018 @@
+//! The writer: [`AuditLog`].
+//!
+//! One append, in order:
+//! 1. the in-process gate (a mutex with a timeout), then an exclusive `flock`
+//!    on `<log>.lock` (polled until `lock_timeout`);
+//! 2. `stat` the log path; when its identity (device, inode) or length differs
+//!    from what this writer last saw, another writer moved it: re-read the last
+//!    line's `seq`/`hash` (and the first line's, for rotation);
+//! 3. a file that does not end in `\n` has a torn tail: the bytes after the
+//!    last `\n` are copied to a quarantine file (fsynced), cut off, and a
+//!    `recovery` event is appended;
+//! 4. an empty or missing active file while rotated files exist gets a
+//!    `rotation` event linking it to the newest rotated file;
+//! 5. rotation by day or size, decided here under the lock: fsync the file,
+//!    rename it to its seq range, fsync the directory, create the new file
+//!    with a `rotation` event, fsync it;
+//! 6. the event's line is written with one `write` call; if that fails the
+//!    file is truncated back to its previous length;
+//! 7. unlock; with `durability: sync`, wait for a group fdatasync.
+
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write as _};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::canon::{self, LineFields};
+use super::error::AuditError;
+use super::event::{
+    EventKind, GENESIS_HASH, NewEvent, RecoveryInfo, RotationInfo, RotationTrigger,
+};
+use super::files::{self, parent_dir, rotated_file_name};
+
+/// How long an append waits for the lock by default.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// When an append returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// The line has been written to the file (the OS holds it; it survives the
+    /// process, not a power loss).
+    #[default]
+    Process,
+    /// The line has also been `fdatasync`ed. Concurrent appends in one process
+    /// share one fdatasync (group commit).
+    Sync,
+}
+
+/// When to start a new file. Both may be set; the default rotates never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Rotation {
+    /// Start a new file before an append would make the active file larger
+    /// than this many bytes (a single line larger than this still gets written).
+    pub max_bytes: Option<u64>,
+    /// Start a new file when the active file's first event is from an earlier
+    /// UTC day.
+    pub daily: bool,
+}
+
+/// Where and how to log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// The active log file, e.g. `/var/log/agent-safe/audit.jsonl`.
+    pub path: PathBuf,
+    /// When an append returns.
+    pub durability: Durability,
+    /// When to start a new file.
+    pub rotation: Rotation,
+    /// How long an append waits for the in-process and the file lock before
+    /// it fails.
+    pub lock_timeout: Duration,
+}
+
+impl AuditConfig {
+    /// A config for `path` with the defaults: `durability: process`, no
+    /// rotation, a 5 s lock timeout.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        AuditConfig {
+            path: path.into(),
+            durability: Durability::default(),
+            rotation: Rotation::default(),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+        }
+    }
+}
+
+/// What an append hands back: where the event sits in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AppendReceipt {
+    /// The event's `seq`.
+    pub seq: u64,
+    /// The event's `event_id` (UUID v7): the decision's `audit_id`.
+    pub event_id: String,
+    /// The event's `hash`: keep it elsewhere as a checkpoint.
+    pub hash: String,
+}
+
+/// Counters since the log was opened (by this handle).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AuditStats {
+    /// Events appended through [`AuditLog::append`].
+    pub appends: u64,
+    /// fdatasync calls made for `durability: sync` (group commit makes this
+    /// smaller than `appends` under concurrency).
+    pub syncs: u64,
+    /// Files this handle rotated.
+    pub rotations: u64,
+    /// Torn tails this handle quarantined.
+    pub recoveries: u64,
+}
+
+/// Where the log gets the time from. [`AuditLog::open`] uses the system clock;
+/// tests and simulations can pass their own to [`AuditLog::open_with_clock`].
+pub type Clock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
+
+/// Formats a time as the log writes it: RFC 3339, UTC, microseconds
+/// (`2026-11-25T19:35:01.123456Z`). Such strings sort in time order.
+pub fn format_timestamp(ts: jiff::Timestamp) -> String {
+    let dt = jiff::tz::TimeZone::UTC.to_datetime(ts);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second(),
+        dt.subsec_nanosecond() / 1000
+    )
+}
+
+/// The hash-chained, append-only audit log. `Send + Sync`: share one through
+/// an `Arc` between threads; other processes may append to the same file.
+pub struct AuditLog {
+    path: PathBuf,
+    name: String,
+    dir: PathBuf,
+    lock_path: PathBuf,
+    durability: Durability,
+    rotation: Rotation,
+    lock_timeout: Duration,
+    clock: Clock,
+    gate: Gate,
+    inner: Mutex<Inner>,
+    group: GroupCommit,
+    appends: AtomicU64,
+    rotations: AtomicU64,
+    recoveries: AtomicU64,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("path", &self.path)
+            .field("durability", &self.durability)
+            .field("rotation", &self.rotation)
+            .field("lock_timeout", &self.lock_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    lock_file: File,
+    state: State,
+}
+
+#[derive(Default)]
+struct State {
+    active: Option<Active>,
+    buf: Vec<u8>,
+}
+
+/// What this writer knows of the active file.
+struct Active {
+    file: Arc<File>,
+    dev: u64,
+    ino: u64,
+    len: u64,
+    head: Option<Head>,
+    tail: Option<Tail>,
+    torn_from: Option<u64>,
+}
+
+/// The first event of the active file.
+#[derive(Clone)]
+struct Head {
+    seq: u64,
+    day: String,
+    kind: EventKind,
+}
+
+/// The last event of a file.
+#[derive(Clone)]
+struct Tail {
+    seq: u64,
+    hash: String,
+}
+
+/// The newest rotated file, which an empty active file continues.
+struct Predecessor {
+    file_name: String,
+    tail: Tail,
+}
+
+/// What comes before the next event: its `seq` and `prev_hash`.
+fn next_link<'a>(active: &'a Active, pred: Option<&'a Predecessor>) -> (u64, &'a str) {
+    match (&active.tail, pred) {
+        (Some(t), _) => (t.seq.saturating_add(1), &t.hash),
+        (None, Some(p)) => (p.tail.seq.saturating_add(1), &p.tail.hash),
+        (None, None) => (1, GENESIS_HASH),
+    }
+}
+
+#[derive(Deserialize)]
+struct Peek<'a> {
+    seq: u64,
+    kind: EventKind,
+    #[serde(borrow)]
+    timestamp: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    hash: std::borrow::Cow<'a, str>,
+}
+
+fn is_hash(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing in this module panics while holding a lock, and every state
+    // behind one is re-validated against the file on the next append.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl AuditLog {
+    /// Opens (creating if needed) the log at `cfg.path`: creates the parent
+    /// directories and the lock file, and — under the lock — repairs a torn
+    /// tail and links an empty active file to the newest rotated file.
+    pub fn open(cfg: AuditConfig) -> Result<AuditLog, AuditError> {
+        AuditLog::open_with_clock(cfg, Arc::new(jiff::Timestamp::now))
+    }
+
+    /// Like [`AuditLog::open`], with the time taken from `clock`.
+    pub fn open_with_clock(cfg: AuditConfig, clock: Clock) -> Result<AuditLog, AuditError> {
+        let name = match cfg.path.file_name().and_then(|n| n.to_str()) {
+            Some(n) => n.to_string(),
+            None => {
+                return Err(AuditError::Usage {
+                    path: cfg.path,
+                    reason: "the log path must end in a UTF-8 file name".into(),
+                });
+            }
+        };
+        let dir = parent_dir(&cfg.path);
+        std::fs::create_dir_all(&dir).map_err(|e| AuditError::io(&dir, "create directory", e))?;
+        let lock_path = files::lock_path(&cfg.path);
+        let lock_file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| AuditError::io(&lock_path, "open lock file", e))?;
+        let log = AuditLog {
+            path: cfg.path,
+            name,
+            dir,
+            lock_path,
+            durability: cfg.durability,
+            rotation: cfg.rotation,
+            lock_timeout: cfg.lock_timeout,
+            clock,
+            gate: Gate::default(),
+            inner: Mutex::new(Inner {
+                lock_file,
+                state: State::default(),
+            }),
+            group: GroupCommit::default(),
+            appends: AtomicU64::new(0),
+            rotations: AtomicU64::new(0),
+            recoveries: AtomicU64::new(0),
+        };
+        log.locked(|log, st, now| log.prepare(st, now))?;
+        Ok(log)
+    }
+
+    /// The active log file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The durability this log was opened with.
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// Counters since this handle was opened.
+    pub fn stats(&self) -> AuditStats {
+        AuditStats {
+            appends: self.appends.load(Ordering::Relaxed),
+            syncs: self.group.syncs.load(Ordering::Relaxed),
+            rotations: self.rotations.load(Ordering::Relaxed),
+            recoveries: self.recoveries.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Appends one event and returns where it sits in the chain. When this
+    /// returns `Ok`, the line is in the file (and, with `durability: sync`,
+    /// on disk). On `Err` the event is not in the log.
+    pub fn append(&self, ev: NewEvent) -> Result<AppendReceipt, AuditError> {
+        if let Some((pointer, number)) = canon::find_unsafe_number(&ev.params, "params")
+            .or_else(|| canon::find_unsafe_number(&ev.context, "context"))
+        {
+            return Err(self.invalid(canon::CanonicalError::UnsafeNumber { pointer, number }));
+        }
+        let (receipt, ticket) = self.locked(|log, st, now| log.append_locked(st, &ev, now))?;
+        self.appends.fetch_add(1, Ordering::Relaxed);
+        if let Some(ticket) = ticket {
+            self.group.wait(ticket, &self.path)?;
+        }
+        Ok(receipt)
+    }
+
+    fn invalid(&self, e: canon::CanonicalError) -> AuditError {
+        AuditError::InvalidEvent {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Runs `f` holding the gate, the state mutex and the file lock.
+    fn locked<T>(
+        &self,
+        f: impl FnOnce(&Self, &mut State, jiff::Timestamp) -> Result<T, AuditError>,
+    ) -> Result<T, AuditError> {
+        let start = Instant::now();
+        let deadline = start + self.lock_timeout;
+        let timeout = || AuditError::LockTimeout {
+            path: self.path.clone(),
+            lock: self.lock_path.clone(),
+            waited_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        let Some(_gate) = self.gate.enter(deadline) else {
+            return Err(timeout());
+        };
+        let mut inner = lock(&self.inner);
+        let Inner { lock_file, state } = &mut *inner;
+        let Some(_flock) = Flock::acquire(lock_file, deadline)
+            .map_err(|e| AuditError::io(&self.lock_path, "lock", e))?
+        else {
+            return Err(timeout());
+        };
+        let now = (self.clock)();
+        f(self, state, now)
+    }
+
+    fn append_locked(
+        &self,
+        st: &mut State,
+        ev: &NewEvent,
+        now: jiff::Timestamp,
+    ) -> Result<(AppendReceipt, Option<u64>), AuditError> {
+        let ts = format_timestamp(now);
+        self.prepare(st, now)?;
+        if self.rotation.daily {
+            let day = ts.get(..10).unwrap_or_default();
+            let stale = self
+                .active(st)?
+                .head
+                .as_ref()
+                .is_some_and(|h| h.day.as_str() != day);
+            if stale {
+                self.rotate(st, RotationTrigger::Daily, now)?;
+            }
+        }
+        let event_id = uuid::Uuid::now_v7().to_string();
+        let mut buf = std::mem::take(&mut st.buf);
+        let result = self.append_event(st, &mut buf, ev, &event_id, &ts, now);
+        st.buf = buf;
+        let (seq, hash) = result?;
+        let ticket = match self.durability {
+            Durability::Sync => Some(self.group.note_write(&self.active(st)?.file)),
+            Durability::Process => None,
+        };
+        Ok((
+            AppendReceipt {
+                seq,
+                event_id,
+                hash,
+            },
+            ticket,
+        ))
+    }
+
+    fn append_event(
+        &self,
+        st: &mut State,
+        buf: &mut Vec<u8>,
+        ev: &NewEvent,
+        event_id: &str,
+        ts: &str,
+        now: jiff::Timestamp,
+    ) -> Result<(u64, String), AuditError> {
+        let mut line = self.build_caller_line(st, buf, ev, event_id, ts)?;
+        if let Some(max) = self.rotation.max_bytes {
+            let active = self.active(st)?;
+            let only_rotation = matches!(
+                (&active.head, &active.tail),
+                (Some(h), Some(t)) if h.kind == EventKind::Rotation && h.seq == t.seq
+            );
+            if active.len > 0 && active.len + buf.len() as u64 > max && !only_rotation {
+                self.rotate(st, RotationTrigger::Size, now)?;
+                line = self.build_caller_line(st, buf, ev, event_id, ts)?;
+            }
+        }
+        let (seq, hash) = line;
+        self.write_line(st, buf, seq, &hash, ts, ev.kind)?;
+        Ok((seq, hash))
+    }
+
+    /// Writes the caller's event into `buf` (sealed, with `\n`); returns its
+    /// seq and hash.
+    fn build_caller_line(
+        &self,
+        st: &mut State,
+        buf: &mut Vec<u8>,
+        ev: &NewEvent,
+        event_id: &str,
+        ts: &str,
+    ) -> Result<(u64, String), AuditError> {
+        let active = self.active(st)?;
+        let (seq, prev_hash) = next_link(active, None);
+        let fields = LineFields {
+            seq,
+            event_id,
+            timestamp: ts,
+            kind: ev.kind,
+            action: ev.action.as_deref(),
+            action_version: ev.action_version.as_deref(),
+            target: ev.target.as_deref(),
+            caller: ev.caller.as_deref(),
+            params: &ev.params,
+            decision: ev.decision.as_deref(),
+            reason: ev.reason.as_deref(),
+            policy_matched: ev.policy_matched.as_deref(),
+            risk_class: ev.risk_class.as_deref(),
+            effective_risk: ev.effective_risk.as_deref(),
+            correlation_id: ev.correlation_id.as_deref(),
+            context: &ev.context,
+            evaluated_at: ev.evaluated_at.as_deref(),
+            plan_step: ev.plan_step,
+            recovery: None,
+            rotation: None,
+            prev_hash,
+        };
+        let hash = seal_into(buf, &fields).map_err(|e| self.invalid(e))?;
+        Ok((seq, hash))
+    }
+
+    /// Writes a `recovery` or `rotation` event (the log's own events).
+    fn write_own_event(
+        &self,
+        st: &mut State,
+        pred: Option<&Predecessor>,
+        recovery: Option<&RecoveryInfo>,
+        rotation: Option<&RotationInfo>,
+        reason: &str,
+        now: jiff::Timestamp,
+    ) -> Result<(), AuditError> {
+        let ts = format_timestamp(now);
+        let event_id = uuid::Uuid::now_v7().to_string();
+        let context = serde_json::json!({ "writer_pid": std::process::id() });
+        let kind = if rotation.is_some() {
+            EventKind::Rotation
+        } else {
+            EventKind::Recovery
+        };
+        let mut buf = Vec::with_capacity(768);
+        let active = self.active(st)?;
+        let (seq, prev_hash) = next_link(active, pred);
+        let fields = LineFields {
+            seq,
+            event_id: &event_id,
+            timestamp: &ts,
+            kind,
+            action: None,
+            action_version: None,
+            target: None,
+            caller: None,
+            params: &Value::Null,
+            decision: None,
+            reason: Some(reason),
+            policy_matched: None,
+            risk_class: None,
+            effective_risk: None,
+            correlation_id: None,
+            context: &context,
+            evaluated_at: None,
+            plan_step: None,
+            recovery,
+            rotation,
+            prev_hash,
+        };
+        let hash = seal_into(&mut buf, &fields).map_err(|e| self.invalid(e))?;
+        self.write_line(st, &buf, seq, &hash, &ts, kind)?;
+        Ok(())
+    }
+
+    fn active<'s>(&self, st: &'s mut State) -> Result<&'s mut Active, AuditError> {
+        st.active.as_mut().ok_or_else(|| AuditError::Corrupt {
+            path: self.path.clone(),
+            reason: "the active file is not open".into(),
+        })
+    }
+
+    /// Appends one sealed line (ending in `\n`) with one `write`; on failure
+    /// cuts the file back to its previous length so no partial line remains.
+    fn write_line(
+        &self,
+        st: &mut State,
+        line: &[u8],
+        seq: u64,
+        hash: &str,
+        ts: &str,
+        kind: EventKind,
+    ) -> Result<(), AuditError> {
+        let active = self.active(st)?;
+        let before = active.len;
+        match (&*active.file).write_all(line) {
+            Ok(()) => {
+                active.len += line.len() as u64;
+                if active.head.is_none() {
+                    active.head = Some(Head {
+                        seq,
+                        day: ts.get(..10).unwrap_or_default().to_string(),
+                        kind,
+                    });
+                }
+                active.tail = Some(Tail {
+                    seq,
+                    hash: hash.to_string(),
+                });
+                Ok(())
+            }
+            Err(e) => {
+                // Take back whatever part of the line reached the file. If
+                // even that fails, the next writer finds a torn tail and
+                // quarantines it.
+                let _ = active.file.set_len(before);
+                st.active = None;
+                Err(AuditError::io(&self.path, "write", e))
+            }
+        }
+    }
+
+    /// Brings `st.active` up to date with the file on disk, repairs a torn
+    /// tail, and links an empty active file to its predecessor.
+    fn prepare(&self, st: &mut State, now: jiff::Timestamp) -> Result<(), AuditError> {
+        self.refresh(st)?;
+        let recovery = match self.active(st)?.torn_from {
+            Some(from) => Some(self.quarantine(st, from, now)?),
+            None => None,
+        };
+        if self.active(st)?.tail.is_none()
+            && let Some(pred) = self.predecessor()?
+        {
+            self.link_to(st, &pred, RotationTrigger::Resume, now)?;
+        }
+        if let Some(info) = recovery {
+            let reason = format!(
+                "recovered a torn final line: {} bytes moved to `{}`",
+                info.torn_bytes, info.quarantine_file
+            );
+            self.write_own_event(st, None, Some(&info), None, &reason, now)?;
+            self.recoveries.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn refresh(&self, st: &mut State) -> Result<(), AuditError> {
+        let md = match std::fs::metadata(&self.path) {
+            Ok(md) => Some(md),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(AuditError::io(&self.path, "stat", e)),
+        };
+        if let (Some(md), Some(a)) = (&md, st.active.as_mut())
+            && a.dev == md.dev()
+            && a.ino == md.ino()
+        {
+            if a.len == md.len() {
+                return Ok(());
+            }
+            // Another writer appended (or repaired) since our last append.
+            if md.len() < a.len {
+                a.head = None;
+            }
+            a.len = md.len();
+            return self.load_ends(a);
+        }
+        st.active = None;
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(md.is_none())
+            .open(&self.path)
+            .map_err(|e| AuditError::io(&self.path, "open", e))?;
+        if md.is_none() {
+            files::sync_dir(&self.dir)?;
+        }
+        let fmd = file
+            .metadata()
+            .map_err(|e| AuditError::io(&self.path, "stat", e))?;
+        let mut active = Active {
+            file: Arc::new(file),
+            dev: fmd.dev(),
+            ino: fmd.ino(),
+            len: fmd.len(),
+            head: None,
+            tail: None,
+            torn_from: None,
+        };
+        self.load_ends(&mut active)?;
+        st.active = Some(active);
+        Ok(())
+    }
+
+    /// Reads the last complete line (and the first, when unknown).
+    fn load_ends(&self, a: &mut Active) -> Result<(), AuditError> {
+        let scan = files::scan_tail(&a.file, a.len)
+            .map_err(|e| AuditError::io(&self.path, "read", e))?;
+        a.torn_from = scan.torn_from;
+        a.tail = match scan.last_line {
+            Some((start, line)) => {
+                let p = self.peek(&self.path, start, &line)?;
+                Some(Tail {
+                    seq: p.seq,
+                    hash: p.hash.into_owned(),
+                })
+            }
+            None => None,
+        };
+        if a.tail.is_none() {
+            a.head = None;
+        } else if a.head.is_none() {
+            let first = files::first_line(&a.file, usize::MAX)
+                .map_err(|e| AuditError::io(&self.path, "read", e))?;
+            a.head = match first {
+                Some(line) => {
+                    let p = self.peek(&self.path, 0, &line)?;
+                    Some(Head {
+                        seq: p.seq,
+                        day: p.timestamp.get(..10).unwrap_or_default().to_string(),
+                        kind: p.kind,
+                    })
+                }
+                None => None,
+            };
+        }
+        Ok(())
+    }
+
+    fn peek<'l>(&self, path: &Path, offset: u64, line: &'l [u8]) -> Result<Peek<'l>, AuditError> {
+        let corrupt = |reason: String| AuditError::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let p: Peek<'l> = serde_json::from_slice(line).map_err(|e| {
+            corrupt(format!(
+                "the line at byte {offset} is not an audit event ({e}); run `agent-safe audit verify`"
+            ))
+        })?;
+        if !is_hash(&p.hash) {
+            return Err(corrupt(format!(
+                "the line at byte {offset} has no valid `hash`; run `agent-safe audit verify`"
+            )));
+        }
+        Ok(p)
+    }
+
+    /// Moves the torn bytes `from..len` to a quarantine file and cuts them off.
+    fn quarantine(
+        &self,
+        st: &mut State,
+        from: u64,
+        now: jiff::Timestamp,
+    ) -> Result<RecoveryInfo, AuditError> {
+        let active = self.active(st)?;
+        let len = active.len;
+        let (qpath, qname, mut qfile) = self.create_quarantine_file(now)?;
+        let mut hasher = Sha256::new();
+        let mut off = from;
+        let mut block = vec![0u8; 64 * 1024];
+        while off < len {
+            let want = usize::try_from((len - off).min(block.len() as u64)).unwrap_or(0);
+            let chunk = block.get_mut(..want).unwrap_or_default();
+            active
+                .file
+                .read_exact_at(chunk, off)
+                .map_err(|e| AuditError::io(&self.path, "read torn tail", e))?;
+            hasher.update(&*chunk);
+            qfile
+                .write_all(chunk)
+                .map_err(|e| AuditError::io(&qpath, "write", e))?;
+            off += want as u64;
+        }
+        qfile
+            .sync_all()
+            .map_err(|e| AuditError::io(&qpath, "fsync", e))?;
+        files::sync_dir(&self.dir)?;
+        active
+            .file
+            .set_len(from)
+            .map_err(|e| AuditError::io(&self.path, "truncate torn tail", e))?;
+        active.len = from;
+        active.torn_from = None;
+        if from == 0 {
+            active.head = None;
+            active.tail = None;
+        }
+        Ok(RecoveryInfo {
+            quarantine_file: qname,
+            torn_bytes: len - from,
+            torn_sha256: hex::encode(hasher.finalize()),
+            truncated_at: from,
+        })
+    }
+
+    fn create_quarantine_file(
+        &self,
+        now: jiff::Timestamp,
+    ) -> Result<(PathBuf, String, File), AuditError> {
+        let base = format!("{}.quarantine-{}", self.name, now.as_second());
+        for n in 0u32..10_000 {
+            let name = if n == 0 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            };
+            let path = self.dir.join(&name);
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(f) => return Ok((path, name, f)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(AuditError::io(&path, "create quarantine file", e)),
+            }
+        }
+        Err(AuditError::Corrupt {
+            path: self.dir.join(base),
+            reason: "too many quarantine files with this name".into(),
+        })
+    }
+
+    /// The newest rotated file of this log, with its last event.
+    fn predecessor(&self) -> Result<Option<Predecessor>, AuditError> {
+        let rotated = files::rotated_files(&self.path)?;
+        let Some((path, r)) = rotated.last() else {
+            return Ok(None);
+        };
+        let file = File::open(path).map_err(|e| AuditError::io(path, "open", e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| AuditError::io(path, "stat", e))?
+            .len();
+        let scan = files::scan_tail(&file, len).map_err(|e| AuditError::io(path, "read", e))?;
+        let Some((start, line)) = scan.last_line else {
+            return Err(AuditError::Corrupt {
+                path: path.clone(),
+                reason: "the newest rotated file holds no complete event".into(),
+            });
+        };
+        let p = self.peek(path, start, &line)?;
+        if p.seq != r.last_seq {
+            return Err(AuditError::Corrupt {
+                path: path.clone(),
+                reason: format!(
+                    "its name says its last seq is {} but its last event has seq {}",
+                    r.last_seq, p.seq
+                ),
+            });
+        }
+        let file_name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        Ok(Some(Predecessor {
+            file_name,
+            tail: Tail {
+                seq: p.seq,
+                hash: p.hash.into_owned(),
+            },
+        }))
+    }
+
+    /// Writes the `rotation` event that starts an (empty) active file, and
+    /// fsyncs the file.
+    fn link_to(
+        &self,
+        st: &mut State,
+        pred: &Predecessor,
+        trigger: RotationTrigger,
+        now: jiff::Timestamp,
+    ) -> Result<(), AuditError> {
+        let info = RotationInfo {
+            previous_file: pred.file_name.clone(),
+            previous_last_hash: pred.tail.hash.clone(),
+            previous_last_seq: pred.tail.seq,
+            trigger,
+        };
+        let reason = format!(
+            "new file ({}); the chain continues from `{}`",
+            trigger.as_str(),
+            pred.file_name
+        );
+        self.write_own_event(st, Some(pred), None, Some(&info), &reason, now)?;
+        self.active(st)?
+            .file
+            .sync_all()
+            .map_err(|e| AuditError::io(&self.path, "fsync", e))?;
+        Ok(())
+    }
+
+    /// Renames the active file to its seq range and starts a new one.
+    fn rotate(
+        &self,
+        st: &mut State,
+        trigger: RotationTrigger,
+        now: jiff::Timestamp,
+    ) -> Result<(), AuditError> {
+        let active = self.active(st)?;
+        let (Some(head), Some(tail)) = (active.head.clone(), active.tail.clone()) else {
+            return Ok(());
+        };
+        active
+            .file
+            .sync_all()
+            .map_err(|e| AuditError::io(&self.path, "fsync", e))?;
+        let file_name = rotated_file_name(&self.name, head.seq, tail.seq);
+        let target = self.dir.join(&file_name);
+        if target.exists() {
+            return Err(AuditError::Corrupt {
+                path: target,
+                reason: "cannot rotate: a file with this name already exists".into(),
+            });
+        }
+        std::fs::rename(&self.path, &target).map_err(|e| AuditError::io(&self.path, "rename", e))?;
+        st.active = None;
+        files::sync_dir(&self.dir)?;
+        self.refresh(st)?;
+        let pred = Predecessor { file_name, tail };
+        self.link_to(st, &pred, trigger, now)?;
+        self.rotations.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Writes `fields` as a line with its hash filled in and a final `\n`.
+fn seal_into(buf: &mut Vec<u8>, fields: &LineFields<'_>) -> Result<String, canon::CanonicalError> {
+    buf.clear();
+    let member = canon::write_line(buf, fields, GENESIS_HASH)?;
+    let hash = canon::seal(buf, &member);
+    buf.push(b'\n');
+    Ok(String::from_utf8_lossy(&hash).into_owned())
+}
+
+/// The in-process lock: a mutex with a deadline.
+#[derive(Default)]
+struct Gate {
+    busy: Mutex<bool>,
+    cv: Condvar,
+}
+
+struct GateGuard<'a>(&'a Gate);
+
+impl Gate {
+    fn enter(&self, deadline: Instant) -> Option<GateGuard<'_>> {
+        let mut busy = lock(&self.busy);
+        while *busy {
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            busy = self
+                .cv
+                .wait_timeout(busy, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        *busy = true;
+        Some(GateGuard(self))
+    }
+}
+
+impl Drop for GateGuard<'_> {
+    fn drop(&mut self) {
+        *lock(&self.0.busy) = false;
+        self.0.cv.notify_one();
+    }
+}
+
+/// An exclusive `flock` on the lock file, released on drop.
+struct Flock<'a>(&'a File);
+
+impl<'a> Flock<'a> {
+    /// `Ok(None)` when the deadline passed.
+    fn acquire(file: &'a File, deadline: Instant) -> io::Result<Option<Flock<'a>>> {
+        let mut pause = Duration::from_micros(20);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Some(Flock(file))),
+                Err(std::fs::TryLockError::WouldBlock) => {}
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(pause.min(deadline - now));
+            pause = (pause * 2).min(Duration::from_millis(2));
+        }
+    }
+}
+
+impl Drop for Flock<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+/// Group commit for `durability: sync`: appends that finish writing while an
+/// fdatasync is running wait for the next one, which a single leader runs for
+/// all of them.
+#[derive(Default)]
+struct GroupCommit {
+    st: Mutex<SyncState>,
+    cv: Condvar,
+    syncs: AtomicU64,
+}
+
+#[derive(Default)]
+struct SyncState {
+    /// Number of writes noted so far (the generation of the newest write).
+    written: u64,
+    /// Every write up to this generation has been through an fdatasync.
+    synced: u64,
+    leader: bool,
+    file: Option<Arc<File>>,
+    /// Recent failed batches: (first ticket, last ticket, error kind, message).
+    failures: VecDeque<(u64, u64, io::ErrorKind, String)>,
+    /// Failures older than the ones kept: gens up to here may have failed.
+    forgotten: u64,
+}
+
+const KEPT_FAILURES: usize = 64;
+
+impl GroupCommit {
+    /// Called under the log lock right after a write to `file`.
+    fn note_write(&self, file: &Arc<File>) -> u64 {
+        let mut st = lock(&self.st);
+        st.written += 1;
+        st.file = Some(Arc::clone(file));
+        st.written
+    }
+
+    fn wait(&self, ticket: u64, path: &Path) -> Result<(), AuditError> {
+        let mut st = lock(&self.st);
+        loop {
+            if st.synced >= ticket {
+                return match st.failures.iter().find(|f| f.0 <= ticket && ticket <= f.1) {
+                    Some((_, _, kind, msg)) => Err(AuditError::io(
+                        path,
+                        "fdatasync",
+                        io::Error::new(*kind, msg.clone()),
+                    )),
+                    None if ticket <= st.forgotten => Err(AuditError::io(
+                        path,
+                        "fdatasync",
+                        io::Error::other("an fdatasync of this batch failed"),
+                    )),
+                    None => Ok(()),
+                };
+            }
+            if st.leader {
+                st = self.cv.wait(st).unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            st.leader = true;
+            let target = st.written;
+            let file = st.file.clone();
+            drop(st);
+            let result = match &file {
+                Some(f) => f.sync_data(),
+                None => Ok(()),
+            };
+            self.syncs.fetch_add(1, Ordering::Relaxed);
+            st = lock(&self.st);
+            st.leader = false;
+            let first = st.synced + 1;
+            st.synced = st.synced.max(target);
+            if let Err(e) = result {
+                st.failures.push_back((first, target, e.kind(), e.to_string()));
+                if st.failures.len() > KEPT_FAILURES
+                    && let Some((_, last, _, _)) = st.failures.pop_front()
+                {
+                    st.forgotten = st.forgotten.max(last);
+                }
+            }
+            self.cv.notify_all();
+        }
+    }
+}

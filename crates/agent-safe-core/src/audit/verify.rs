@@ -1,0 +1,540 @@
+//! `verify`: checks a log end to end and names the first broken place.
+//!
+//! For every line: it parses as an event of this schema (no unknown or
+//! duplicate top-level keys), is byte-equal to the canonical form of its own
+//! parse (so duplicate keys inside `params`, non-canonical numbers, whitespace,
+//! escapes and key order are all caught), its `hash` is the SHA-256 of that
+//! form without `hash`, its `seq` is one more than the previous event's and
+//! its `prev_hash` is the previous event's `hash` — across files, where each
+//! file after the first starts with a `rotation` event naming the previous
+//! file and its last hash, and each rotated file's name matches its seqs.
+
+use std::fmt;
+use std::fs::File;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use super::canon;
+use super::error::AuditError;
+use super::event::{EventKind, EventRef, GENESIS_HASH, SCHEMA_VERSION};
+use super::files::{self, parse_rotated_name, resolve_paths};
+
+/// What `verify` found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VerifyReport {
+    /// The files checked, in chain order.
+    pub files: Vec<FileReport>,
+    /// Events checked and found sound.
+    pub events: u64,
+    /// `seq` of the first event.
+    pub first_seq: Option<u64>,
+    /// `seq` of the last sound event.
+    pub last_seq: Option<u64>,
+    /// `hash` of the last sound event (a checkpoint worth keeping elsewhere).
+    pub last_hash: Option<String>,
+    /// `recovery` events seen (torn tails repaired by a writer).
+    pub recoveries: u64,
+    /// The first broken place; `None` when the chain holds.
+    pub problem: Option<VerifyProblem>,
+    /// Bytes after the last newline of the last file: a writer stopped in the
+    /// middle of a line. A warning, not a break: the events before it verify,
+    /// and the next append quarantines these bytes and records a `recovery`.
+    pub torn_tail: Option<TornTail>,
+    /// Things worth knowing that are not problems (e.g. the chain starts
+    /// after files that were not given).
+    pub notes: Vec<String>,
+}
+
+/// One file's share of the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileReport {
+    /// The file.
+    pub path: PathBuf,
+    /// Sound events in it.
+    pub events: u64,
+    /// Its first event's `seq`.
+    pub first_seq: Option<u64>,
+    /// Its last sound event's `seq`.
+    pub last_seq: Option<u64>,
+}
+
+/// Where the chain breaks, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyProblem {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line number; 0 when the problem is the file as a whole.
+    pub line: u64,
+    /// The class of problem.
+    pub kind: ProblemKind,
+    /// A plain explanation.
+    pub message: String,
+}
+
+/// Classes of problems `verify` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    /// A file could not be read, or the paths name no log.
+    Io,
+    /// The line is not an event of this schema (bad JSON, unknown or
+    /// duplicate field, wrong type, empty line).
+    Malformed,
+    /// `v` is not a schema version this build knows.
+    Version,
+    /// The line differs from the canonical form of its own content.
+    NotCanonical,
+    /// `hash` is not the hash of the line's content.
+    Hash,
+    /// `prev_hash` is not the previous event's `hash`.
+    Link,
+    /// `seq` does not follow the previous event's.
+    Seq,
+    /// The chain does not start at seq 1 or at a rotation event.
+    Start,
+    /// A rotation event is missing, misplaced or inconsistent.
+    Rotation,
+    /// A `recovery` event is inconsistent.
+    Recovery,
+    /// A rotated file's name does not match its content.
+    FileName,
+    /// A file other than the last ends in the middle of a line.
+    Truncated,
+}
+
+/// Bytes after the last newline of the last file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    /// The file (the active file).
+    pub path: PathBuf,
+    /// The line number the torn line would have.
+    pub line: u64,
+    /// Its byte offset.
+    pub offset: u64,
+    /// How many bytes there are.
+    pub bytes: u64,
+}
+
+impl VerifyReport {
+    /// `true` when the chain holds (a torn tail is allowed: see
+    /// [`VerifyReport::torn_tail`]).
+    pub fn ok(&self) -> bool {
+        self.problem.is_none()
+    }
+
+    /// `true` when the chain holds and there is no torn tail either.
+    pub fn is_clean(&self) -> bool {
+        self.problem.is_none() && self.torn_tail.is_none()
+    }
+}
+
+impl fmt::Display for VerifyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(p) = &self.problem {
+            if p.line > 0 {
+                write!(f, "{}:{}: {}", p.path.display(), p.line, p.message)?;
+            } else {
+                write!(f, "{}: {}", p.path.display(), p.message)?;
+            }
+            return write!(
+                f,
+                " ({} events before it verified)",
+                self.events
+            );
+        }
+        let seqs = match (self.first_seq, self.last_seq) {
+            (Some(a), Some(b)) => format!(", seq {a}–{b}"),
+            _ => String::new(),
+        };
+        write!(
+            f,
+            "ok: {} events{seqs} in {} file{}",
+            self.events,
+            self.files.len(),
+            if self.files.len() == 1 { "" } else { "s" }
+        )?;
+        if let Some(h) = &self.last_hash {
+            write!(f, "; last hash {h}")?;
+        }
+        if self.recoveries > 0 {
+            write!(f, "; {} torn tail(s) were recovered by writers", self.recoveries)?;
+        }
+        if let Some(t) = &self.torn_tail {
+            write!(
+                f,
+                "\nwarning: {}:{}: torn tail: {} bytes after the last complete line (a writer stopped mid-write; the next append moves them to a quarantine file)",
+                t.path.display(),
+                t.line,
+                t.bytes
+            )?;
+        }
+        for note in &self.notes {
+            write!(f, "\nnote: {note}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Verifies the files of one log. `paths` may name files (in any order: they
+/// are put in seq order) and directories (every file of the one log in it).
+/// Never fails: problems, unreadable files included, are in the report.
+pub fn verify(paths: &[PathBuf]) -> VerifyReport {
+    let mut v = Verifier::default();
+    let files = match resolve_paths(paths) {
+        Ok(files) => files,
+        Err(e) => {
+            let path = match &e {
+                AuditError::Io { path, .. } | AuditError::Usage { path, .. } => path.clone(),
+                _ => paths.first().cloned().unwrap_or_default(),
+            };
+            v.report.problem = Some(VerifyProblem {
+                path,
+                line: 0,
+                kind: ProblemKind::Io,
+                message: e.to_string(),
+            });
+            return v.report;
+        }
+    };
+    if files.is_empty() {
+        v.report.problem = Some(VerifyProblem {
+            path: PathBuf::new(),
+            line: 0,
+            kind: ProblemKind::Io,
+            message: "no audit log files given".into(),
+        });
+        return v.report;
+    }
+    let count = files.len();
+    for (i, path) in files.iter().enumerate() {
+        if let Err(p) = v.file(path, i + 1 == count) {
+            v.report.problem = Some(p);
+            break;
+        }
+    }
+    v.report
+}
+
+#[derive(Default)]
+struct Verifier {
+    report: VerifyReport,
+    /// The last sound event: seq, hash, file name.
+    prev: Option<Prev>,
+    buf: Vec<u8>,
+    canon: Vec<u8>,
+}
+
+struct Prev {
+    seq: u64,
+    hash: [u8; 64],
+    file_name: String,
+}
+
+type Problem = VerifyProblem;
+
+impl Verifier {
+    fn file(&mut self, path: &Path, last: bool) -> Result<(), Problem> {
+        let problem = |line: u64, kind: ProblemKind, message: String| VerifyProblem {
+            path: path.to_path_buf(),
+            line,
+            kind,
+            message,
+        };
+        let file = File::open(path).map_err(|e| problem(0, ProblemKind::Io, format!("cannot open: {e}")))?;
+        let file_name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        self.report.files.push(FileReport {
+            path: path.to_path_buf(),
+            events: 0,
+            first_seq: None,
+            last_seq: None,
+        });
+        let mut buf = std::mem::take(&mut self.buf);
+        let mut failure = None;
+        let end = files::for_each_line(&file, 0, 0, &mut buf, |line_no, _, line| {
+            match self.line(path, &file_name, line_no, line) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(p) => {
+                    failure = Some(p);
+                    ControlFlow::Break(())
+                }
+            }
+        });
+        self.buf = buf;
+        let end = end.map_err(|e| problem(0, ProblemKind::Io, format!("cannot read: {e}")))?;
+        if let Some(p) = failure {
+            return Err(p);
+        }
+        if let Some(u) = end.unterminated {
+            if last {
+                self.report.torn_tail = Some(TornTail {
+                    path: path.to_path_buf(),
+                    line: u.line,
+                    offset: u.offset,
+                    bytes: u.len,
+                });
+            } else {
+                return Err(problem(
+                    u.line,
+                    ProblemKind::Truncated,
+                    format!(
+                        "the file ends inside a line ({} bytes after the last newline), but it is not the last file of the log",
+                        u.len
+                    ),
+                ));
+            }
+        }
+        let this = self.report.files.last().cloned();
+        if let Some(r) = parse_rotated_name(&file_name) {
+            let (first, last_seq) = this
+                .as_ref()
+                .map_or((None, None), |t| (t.first_seq, t.last_seq));
+            if first != Some(r.first_seq) || last_seq != Some(r.last_seq) {
+                let holds = match (first, last_seq) {
+                    (Some(a), Some(b)) => format!("holds seqs {a}–{b}"),
+                    _ => "holds no event".to_string(),
+                };
+                return Err(problem(
+                    0,
+                    ProblemKind::FileName,
+                    format!(
+                        "the file name says seqs {}–{} but the file {holds} (events removed from its end?)",
+                        r.first_seq, r.last_seq
+                    ),
+                ));
+            }
+        } else if !last && this.is_some_and(|t| t.events == 0) {
+            return Err(problem(
+                0,
+                ProblemKind::Truncated,
+                "the file is empty, but it is not the last file of the log".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn line(&mut self, path: &Path, file_name: &str, line_no: u64, line: &[u8]) -> Result<(), Problem> {
+        let problem = |kind: ProblemKind, message: String| VerifyProblem {
+            path: path.to_path_buf(),
+            line: line_no,
+            kind,
+            message,
+        };
+        if line.is_empty() {
+            return Err(problem(ProblemKind::Malformed, "empty line".into()));
+        }
+        let ev: EventRef<'_> = serde_json::from_slice(line).map_err(|e| {
+            problem(
+                ProblemKind::Malformed,
+                format!("not an audit event of schema v{SCHEMA_VERSION}: {e}"),
+            )
+        })?;
+        if ev.v != SCHEMA_VERSION {
+            return Err(problem(
+                ProblemKind::Version,
+                format!(
+                    "schema version {} is not supported (this build reads v{SCHEMA_VERSION})",
+                    ev.v
+                ),
+            ));
+        }
+        self.canon.clear();
+        let member = canon::write_line(&mut self.canon, &ev.fields(), &ev.hash)
+            .map_err(|e| problem(ProblemKind::NotCanonical, e.to_string()))?;
+        if self.canon != line {
+            let at = self
+                .canon
+                .iter()
+                .zip(line)
+                .position(|(a, b)| a != b)
+                .unwrap_or(self.canon.len().min(line.len()));
+            return Err(problem(
+                ProblemKind::NotCanonical,
+                format!(
+                    "the line is not in canonical (RFC 8785) form: it differs from the canonical form of its own content at byte {} (duplicate keys, a non-canonical number, whitespace, escaping or key order)",
+                    at + 1
+                ),
+            ));
+        }
+        if !is_hash(&ev.hash) {
+            return Err(problem(
+                ProblemKind::Hash,
+                "`hash` is not 64 lowercase hex digits".into(),
+            ));
+        }
+        let computed = canon::hash_without(line, &member);
+        if computed.as_slice() != ev.hash.as_bytes() {
+            return Err(problem(
+                ProblemKind::Hash,
+                format!(
+                    "`hash` does not match the event's content (the content hashes to {}): the line was changed",
+                    String::from_utf8_lossy(&computed)
+                ),
+            ));
+        }
+        self.chain(&ev, line_no)
+            .map_err(|(kind, message)| problem(kind, message))?;
+        // Sound: account for it.
+        if ev.kind == EventKind::Recovery {
+            self.report.recoveries += 1;
+        }
+        if let Some(f) = self.report.files.last_mut() {
+            f.events += 1;
+            f.first_seq.get_or_insert(ev.seq);
+            f.last_seq = Some(ev.seq);
+        }
+        self.report.events += 1;
+        self.report.first_seq.get_or_insert(ev.seq);
+        self.report.last_seq = Some(ev.seq);
+        let hash = computed;
+        match &mut self.prev {
+            Some(p) => {
+                p.seq = ev.seq;
+                p.hash = hash;
+                if p.file_name != file_name {
+                    p.file_name = file_name.to_string();
+                }
+            }
+            None => {
+                self.prev = Some(Prev {
+                    seq: ev.seq,
+                    hash,
+                    file_name: file_name.to_string(),
+                })
+            }
+        }
+        Ok(())
+    }
+
+    /// The event's place in the chain: seq, prev_hash, rotation links.
+    fn chain(
+        &mut self,
+        ev: &EventRef<'_>,
+        line_no: u64,
+    ) -> Result<(), (ProblemKind, String)> {
+        match ev.kind {
+            EventKind::Rotation => {
+                let Some(r) = &ev.rotation else {
+                    return Err((ProblemKind::Rotation, "a rotation event without `rotation`".into()));
+                };
+                if ev.recovery.is_some() {
+                    return Err((ProblemKind::Rotation, "a rotation event with `recovery`".into()));
+                }
+                if line_no != 1 {
+                    return Err((
+                        ProblemKind::Rotation,
+                        "a rotation event in the middle of a file (it must be a file's first line)".into(),
+                    ));
+                }
+                if r.previous_last_hash != ev.prev_hash {
+                    return Err((
+                        ProblemKind::Rotation,
+                        "`rotation.previous_last_hash` differs from `prev_hash`".into(),
+                    ));
+                }
+                if r.previous_last_seq.checked_add(1) != Some(ev.seq) {
+                    return Err((
+                        ProblemKind::Rotation,
+                        format!(
+                            "`rotation.previous_last_seq` is {} but the event's seq is {}",
+                            r.previous_last_seq, ev.seq
+                        ),
+                    ));
+                }
+                if let Some(p) = &self.prev
+                    && p.file_name != r.previous_file
+                {
+                    return Err((
+                        ProblemKind::Rotation,
+                        format!(
+                            "the rotation event links to `{}` but the previous file is `{}` (a file missing or renamed?)",
+                            r.previous_file, p.file_name
+                        ),
+                    ));
+                }
+            }
+            EventKind::Recovery => {
+                if ev.recovery.is_none() || ev.rotation.is_some() {
+                    return Err((
+                        ProblemKind::Recovery,
+                        "a recovery event must have `recovery` and no `rotation`".into(),
+                    ));
+                }
+            }
+            EventKind::Decision | EventKind::Approval => {
+                if ev.recovery.is_some() || ev.rotation.is_some() {
+                    return Err((
+                        ProblemKind::Malformed,
+                        format!(
+                            "a {} event must not have `recovery` or `rotation`",
+                            ev.kind.as_str()
+                        ),
+                    ));
+                }
+            }
+        }
+        match &self.prev {
+            None => {
+                if ev.seq == 1 {
+                    if ev.prev_hash != GENESIS_HASH {
+                        return Err((
+                            ProblemKind::Link,
+                            "the first event (seq 1) must have a `prev_hash` of 64 zeros".into(),
+                        ));
+                    }
+                } else if ev.kind == EventKind::Rotation {
+                    let prev_file = ev
+                        .rotation
+                        .as_ref()
+                        .map(|r| r.previous_file.as_str())
+                        .unwrap_or_default();
+                    self.report.notes.push(format!(
+                        "the chain starts at seq {} (continuing `{prev_file}`, which was not given): earlier events were not checked",
+                        ev.seq
+                    ));
+                } else {
+                    return Err((
+                        ProblemKind::Start,
+                        format!(
+                            "the log starts at seq {}, not 1, and not with a rotation event (events or files missing at the start?)",
+                            ev.seq
+                        ),
+                    ));
+                }
+            }
+            Some(p) => {
+                if line_no == 1 && ev.kind != EventKind::Rotation {
+                    return Err((
+                        ProblemKind::Rotation,
+                        "the file does not start with a rotation event linking it to the previous file".into(),
+                    ));
+                }
+                if ev.seq != p.seq.saturating_add(1) {
+                    return Err((
+                        ProblemKind::Seq,
+                        format!(
+                            "seq {} follows seq {} (expected {}): an event was removed, inserted, duplicated or moved",
+                            ev.seq,
+                            p.seq,
+                            p.seq.saturating_add(1)
+                        ),
+                    ));
+                }
+                if ev.prev_hash.as_bytes() != p.hash.as_slice() {
+                    return Err((
+                        ProblemKind::Link,
+                        "`prev_hash` is not the previous event's hash: an event before this one was removed or replaced".into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_hash(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}

@@ -1,0 +1,454 @@
+//! `agent-safe.yaml`: where the files are, and how the audit log, identity and
+//! server behave.
+//!
+//! Discovery: `--config PATH`, then the `AGENT_SAFE_CONFIG` environment
+//! variable, then `agent-safe.yaml` in the current directory or its parents.
+//! Relative paths inside the file are relative to the file's directory.
+
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::diag::{ConfigError, Diagnostic, Diagnostics, Pos};
+use crate::load::{SourceFile, enum_of, read_file};
+use crate::yaml::{MapReader, Node, Value};
+
+/// The file name looked for in the current directory and its parents.
+pub const CONFIG_FILE_NAME: &str = "agent-safe.yaml";
+/// The environment variable that names the config file.
+pub const CONFIG_ENV: &str = "AGENT_SAFE_CONFIG";
+
+/// How hard the audit log pushes each event to disk before a decision returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DurabilitySetting {
+    /// Written to the file (survives a process crash, not a power cut).
+    #[default]
+    Process,
+    /// Also `fdatasync`ed (group commit: concurrent checks share one sync).
+    Sync,
+}
+
+impl DurabilitySetting {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "process" => Some(Self::Process),
+            "sync" => Some(Self::Sync),
+            _ => None,
+        }
+    }
+    fn choices() -> String {
+        "`process`, `sync`".into()
+    }
+}
+
+/// Audit log rotation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotationSettings {
+    /// Rotate when the active file would grow past this many bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
+    /// Rotate when the UTC day changes.
+    #[serde(default)]
+    pub daily: bool,
+}
+
+/// The `audit:` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Set to false to run without an audit log (not recommended: nothing is recorded).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The active log file (default `audit/audit.jsonl`).
+    #[serde(default = "default_audit_path")]
+    pub path: PathBuf,
+    /// `process` (default) or `sync`.
+    #[serde(default)]
+    pub durability: DurabilitySetting,
+    /// Rotation by size and/or day.
+    #[serde(default)]
+    pub rotation: RotationSettings,
+    /// How long to wait for another writer's lock before failing closed (ms).
+    #[serde(default = "default_lock_timeout")]
+    pub lock_timeout_ms: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_audit_path() -> PathBuf {
+    PathBuf::from("audit/audit.jsonl")
+}
+fn default_lock_timeout() -> u64 {
+    5_000
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            enabled: true,
+            path: default_audit_path(),
+            durability: DurabilitySetting::Process,
+            rotation: RotationSettings::default(),
+            lock_timeout_ms: default_lock_timeout(),
+        }
+    }
+}
+
+/// One signing key. Exactly one of `secret_file`, `secret_env`, `secret` gives it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeySettings {
+    /// Key id, matched against the JWT header `kid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    /// File holding the secret (base64url, as `agent-safe init` writes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_file: Option<PathBuf>,
+    /// Environment variable holding the secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+    /// The secret itself (discouraged: keep secrets out of config files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// The `identity:` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySettings {
+    /// HS256 signing keys (several for rotation, chosen by `kid`).
+    #[serde(default)]
+    pub keys: Vec<KeySettings>,
+    /// Required `iss` claim, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Required `aud` claim, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// Clock leeway for `exp` and `nbf`, seconds (default 30).
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u64,
+    /// Refuse plain (unsigned) agent ids and anonymous callers.
+    #[serde(default)]
+    pub require_signed: bool,
+}
+
+fn default_leeway() -> u64 {
+    30
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        IdentitySettings {
+            keys: Vec::new(),
+            issuer: None,
+            audience: None,
+            leeway_seconds: default_leeway(),
+            require_signed: false,
+        }
+    }
+}
+
+/// The `server:` section (the HTTP sidecar).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Listen address (default `127.0.0.1:8400`, loopback only).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Largest accepted request body (default 64 KiB).
+    #[serde(default = "default_body")]
+    pub max_body_bytes: u64,
+    /// Per-request timeout in milliseconds (default 5000).
+    #[serde(default = "default_timeout")]
+    pub request_timeout_ms: u64,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8400".into()
+}
+fn default_body() -> u64 {
+    64 * 1024
+}
+fn default_timeout() -> u64 {
+    5_000
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: default_listen(),
+            max_body_bytes: default_body(),
+            request_timeout_ms: default_timeout(),
+        }
+    }
+}
+
+/// `agent-safe.yaml`, with every path resolved against the file's directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The project's own action definitions (file or directory), loaded on top
+    /// of the built-in catalogue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<PathBuf>,
+    /// Policy files (file or directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policies: Option<PathBuf>,
+    /// Target inventory (file or directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<PathBuf>,
+    /// Set false to leave out the built-in Kubernetes catalogue.
+    #[serde(default = "yes")]
+    pub builtin_actions: bool,
+    /// The audit log.
+    #[serde(default)]
+    pub audit: AuditSettings,
+    /// Caller identity.
+    #[serde(default)]
+    pub identity: IdentitySettings,
+    /// The HTTP sidecar.
+    #[serde(default)]
+    pub server: ServerSettings,
+    /// The config file itself (absent for the no-config defaults).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub source: Option<PathBuf>,
+}
+
+impl Config {
+    /// The configuration used when there is no config file at all: the built-in
+    /// catalogue, no policies (every check is denied), no audit log.
+    pub fn no_config() -> Config {
+        Config {
+            builtin_actions: true,
+            audit: AuditSettings {
+                enabled: false,
+                ..AuditSettings::default()
+            },
+            ..Config::default()
+        }
+    }
+
+    /// The directory relative paths are resolved against.
+    pub fn base_dir(&self) -> PathBuf {
+        self.source
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// Where `registry lock` writes (and loading checks) the integrity
+    /// manifest: `registry.lock` beside the config file.
+    pub fn manifest_path(&self) -> PathBuf {
+        self.base_dir().join(crate::manifest::MANIFEST_FILE_NAME)
+    }
+}
+
+/// Finds the config file: `explicit`, then `$AGENT_SAFE_CONFIG`, then
+/// `agent-safe.yaml` in `cwd` or its parents. `Ok(None)` when there is none.
+/// An explicitly named file that does not exist is an error, never a silent fallback.
+pub fn discover(explicit: Option<&Path>, cwd: &Path) -> Result<Option<PathBuf>, ConfigError> {
+    if let Some(p) = explicit {
+        return existing(p, "--config").map(Some);
+    }
+    if let Some(p) = std::env::var_os(CONFIG_ENV).filter(|v| !v.is_empty()) {
+        return existing(Path::new(&p), CONFIG_ENV).map(Some);
+    }
+    let mut dir = Some(cwd);
+    while let Some(d) = dir {
+        let candidate = d.join(CONFIG_FILE_NAME);
+        if candidate.is_file() {
+            return Ok(Some(candidate));
+        }
+        dir = d.parent();
+    }
+    Ok(None)
+}
+
+fn existing(p: &Path, via: &str) -> Result<PathBuf, ConfigError> {
+    if p.is_file() {
+        Ok(p.to_path_buf())
+    } else {
+        Err(ConfigError::single(
+            Diagnostic::error(p, Pos::FILE, format!("config file named by {via} does not exist"))
+                .with_help("check the path, or run `agent-safe init` to create a project"),
+        ))
+    }
+}
+
+/// Loads and checks a config file, resolving relative paths against its directory.
+pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
+    let src = read_file(path)?;
+    parse_config(&src)
+}
+
+const ROOT_KEYS: &[&str] = &[
+    "actions",
+    "policies",
+    "inventory",
+    "builtin_actions",
+    "audit",
+    "identity",
+    "server",
+];
+const AUDIT_KEYS: &[&str] = &["enabled", "path", "durability", "rotation", "lock_timeout_ms"];
+const ROTATION_KEYS: &[&str] = &["max_bytes", "daily"];
+const IDENTITY_KEYS: &[&str] = &["keys", "issuer", "audience", "leeway_seconds", "require_signed"];
+const KEY_KEYS: &[&str] = &["kid", "secret_file", "secret_env", "secret"];
+const SERVER_KEYS: &[&str] = &["listen", "max_body_bytes", "request_timeout_ms"];
+
+/// Parses config text (paths resolved against the file's directory).
+pub fn parse_config(src: &SourceFile) -> Result<Config, ConfigError> {
+    let mut d = Diagnostics::new();
+    let file = src.path.as_path();
+    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let resolve = |p: String| -> PathBuf {
+        let p = PathBuf::from(p);
+        if p.is_absolute() { p } else { base.join(p) }
+    };
+    let root = crate::load::parse_root(src, &mut d);
+    let mut cfg = Config {
+        source: Some(file.to_path_buf()),
+        builtin_actions: true,
+        ..Config::default()
+    };
+    let Some(root) = root else {
+        return d.finish(cfg);
+    };
+    if root.value == Value::Null {
+        cfg.audit.path = resolve(cfg.audit.path.to_string_lossy().into_owned());
+        return d.finish(cfg);
+    }
+    let Some(mut r) = MapReader::new(file, &root, "config", ROOT_KEYS, &mut d) else {
+        return d.finish(cfg);
+    };
+    cfg.actions = r.opt_str("actions", &mut d).map(|(s, _)| resolve(s));
+    cfg.policies = r.opt_str("policies", &mut d).map(|(s, _)| resolve(s));
+    cfg.inventory = r.opt_str("inventory", &mut d).map(|(s, _)| resolve(s));
+    cfg.builtin_actions = r.opt_bool("builtin_actions", &mut d).unwrap_or(true);
+    if let Some(n) = r.take("audit") {
+        read_audit(file, n, &mut cfg.audit, &mut d);
+    }
+    cfg.audit.path = resolve(cfg.audit.path.to_string_lossy().into_owned());
+    if let Some(n) = r.take("identity") {
+        read_identity(file, n, &mut cfg.identity, &mut d);
+        for k in &mut cfg.identity.keys {
+            if let Some(p) = k.secret_file.take() {
+                k.secret_file = Some(resolve(p.to_string_lossy().into_owned()));
+            }
+        }
+    }
+    if let Some(n) = r.take("server") {
+        read_server(file, n, &mut cfg.server, &mut d);
+    }
+    r.finish(&mut d);
+    d.finish(cfg)
+}
+
+fn non_negative(r: &mut MapReader<'_>, key: &str, d: &mut Diagnostics) -> Option<u64> {
+    let (v, pos) = r.opt_int(key, d)?;
+    match u64::try_from(v) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            d.push(Diagnostic::error(r.file(), pos, format!("`{key}` must not be negative, got {v}")));
+            None
+        }
+    }
+}
+
+fn read_audit(file: &Path, node: &Node, a: &mut AuditSettings, d: &mut Diagnostics) {
+    let Some(mut r) = MapReader::new(file, node, "audit section", AUDIT_KEYS, d) else {
+        return;
+    };
+    if let Some(v) = r.opt_bool("enabled", d) {
+        a.enabled = v;
+    }
+    if let Some((p, _)) = r.opt_str("path", d) {
+        a.path = PathBuf::from(p);
+    }
+    if let Some(n) = r.take("durability") {
+        if let Some(v) = enum_of(file, n, "durability", DurabilitySetting::parse, DurabilitySetting::choices, d) {
+            a.durability = v;
+        }
+    }
+    if let Some(n) = r.take("rotation") {
+        if let Some(mut rr) = MapReader::new(file, n, "rotation", ROTATION_KEYS, d) {
+            a.rotation.max_bytes = non_negative(&mut rr, "max_bytes", d);
+            if a.rotation.max_bytes == Some(0) {
+                d.push(Diagnostic::error(file, n.pos, "`max_bytes` must be greater than 0"));
+            }
+            a.rotation.daily = rr.opt_bool("daily", d).unwrap_or(false);
+            rr.finish(d);
+        }
+    }
+    if let Some(v) = non_negative(&mut r, "lock_timeout_ms", d) {
+        a.lock_timeout_ms = v;
+    }
+    r.finish(d);
+}
+
+fn read_identity(file: &Path, node: &Node, id: &mut IdentitySettings, d: &mut Diagnostics) {
+    let Some(mut r) = MapReader::new(file, node, "identity section", IDENTITY_KEYS, d) else {
+        return;
+    };
+    if let Some(items) = r.opt_list("keys", d) {
+        for item in items {
+            let Some(mut kr) = MapReader::new(file, item, "signing key", KEY_KEYS, d) else {
+                continue;
+            };
+            let key = KeySettings {
+                kid: kr.opt_str("kid", d).map(|(s, _)| s),
+                secret_file: kr.opt_str("secret_file", d).map(|(s, _)| PathBuf::from(s)),
+                secret_env: kr.opt_str("secret_env", d).map(|(s, _)| s),
+                secret: kr.opt_str("secret", d).map(|(s, _)| s),
+            };
+            kr.finish(d);
+            let sources = [key.secret_file.is_some(), key.secret_env.is_some(), key.secret.is_some()]
+                .iter()
+                .filter(|b| **b)
+                .count();
+            if sources != 1 {
+                d.push(
+                    Diagnostic::error(file, item.pos, "a signing key needs exactly one of `secret_file`, `secret_env`, `secret`")
+                        .with_help("prefer `secret_file: secrets/signing.key` (created by `agent-safe init`) or `secret_env: AGENT_SAFE_KEY`"),
+                );
+            }
+            id.keys.push(key);
+        }
+    }
+    id.issuer = r.opt_str("issuer", d).map(|(s, _)| s);
+    id.audience = r.opt_str("audience", d).map(|(s, _)| s);
+    if let Some(v) = non_negative(&mut r, "leeway_seconds", d) {
+        id.leeway_seconds = v;
+    }
+    id.require_signed = r.opt_bool("require_signed", d).unwrap_or(false);
+    r.finish(d);
+}
+
+fn read_server(file: &Path, node: &Node, s: &mut ServerSettings, d: &mut Diagnostics) {
+    let Some(mut r) = MapReader::new(file, node, "server section", SERVER_KEYS, d) else {
+        return;
+    };
+    if let Some((listen, pos)) = r.opt_str("listen", d) {
+        if listen.parse::<std::net::SocketAddr>().is_err() {
+            d.push(
+                Diagnostic::error(file, pos, format!("invalid listen address `{listen}`"))
+                    .with_help("write an IP address and port, e.g. `127.0.0.1:8400`"),
+            );
+        }
+        s.listen = listen;
+    }
+    if let Some(v) = non_negative(&mut r, "max_body_bytes", d) {
+        s.max_body_bytes = v;
+    }
+    if let Some(v) = non_negative(&mut r, "request_timeout_ms", d) {
+        s.request_timeout_ms = v;
+    }
+    r.finish(d);
+}

@@ -1,0 +1,401 @@
+//! Loaded files → an immutable, indexed snapshot.
+//!
+//! Rules are compiled once: globs into `GlobSet`s, enums into bit masks, time
+//! zones resolved. Then, for every action name in the registry, the rules
+//! whose `actions` globs match it are listed *in rank order* (priority, then
+//! specificity, then restrictiveness). A check looks up its action's list and
+//! walks it until the first rule whose selectors all match: that rule is the
+//! winner, so a check never scans rules that name other actions.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use globset::{GlobMatcher, GlobSet, GlobSetBuilder};
+
+use super::inventory::Inventory;
+use crate::config::Config;
+use crate::diag::{ConfigError, Diagnostic, Diagnostics, Pos};
+use crate::identity::{Caller, IdentityConfig, SigningKey};
+use crate::load::{compile_glob, load_inventory, load_policies, read_sources};
+use crate::model::{RiskClass, Rule, Sensitivity, Target};
+use crate::registry::Registry;
+
+/// Everything a snapshot is compiled from.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotSources {
+    /// The action registry.
+    pub registry: Registry,
+    /// Every policy rule.
+    pub rules: Vec<Rule>,
+    /// Every inventory target.
+    pub targets: Vec<Target>,
+    /// Token verification settings.
+    pub identity: IdentityConfig,
+}
+
+/// A time window, resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct Window {
+    pub days_mask: u8,
+    pub start: u16,
+    pub end: u16,
+    pub tz: jiff::tz::TimeZone,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TargetSel {
+    pub ids: Option<GlobSet>,
+    pub environments: Option<Vec<String>>,
+    pub sensitivities: Option<u8>,
+    pub types: Option<Vec<String>>,
+    pub labels: Option<Vec<(String, GlobMatcher)>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CallerSel {
+    pub agent_ids: Option<GlobSet>,
+    pub roles: Option<Vec<String>>,
+    pub groups: Option<Vec<String>>,
+}
+
+/// A rule ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    /// The rule as written.
+    pub rule: Rule,
+    /// Number of match fields set; more is more specific.
+    pub specificity: u8,
+    pub(crate) actions: Option<GlobSet>,
+    pub(crate) target: Option<TargetSel>,
+    pub(crate) caller: Option<CallerSel>,
+    pub(crate) risk_mask: Option<u8>,
+    pub(crate) windows: Option<Vec<Window>>,
+}
+
+impl CompiledRule {
+    /// Whether the rule's `actions` globs match `name` (no `actions` = all).
+    pub fn matches_action(&self, name: &str) -> bool {
+        self.actions.as_ref().is_none_or(|g| g.is_match(name))
+    }
+
+    /// The sort key: higher priority, then higher specificity, then more
+    /// restrictive decision come first.
+    pub fn rank(&self) -> (i64, u8, u8) {
+        (
+            self.rule.priority,
+            self.specificity,
+            self.rule.decision.restrictiveness(),
+        )
+    }
+}
+
+/// An immutable, compiled view of the configuration. `Send + Sync`; share it
+/// behind an `Arc`.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The action registry.
+    pub registry: Registry,
+    /// The target inventory.
+    pub inventory: Inventory,
+    /// Every rule, in file order.
+    pub rules: Vec<CompiledRule>,
+    /// Token verification settings.
+    pub identity: IdentityConfig,
+    /// Rule indices per action name, in rank order.
+    pub(crate) by_action: HashMap<String, Vec<u32>>,
+}
+
+fn bit<T: Copy + Into<u8>>(v: T) -> u8 {
+    1u8 << v.into()
+}
+
+impl From<RiskClass> for u8 {
+    fn from(r: RiskClass) -> u8 {
+        r as u8
+    }
+}
+
+impl From<Sensitivity> for u8 {
+    fn from(s: Sensitivity) -> u8 {
+        s as u8
+    }
+}
+
+/// One glob, compiled the way selectors compile it.
+pub(crate) fn single_glob(p: &str) -> Option<GlobMatcher> {
+    compile_glob(p).ok().map(|g| g.compile_matcher())
+}
+
+fn glob_set(patterns: &[String]) -> Result<GlobSet, String> {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        b.add(compile_glob(p).map_err(|e| format!("invalid glob `{p}`: {}", e.kind()))?);
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+fn compile_rule(rule: Rule) -> Result<CompiledRule, String> {
+    let m = &rule.matcher;
+    let mut specificity = 0u8;
+    let mut count = |present: bool| {
+        if present {
+            specificity = specificity.saturating_add(1);
+        }
+    };
+    let actions = match &m.actions {
+        Some(a) => {
+            count(true);
+            Some(glob_set(a)?)
+        }
+        None => None,
+    };
+    let target = match &m.targets {
+        Some(t) => {
+            count(t.ids.is_some());
+            count(t.environments.is_some());
+            count(t.sensitivities.is_some());
+            count(t.types.is_some());
+            count(t.labels.is_some());
+            let labels = match &t.labels {
+                Some(l) => {
+                    let mut out = Vec::with_capacity(l.len());
+                    for (k, v) in l {
+                        let g = compile_glob(v).map_err(|e| format!("invalid glob `{v}`: {}", e.kind()))?;
+                        out.push((k.clone(), g.compile_matcher()));
+                    }
+                    Some(out)
+                }
+                None => None,
+            };
+            Some(TargetSel {
+                ids: t.ids.as_deref().map(glob_set).transpose()?,
+                environments: t.environments.clone(),
+                sensitivities: t
+                    .sensitivities
+                    .as_ref()
+                    .map(|s| s.iter().fold(0u8, |m, v| m | bit(*v))),
+                types: t.types.clone(),
+                labels,
+            })
+        }
+        None => None,
+    };
+    let caller = match &m.callers {
+        Some(c) => {
+            count(c.agent_ids.is_some());
+            count(c.roles.is_some());
+            count(c.groups.is_some());
+            Some(CallerSel {
+                agent_ids: c.agent_ids.as_deref().map(glob_set).transpose()?,
+                roles: c.roles.clone(),
+                groups: c.groups.clone(),
+            })
+        }
+        None => None,
+    };
+    count(m.risk_classes.is_some());
+    let risk_mask = m
+        .risk_classes
+        .as_ref()
+        .map(|r| r.iter().fold(0u8, |m, v| m | bit(*v)));
+    count(m.time_windows.is_some());
+    let windows = match &m.time_windows {
+        Some(ws) => {
+            let mut out = Vec::with_capacity(ws.len());
+            for w in ws {
+                let tz_name = w.timezone.as_deref().unwrap_or("UTC");
+                let tz = jiff::tz::TimeZone::get(tz_name)
+                    .map_err(|e| format!("unknown time zone `{tz_name}`: {e}"))?;
+                out.push(Window {
+                    days_mask: w
+                        .days
+                        .as_ref()
+                        .map(|d| d.iter().fold(0u8, |m, v| m | (1u8 << v.index())))
+                        .unwrap_or(0x7f),
+                    start: w.start_minute,
+                    end: w.end_minute,
+                    tz,
+                });
+            }
+            Some(out)
+        }
+        None => None,
+    };
+    Ok(CompiledRule {
+        rule,
+        specificity,
+        actions,
+        target,
+        caller,
+        risk_mask,
+        windows,
+    })
+}
+
+impl Snapshot {
+    /// Compiles loaded files into a snapshot.
+    pub fn compile(sources: SnapshotSources) -> Result<Snapshot, ConfigError> {
+        let mut d = Diagnostics::new();
+        let mut rules = Vec::with_capacity(sources.rules.len());
+        for rule in sources.rules {
+            let origin = rule.origin.clone();
+            match compile_rule(rule) {
+                Ok(r) => rules.push(r),
+                Err(e) => d.push(Diagnostic::error(&origin.file, origin.pos, e)),
+            }
+        }
+        let mut by_action: HashMap<String, Vec<u32>> = HashMap::new();
+        for action in sources.registry.latest() {
+            let mut idx: Vec<u32> = rules
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.matches_action(&action.name))
+                .filter_map(|(i, _)| u32::try_from(i).ok())
+                .collect();
+            idx.sort_by(|a, b| {
+                let ra = rules.get(*a as usize).map(CompiledRule::rank);
+                let rb = rules.get(*b as usize).map(CompiledRule::rank);
+                rb.cmp(&ra).then(a.cmp(b))
+            });
+            by_action.insert(action.name.clone(), idx);
+        }
+        let snapshot = Snapshot {
+            registry: sources.registry,
+            inventory: Inventory::new(sources.targets),
+            rules,
+            identity: sources.identity,
+            by_action,
+        };
+        d.finish(snapshot)
+    }
+
+    /// Loads every file named by `config` (checking the registry manifest
+    /// when one exists) and compiles the snapshot. All problems of all files
+    /// are reported together.
+    pub fn load(config: &Config) -> Result<Snapshot, ConfigError> {
+        let mut d = Diagnostics::new();
+        let project_sources = match &config.actions {
+            Some(p) => match read_sources(p) {
+                Ok(s) => s,
+                Err(e) => {
+                    d.extend(e);
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        let manifest = config.manifest_path();
+        if config.source.is_some() && manifest.is_file() {
+            if let Err(e) =
+                crate::manifest::check_manifest(&manifest, config.builtin_actions, &project_sources)
+            {
+                d.extend(e);
+            }
+        }
+        let registry = Registry::from_sources(config.builtin_actions, &project_sources)
+            .map_err(|e| d.extend(e))
+            .ok();
+        let rules = match &config.policies {
+            Some(p) => load_policies(p).map_err(|e| d.extend(e)).ok(),
+            None => Some(Vec::new()),
+        };
+        let targets = match &config.inventory {
+            Some(p) => load_inventory(p).map_err(|e| d.extend(e)).ok(),
+            None => Some(Vec::new()),
+        };
+        let identity = identity_config(config).map_err(|e| d.extend(e)).ok();
+        let (Some(registry), Some(rules), Some(targets), Some(identity)) =
+            (registry, rules, targets, identity)
+        else {
+            return Err(ConfigError {
+                diagnostics: d.into_vec(),
+            });
+        };
+        d.finish(())?;
+        Snapshot::compile(SnapshotSources {
+            registry,
+            rules,
+            targets,
+            identity,
+        })
+    }
+
+    /// The candidate rules for an action name, in rank order.
+    pub fn candidates(&self, action: &str) -> impl Iterator<Item = &CompiledRule> {
+        self.by_action
+            .get(action)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|i| self.rules.get(*i as usize))
+    }
+}
+
+/// Builds the token settings from the config, reading secrets from their
+/// files or environment variables.
+pub fn identity_config(config: &Config) -> Result<IdentityConfig, ConfigError> {
+    let file = config
+        .source
+        .clone()
+        .unwrap_or_else(|| Path::new("agent-safe.yaml").to_path_buf());
+    let mut d = Diagnostics::new();
+    let mut keys = Vec::new();
+    for k in &config.identity.keys {
+        let label = k.kid.as_deref().unwrap_or("(no kid)");
+        let encoded = if let Some(p) = &k.secret_file {
+            match std::fs::read_to_string(p) {
+                Ok(s) => Some(s.trim().to_owned()),
+                Err(e) => {
+                    d.push(
+                        Diagnostic::error(&file, Pos::FILE, format!("cannot read the secret of signing key {label} from {}: {e}", p.display()))
+                            .with_help("create it with `agent-safe init`, or point `secret_file` at an existing key file"),
+                    );
+                    None
+                }
+            }
+        } else if let Some(var) = &k.secret_env {
+            match std::env::var(var) {
+                Ok(s) => Some(s.trim().to_owned()),
+                Err(_) => {
+                    d.push(
+                        Diagnostic::error(&file, Pos::FILE, format!("environment variable `{var}` for signing key {label} is not set"))
+                            .with_help(format!("export {var}=<secret>, e.g. from a Kubernetes Secret")),
+                    );
+                    None
+                }
+            }
+        } else {
+            k.secret.clone()
+        };
+        if let Some(encoded) = encoded {
+            match SigningKey::from_encoded(k.kid.clone(), &encoded) {
+                Ok(key) => keys.push(key),
+                Err(e) => d.push(Diagnostic::error(&file, Pos::FILE, format!("signing key {label}: {e}"))),
+            }
+        }
+    }
+    let cfg = IdentityConfig {
+        keys,
+        issuer: config.identity.issuer.clone(),
+        audience: config.identity.audience.clone(),
+        leeway_seconds: config.identity.leeway_seconds,
+        require_signed: config.identity.require_signed,
+    };
+    if !d.has_errors() {
+        if let Err(e) = cfg.validate() {
+            d.push(Diagnostic::error(&file, Pos::FILE, format!("identity settings: {e}")));
+        }
+    }
+    d.finish(cfg)
+}
+
+/// A caller used by tests and what-if checks that carry claims directly.
+pub fn verified_caller(agent_id: &str, roles: &[&str], groups: &[&str]) -> Caller {
+    Caller {
+        agent_id: agent_id.to_owned(),
+        agent_name: None,
+        roles: roles.iter().map(|s| (*s).to_owned()).collect(),
+        groups: groups.iter().map(|s| (*s).to_owned()).collect(),
+        signed: true,
+    }
+}

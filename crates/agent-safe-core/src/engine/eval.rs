@@ -1,0 +1,488 @@
+//! Evaluation: a pure function of (snapshot, request, time).
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use super::compile::{CallerSel, CompiledRule, Snapshot, TargetSel, Window};
+use super::{CallerInput, Decision, Request, TraceEntry};
+use crate::identity::{Caller, resolve_caller};
+use crate::model::{ActionDef, Coordinate, DecisionResult, RiskClass, Sensitivity, Target};
+use crate::params::{param_or_default, validate_params};
+
+/// The facts a rule is matched against.
+pub(crate) struct Ctx<'a> {
+    pub target: Option<&'a Target>,
+    pub caller: Option<&'a Caller>,
+    pub effective: RiskClass,
+    pub at: Timestamp,
+}
+
+/// The first selector of a rule that did not match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Miss {
+    TargetUnknown,
+    TargetId,
+    Environment,
+    Sensitivity,
+    TargetType,
+    Label(usize),
+    CallerAnonymous,
+    AgentId,
+    Roles,
+    Groups,
+    Risk,
+    Window,
+}
+
+pub(crate) fn window_open(w: &Window, at: Timestamp) -> bool {
+    let z = at.to_zoned(w.tz.clone());
+    let minute = u16::from(z.hour().unsigned_abs()) * 60 + u16::from(z.minute().unsigned_abs());
+    let dow = z.weekday().to_monday_zero_offset().unsigned_abs();
+    let day_ok = |d: u8| w.days_mask & (1u8 << (d % 7)) != 0;
+    if w.start < w.end {
+        day_ok(dow) && minute >= w.start && minute < w.end
+    } else {
+        // Wraps past midnight: the part after midnight belongs to the
+        // previous day's window.
+        (day_ok(dow) && minute >= w.start) || (day_ok(dow + 6) && minute < w.end)
+    }
+}
+
+/// True when the target selector accepts `t`.
+pub(crate) fn target_selector_matches(sel: &TargetSel, t: &Target) -> bool {
+    target_miss(sel, Some(t)).is_none()
+}
+
+fn target_miss(sel: &TargetSel, t: Option<&Target>) -> Option<Miss> {
+    let Some(t) = t else {
+        return Some(Miss::TargetUnknown);
+    };
+    if sel.ids.as_ref().is_some_and(|g| !g.is_match(&t.id)) {
+        return Some(Miss::TargetId);
+    }
+    if sel
+        .environments
+        .as_ref()
+        .is_some_and(|e| !e.iter().any(|x| *x == t.environment))
+    {
+        return Some(Miss::Environment);
+    }
+    if sel
+        .sensitivities
+        .is_some_and(|m| m & (1u8 << (t.sensitivity as u8)) == 0)
+    {
+        return Some(Miss::Sensitivity);
+    }
+    if sel
+        .types
+        .as_ref()
+        .is_some_and(|ty| !ty.iter().any(|x| *x == t.target_type))
+    {
+        return Some(Miss::TargetType);
+    }
+    if let Some(labels) = &sel.labels {
+        for (i, (k, g)) in labels.iter().enumerate() {
+            if !t.labels.get(k).is_some_and(|v| g.is_match(v)) {
+                return Some(Miss::Label(i));
+            }
+        }
+    }
+    None
+}
+
+fn caller_miss(sel: &CallerSel, c: Option<&Caller>) -> Option<Miss> {
+    let Some(c) = c else {
+        return Some(Miss::CallerAnonymous);
+    };
+    if sel.agent_ids.as_ref().is_some_and(|g| !g.is_match(&c.agent_id)) {
+        return Some(Miss::AgentId);
+    }
+    if sel
+        .roles
+        .as_ref()
+        .is_some_and(|r| !r.iter().any(|x| c.roles.contains(x)))
+    {
+        return Some(Miss::Roles);
+    }
+    if sel
+        .groups
+        .as_ref()
+        .is_some_and(|g| !g.iter().any(|x| c.groups.contains(x)))
+    {
+        return Some(Miss::Groups);
+    }
+    None
+}
+
+impl CompiledRule {
+    /// The first selector that does not match, or `None` when all do.
+    pub(crate) fn miss(&self, ctx: &Ctx<'_>) -> Option<Miss> {
+        if let Some(sel) = &self.target {
+            if let Some(m) = target_miss(sel, ctx.target) {
+                return Some(m);
+            }
+        }
+        if let Some(sel) = &self.caller {
+            if let Some(m) = caller_miss(sel, ctx.caller) {
+                return Some(m);
+            }
+        }
+        if self
+            .risk_mask
+            .is_some_and(|m| m & (1u8 << (ctx.effective as u8)) == 0)
+        {
+            return Some(Miss::Risk);
+        }
+        if let Some(ws) = &self.windows {
+            if !ws.iter().any(|w| window_open(w, ctx.at)) {
+                return Some(Miss::Window);
+            }
+        }
+        None
+    }
+
+    fn describe_miss(&self, m: Miss, ctx: &Ctx<'_>) -> String {
+        let sel = &self.rule.matcher;
+        let list = |v: Option<&Vec<String>>| v.map(|v| v.join(", ")).unwrap_or_default();
+        let t = ctx.target;
+        let c = ctx.caller;
+        let tsel = sel.targets.as_ref();
+        let csel = sel.callers.as_ref();
+        match m {
+            Miss::TargetUnknown => "targets: the target is not in the inventory".into(),
+            Miss::TargetId => format!(
+                "targets.ids: `{}` matches none of [{}]",
+                t.map(|t| t.id.as_str()).unwrap_or_default(),
+                list(tsel.and_then(|s| s.ids.as_ref()))
+            ),
+            Miss::Environment => format!(
+                "targets.environments: `{}` is not in [{}]",
+                t.map(|t| t.environment.as_str()).unwrap_or_default(),
+                list(tsel.and_then(|s| s.environments.as_ref()))
+            ),
+            Miss::Sensitivity => format!(
+                "targets.sensitivities: `{}` is not selected",
+                t.map(|t| t.sensitivity.as_str()).unwrap_or_default()
+            ),
+            Miss::TargetType => format!(
+                "targets.types: `{}` is not in [{}]",
+                t.map(|t| t.target_type.as_str()).unwrap_or_default(),
+                list(tsel.and_then(|s| s.types.as_ref()))
+            ),
+            Miss::Label(i) => {
+                let key = tsel
+                    .and_then(|s| s.labels.as_ref())
+                    .and_then(|l| l.iter().nth(i))
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .unwrap_or_default();
+                format!("targets.labels: target lacks a label matching `{key}`")
+            }
+            Miss::CallerAnonymous => "callers: the caller is anonymous".into(),
+            Miss::AgentId => format!(
+                "callers.agent_ids: `{}` matches none of [{}]",
+                c.map(|c| c.agent_id.as_str()).unwrap_or_default(),
+                list(csel.and_then(|s| s.agent_ids.as_ref()))
+            ),
+            Miss::Roles => format!(
+                "callers.roles: caller has none of [{}]",
+                list(csel.and_then(|s| s.roles.as_ref()))
+            ),
+            Miss::Groups => format!(
+                "callers.groups: caller is in none of [{}]",
+                list(csel.and_then(|s| s.groups.as_ref()))
+            ),
+            Miss::Risk => format!("risk_classes: effective risk `{}` is not selected", ctx.effective),
+            Miss::Window => format!("time_windows: {} is outside every window", ctx.at),
+        }
+    }
+}
+
+/// Builds a deny decision for a failure before rules ran.
+#[allow(clippy::too_many_arguments)]
+fn early_deny(
+    req: &Request<'_>,
+    action: Option<&ActionDef>,
+    target: Option<String>,
+    caller: Option<String>,
+    risk: RiskClass,
+    effective: RiskClass,
+    reason: String,
+    at: Timestamp,
+) -> Decision {
+    Decision {
+        result: DecisionResult::Deny,
+        reason,
+        policy_matched: None,
+        action: action.map_or_else(|| req.action.to_owned(), |a| a.name.clone()),
+        action_version: action.map(|a| a.version.clone()),
+        target,
+        caller,
+        risk_class: risk,
+        effective_risk: effective,
+        audit_id: None,
+        correlation_id: None,
+        evaluated_at: format_ts(at),
+        plan_step: None,
+        trace: req.explain.then(Vec::new),
+    }
+}
+
+/// RFC 3339 UTC with microseconds.
+pub fn format_ts(t: Timestamp) -> String {
+    let s = t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    s
+}
+
+enum Resolved<'a> {
+    Found(&'a Arc<Target>),
+    Unknown(Option<String>),
+    Problem(String),
+}
+
+fn resolve_target<'a>(
+    snap: &'a Snapshot,
+    action: &ActionDef,
+    req: &Request<'_>,
+) -> Resolved<'a> {
+    if let Some(id) = req.target {
+        return match snap.inventory.get(id) {
+            Some(t) => Resolved::Found(t),
+            None => Resolved::Unknown(Some(id.to_owned())),
+        };
+    }
+    // Resolve from the params through `target_params`.
+    let mut coords: Vec<(Coordinate, &str)> = Vec::with_capacity(3);
+    for (coord, param) in &action.target_params {
+        if let Some(v) = param_or_default(action, req.params, param).and_then(|v| v.as_str()) {
+            coords.push((*coord, v));
+        }
+    }
+    if !coords.iter().any(|(c, _)| *c == Coordinate::Name) {
+        return Resolved::Unknown(None);
+    }
+    let found = snap.inventory.find_by_coordinates(&action.target_types, &coords, 2);
+    match (found.first().copied(), found.get(1).copied()) {
+        (Some(t), None) => Resolved::Found(t),
+        (None, _) => Resolved::Unknown(None),
+        (Some(a), Some(b)) => Resolved::Problem(format!(
+            "the params match several inventory targets (`{}`, `{}`, …); name the target explicitly",
+            a.id, b.id
+        )),
+    }
+}
+
+fn binding_problem(action: &ActionDef, target: &Target, params: Option<&serde_json::Value>) -> Option<String> {
+    for (coord, param) in &action.target_params {
+        let Some(tv) = target.coordinate(*coord) else {
+            continue;
+        };
+        let Some(pv) = param_or_default(action, params, param).and_then(|v| v.as_str()) else {
+            continue;
+        };
+        if pv != tv {
+            return Some(format!(
+                "params address {coord} `{pv}` but target `{}` has {coord} `{tv}`",
+                target.id
+            ));
+        }
+    }
+    None
+}
+
+impl Snapshot {
+    /// Evaluates one request. `now` is the real time (used for token expiry);
+    /// `at`, when given, is the time the policy is evaluated at (what-if
+    /// questions and tests); otherwise `now`.
+    pub fn evaluate(&self, req: &Request<'_>, now: Timestamp, at: Option<Timestamp>) -> Decision {
+        let at = at.unwrap_or(now);
+        // Caller.
+        let resolved_caller;
+        let caller: Option<&Caller> = match req.caller {
+            CallerInput::Verified(c) => Some(c),
+            CallerInput::Anonymous | CallerInput::Raw(_) => {
+                let raw = match req.caller {
+                    CallerInput::Raw(s) => Some(s),
+                    _ => None,
+                };
+                match resolve_caller(&self.identity, raw, now.as_second()) {
+                    Ok(c) => {
+                        resolved_caller = c;
+                        resolved_caller.as_ref()
+                    }
+                    Err(e) => {
+                        let action = self.registry.get(req.action).ok();
+                        let risk = action.map_or(RiskClass::Critical, |a| a.risk_class);
+                        return early_deny(
+                            req,
+                            action.map(|a| a.as_ref()),
+                            req.target.map(str::to_owned),
+                            None,
+                            risk,
+                            RiskClass::Critical,
+                            format!("caller rejected: {e}"),
+                            at,
+                        );
+                    }
+                }
+            }
+        };
+        let caller_id = caller.map(|c| c.agent_id.clone());
+
+        // Action.
+        let action = match self.registry.get(req.action) {
+            Ok(a) => a,
+            Err(e) => {
+                return early_deny(
+                    req,
+                    None,
+                    req.target.map(str::to_owned),
+                    caller_id,
+                    RiskClass::Critical,
+                    RiskClass::Critical,
+                    e.to_string(),
+                    at,
+                );
+            }
+        };
+
+        // Params.
+        if let Err(problems) = validate_params(action, req.params) {
+            return early_deny(
+                req,
+                Some(action),
+                req.target.map(str::to_owned),
+                caller_id,
+                action.risk_class,
+                action.risk_class.effective(Sensitivity::Critical),
+                format!("invalid params for `{}`: {}", action.name, problems.join("; ")),
+                at,
+            );
+        }
+
+        // Target.
+        let (target, unknown_id): (Option<&Target>, Option<String>) =
+            match resolve_target(self, action, req) {
+                Resolved::Found(t) => (Some(t.as_ref()), None),
+                Resolved::Unknown(id) => (None, id),
+                Resolved::Problem(p) => {
+                    return early_deny(
+                        req,
+                        Some(action),
+                        None,
+                        caller_id,
+                        action.risk_class,
+                        action.risk_class.effective(Sensitivity::Critical),
+                        p,
+                        at,
+                    );
+                }
+            };
+        let target_id = target.map(|t| t.id.clone()).or(unknown_id.clone());
+        if let Some(t) = target {
+            let effective = action.risk_class.effective(t.sensitivity);
+            if !action.target_types.iter().any(|ty| *ty == t.target_type) {
+                return early_deny(
+                    req,
+                    Some(action),
+                    target_id,
+                    caller_id,
+                    action.risk_class,
+                    effective,
+                    format!(
+                        "target `{}` is a `{}`, but `{}` applies to: {}",
+                        t.id,
+                        t.target_type,
+                        action.name,
+                        action.target_types.join(", ")
+                    ),
+                    at,
+                );
+            }
+            if let Some(p) = binding_problem(action, t, req.params) {
+                return early_deny(
+                    req,
+                    Some(action),
+                    target_id,
+                    caller_id,
+                    action.risk_class,
+                    effective,
+                    p,
+                    at,
+                );
+            }
+        }
+        let sensitivity = target.map_or(Sensitivity::Critical, |t| t.sensitivity);
+        let effective = action.risk_class.effective(sensitivity);
+
+        // Rules, in rank order: the first that matches wins.
+        let ctx = Ctx {
+            target,
+            caller,
+            effective,
+            at,
+        };
+        let mut trace = req.explain.then(Vec::new);
+        let mut winner: Option<&CompiledRule> = None;
+        for rule in self.candidates(&action.name) {
+            let miss = if winner.is_some() && trace.is_none() {
+                break;
+            } else {
+                rule.miss(&ctx)
+            };
+            if let Some(trace) = trace.as_mut() {
+                let note = match (miss, winner) {
+                    (Some(m), _) => rule.describe_miss(m, &ctx),
+                    (None, Some(w)) => format!("matched, but outranked by `{}`", w.rule.name),
+                    (None, None) => "winner".to_owned(),
+                };
+                trace.push(TraceEntry {
+                    rule: rule.rule.name.clone(),
+                    priority: rule.rule.priority,
+                    specificity: rule.specificity,
+                    decision: rule.rule.decision,
+                    matched: miss.is_none(),
+                    note,
+                });
+            }
+            if miss.is_none() && winner.is_none() {
+                winner = Some(rule);
+            }
+        }
+        let (result, reason, policy) = match winner {
+            Some(w) => (
+                w.rule.decision,
+                w.rule
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| format!("rule `{}` matched", w.rule.name)),
+                Some(w.rule.name.clone()),
+            ),
+            None => {
+                let mut reason = String::from("no matching policy (default deny)");
+                if let Some(id) = &unknown_id {
+                    reason.push_str(&format!("; target `{id}` is not in the inventory"));
+                } else if target.is_none() && !action.target_params.is_empty() {
+                    reason.push_str("; no inventory target matches the params");
+                }
+                (DecisionResult::Deny, reason, None)
+            }
+        };
+        Decision {
+            result,
+            reason,
+            policy_matched: policy,
+            action: action.name.clone(),
+            action_version: Some(action.version.clone()),
+            target: target_id,
+            caller: caller_id,
+            risk_class: action.risk_class,
+            effective_risk: effective,
+            audit_id: None,
+            correlation_id: None,
+            evaluated_at: format_ts(at),
+            plan_step: None,
+            trace,
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! [`AgentSafe`]: the one object hosts use. It owns the current snapshot
+//! (swapped atomically on reload) and the audit log, and logs every check.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use crate::audit::{AppendReceipt, AuditConfig, AuditError, AuditLog, Durability, EventKind, NewEvent, Rotation};
+use crate::config::{Config, DurabilitySetting, discover, load_config};
+use crate::diag::{ConfigError, Diagnostic, Pos};
+use crate::engine::{CallerInput, Decision, PlanDecision, Request, Snapshot, format_ts};
+use crate::identity::Caller;
+use crate::model::DecisionResult;
+
+/// One check, as the CLI, the HTTP API, plan files and the Python SDK send it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    /// `name` or `name@version`.
+    pub action: String,
+    /// Inventory id of the target (else resolved from the params).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// A plain agent id or a JWT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<String>,
+    /// Action parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<Json>,
+    /// Free context recorded in the audit log (e.g. the agent's run id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Json>,
+    /// Links this check to others (one is generated when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    /// Include the trace of every rule considered.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub explain: bool,
+    /// An identity verified by the host (policy tests); takes precedence over `caller`.
+    #[serde(skip)]
+    pub verified_caller: Option<Caller>,
+}
+
+impl CheckRequest {
+    /// A request for `action` with nothing else set.
+    pub fn new(action: impl Into<String>) -> Self {
+        CheckRequest {
+            action: action.into(),
+            ..CheckRequest::default()
+        }
+    }
+}
+
+/// The most a correlation id may hold.
+pub const MAX_CORRELATION_ID: usize = 128;
+/// The most a caller string is logged with (tokens are never logged).
+const MAX_LOGGED_CALLER: usize = 256;
+
+/// The policy decision point with its audit log.
+pub struct AgentSafe {
+    config: Config,
+    snapshot: ArcSwap<Snapshot>,
+    audit: Option<AuditLog>,
+}
+
+impl std::fmt::Debug for AgentSafe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentSafe")
+            .field("config", &self.config.source)
+            .field("audit", &self.audit.as_ref().map(AuditLog::path))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The audit log settings of a config, as the audit module takes them.
+pub fn audit_config(config: &Config) -> AuditConfig {
+    AuditConfig {
+        path: config.audit.path.clone(),
+        durability: match config.audit.durability {
+            DurabilitySetting::Process => Durability::Process,
+            DurabilitySetting::Sync => Durability::Sync,
+        },
+        rotation: Rotation {
+            max_bytes: config.audit.rotation.max_bytes,
+            daily: config.audit.rotation.daily,
+        },
+        lock_timeout: Duration::from_millis(config.audit.lock_timeout_ms),
+    }
+}
+
+impl AgentSafe {
+    /// Finds the config (`explicit`, `$AGENT_SAFE_CONFIG`, or `agent-safe.yaml`
+    /// in the current directory or a parent) and opens it. With no config at
+    /// all: the built-in catalogue, no policies (every check is denied), no
+    /// audit log.
+    pub fn open(explicit: Option<&Path>) -> Result<AgentSafe, ConfigError> {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        let config = match discover(explicit, &cwd)? {
+            Some(p) => load_config(&p)?,
+            None => Config::no_config(),
+        };
+        AgentSafe::from_config(config)
+    }
+
+    /// Loads every file the config names and opens the audit log.
+    pub fn from_config(config: Config) -> Result<AgentSafe, ConfigError> {
+        let snapshot = Snapshot::load(&config)?;
+        let audit = if config.audit.enabled {
+            let cfg = audit_config(&config);
+            Some(AuditLog::open(cfg).map_err(|e| {
+                ConfigError::single(
+                    Diagnostic::error(&config.audit.path, Pos::FILE, format!("cannot open the audit log: {e}"))
+                        .with_help("check that the directory exists or can be created, and is writable"),
+                )
+            })?)
+        } else {
+            None
+        };
+        Ok(AgentSafe {
+            config,
+            snapshot: ArcSwap::from_pointee(snapshot),
+            audit,
+        })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// The audit log, when enabled.
+    pub fn audit_log(&self) -> Option<&AuditLog> {
+        self.audit.as_ref()
+    }
+
+    /// Re-reads the action, policy and inventory files. On any error the
+    /// current snapshot stays in place and the errors are returned.
+    pub fn reload(&self) -> Result<(), ConfigError> {
+        let fresh = Snapshot::load(&self.config)?;
+        self.snapshot.store(Arc::new(fresh));
+        Ok(())
+    }
+
+    /// Checks one request at the current time and logs it.
+    pub fn check(&self, req: &CheckRequest) -> Decision {
+        self.check_at(req, None)
+    }
+
+    /// Checks one request, evaluating the policy at `at` when given (what-if
+    /// questions and tests; the audit event records both times).
+    pub fn check_at(&self, req: &CheckRequest, at: Option<Timestamp>) -> Decision {
+        let correlation = match correlation_id(req.correlation_id.as_deref()) {
+            Ok(c) => c,
+            Err(reason) => {
+                let mut d = self.evaluate(req, at);
+                deny_with(&mut d, reason);
+                d.correlation_id = None;
+                return self.log(req, d, at, None);
+            }
+        };
+        let mut d = self.evaluate(req, at);
+        d.correlation_id = Some(correlation);
+        self.log(req, d, at, None)
+    }
+
+    /// Checks every step of a plan under one correlation id. The plan's result
+    /// is the most restrictive step result.
+    pub fn check_plan(
+        &self,
+        steps: &[CheckRequest],
+        correlation_id_in: Option<&str>,
+        at: Option<Timestamp>,
+    ) -> PlanDecision {
+        let (correlation, bad) = match correlation_id(correlation_id_in) {
+            Ok(c) => (c, None),
+            Err(reason) => (new_id(), Some(reason)),
+        };
+        let mut out = Vec::with_capacity(steps.len());
+        for (i, step) in steps.iter().enumerate() {
+            let mut d = self.evaluate(step, at);
+            if let Some(reason) = &bad {
+                deny_with(&mut d, reason.clone());
+            }
+            d.correlation_id = Some(correlation.clone());
+            let index = u32::try_from(i).unwrap_or(u32::MAX);
+            d.plan_step = Some(index);
+            out.push(self.log(step, d, at, Some(index)));
+        }
+        let result = if out.is_empty() {
+            DecisionResult::Deny
+        } else {
+            out.iter()
+                .map(|d| d.result)
+                .max_by_key(|r| r.restrictiveness())
+                .unwrap_or(DecisionResult::Deny)
+        };
+        PlanDecision {
+            result,
+            correlation_id: correlation,
+            steps: out,
+        }
+    }
+
+    fn evaluate(&self, req: &CheckRequest, at: Option<Timestamp>) -> Decision {
+        let snap = self.snapshot.load();
+        let caller = match (&req.verified_caller, req.caller.as_deref()) {
+            (Some(c), _) => CallerInput::Verified(c),
+            (None, Some(raw)) if !raw.is_empty() => CallerInput::Raw(raw),
+            _ => CallerInput::Anonymous,
+        };
+        let request = Request {
+            action: &req.action,
+            target: req.target.as_deref().filter(|t| !t.is_empty()),
+            caller,
+            params: req.params.as_ref(),
+            explain: req.explain,
+        };
+        snap.evaluate(&request, Timestamp::now(), at)
+    }
+
+    fn log(&self, req: &CheckRequest, mut d: Decision, at: Option<Timestamp>, step: Option<u32>) -> Decision {
+        let Some(audit) = &self.audit else {
+            return d;
+        };
+        let caller = d.caller.clone().or_else(|| {
+            req.caller.as_deref().map(|c| {
+                if crate::identity::looks_like_jwt(c) || c.starts_with("eyJ") {
+                    "<invalid token>".to_owned()
+                } else {
+                    c.chars().take(MAX_LOGGED_CALLER).collect()
+                }
+            })
+        });
+        let ev = NewEvent {
+            kind: EventKind::Decision,
+            action: Some(d.action.chars().take(256).collect()),
+            action_version: d.action_version.clone(),
+            target: d.target.clone().or_else(|| req.target.clone()),
+            caller,
+            params: loggable(req.params.clone().unwrap_or(Json::Object(Default::default()))),
+            decision: Some(d.result.as_str().to_owned()),
+            reason: Some(d.reason.clone()),
+            policy_matched: d.policy_matched.clone(),
+            risk_class: Some(d.risk_class.as_str().to_owned()),
+            effective_risk: Some(d.effective_risk.as_str().to_owned()),
+            correlation_id: d.correlation_id.clone(),
+            context: loggable(req.context.clone().unwrap_or(Json::Null)),
+            evaluated_at: at.map(format_ts),
+            plan_step: step,
+        };
+        match audit.append(ev) {
+            Ok(receipt) => d.audit_id = Some(receipt.event_id),
+            Err(e) => {
+                deny_with(&mut d, format!("audit log unavailable, failing closed: {e}"));
+            }
+        }
+        d
+    }
+
+    /// Records a human's answer to a `require_approval` decision, linked by
+    /// correlation id.
+    pub fn record_approval(&self, approval: &Approval) -> Result<Option<AppendReceipt>, AuditError> {
+        let Some(audit) = &self.audit else {
+            return Ok(None);
+        };
+        let ev = NewEvent {
+            kind: EventKind::Approval,
+            action: Some(approval.action.clone()),
+            target: approval.target.clone(),
+            caller: Some(approval.approver.clone()),
+            params: loggable(approval.params.clone().unwrap_or(Json::Null)),
+            decision: Some(if approval.approved { "approve" } else { "reject" }.to_owned()),
+            reason: approval.comment.clone(),
+            correlation_id: Some(approval.correlation_id.clone()),
+            context: loggable(serde_json::json!({ "audit_id": approval.audit_id })),
+            ..NewEvent::new(EventKind::Approval)
+        };
+        audit.append(ev).map(Some)
+    }
+}
+
+/// A human's answer to a `require_approval` decision.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Approval {
+    /// The correlation id of the decision being answered.
+    pub correlation_id: String,
+    /// The audit id of that decision.
+    pub audit_id: Option<String>,
+    /// The action.
+    pub action: String,
+    /// The target.
+    pub target: Option<String>,
+    /// The params.
+    pub params: Option<Json>,
+    /// Who answered.
+    pub approver: String,
+    /// Approved or rejected.
+    pub approved: bool,
+    /// Why.
+    pub comment: Option<String>,
+}
+
+fn deny_with(d: &mut Decision, reason: String) {
+    d.result = DecisionResult::Deny;
+    d.reason = reason;
+    d.policy_matched = None;
+}
+
+/// A fresh correlation id (UUID v7).
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn correlation_id(given: Option<&str>) -> Result<String, String> {
+    match given {
+        None | Some("") => Ok(new_id()),
+        Some(c)
+            if c.len() <= MAX_CORRELATION_ID
+                && c.chars().all(|ch| ch.is_ascii_graphic()) =>
+        {
+            Ok(c.to_owned())
+        }
+        Some(_) => Err(format!(
+            "invalid correlation_id: use at most {MAX_CORRELATION_ID} printable ASCII characters without spaces"
+        )),
+    }
+}
+
+/// Makes a JSON value safe for the canonical audit line: integers beyond
+/// ±(2^53−1) become strings (the check already denied such params; the log
+/// still records what was asked).
+fn loggable(v: Json) -> Json {
+    match v {
+        Json::Number(n) => {
+            let safe = match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => i.unsigned_abs() <= crate::params::MAX_SAFE_INTEGER.unsigned_abs(),
+                (None, Some(_)) => false,
+                (None, None) => n.as_f64().is_some_and(f64::is_finite),
+            };
+            if safe { Json::Number(n) } else { Json::String(n.to_string()) }
+        }
+        Json::Array(items) => Json::Array(items.into_iter().map(loggable).collect()),
+        Json::Object(map) => Json::Object(map.into_iter().map(|(k, v)| (k, loggable(v))).collect()),
+        other => other,
+    }
+}

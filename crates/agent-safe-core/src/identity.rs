@@ -1,1 +1,0 @@
-//! Caller identity: plain agent ids and HS256 JWTs.

@@ -1,0 +1,521 @@
+//! Verifying and minting HS256 JWTs. The rules are in the module docs of
+//! [`crate::identity`].
+
+use std::collections::HashSet;
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::{Map, Value};
+
+use super::{
+    AGENT_ID_RULE, Caller, IdentityConfig, IdentityError, MAX_TOKEN_BYTES, MintRequest,
+    SigningKey, agent_id_problem, check_agent_id, provider, sanitize,
+};
+
+/// Verifies a JWT and returns the signed [`Caller`] it names.
+///
+/// `now_unix` is the evaluation time in Unix seconds (the engine's clock).
+/// See the [module docs](crate::identity) for the algorithm, key selection
+/// (`kid`), claim, issuer/audience and time rules.
+///
+/// # Errors
+/// One [`IdentityError`] per cause: shape problems
+/// ([`Malformed`](IdentityError::Malformed)), the algorithm, the key
+/// (`UnknownKid`, `NoKeyConfigured`, `BadSignature`), the claims
+/// (`MissingClaim`, `InvalidClaim`, `WrongIssuer`, `WrongAudience`), time
+/// (`Expired`, `NotYetValid`, `IssuedInFuture`), or the configuration
+/// ([`IdentityConfig::validate`]). Never panics.
+pub fn verify_token(
+    cfg: &IdentityConfig,
+    token: &str,
+    now_unix: i64,
+) -> Result<Caller, IdentityError> {
+    provider::ensure_installed()?;
+    cfg.validate()?;
+
+    // --- shape, before any key is involved ---
+    if token.is_empty() {
+        return Err(IdentityError::malformed("the token is empty"));
+    }
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(IdentityError::malformed(format!(
+            "the token is {} bytes; the limit is {MAX_TOKEN_BYTES}",
+            token.len()
+        )));
+    }
+    let mut segments = token.split('.');
+    let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) = (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) else {
+        return Err(IdentityError::malformed(format!(
+            "expected 3 `.`-separated segments (header.claims.signature), found {}",
+            token.split('.').count()
+        )));
+    };
+
+    let header = decode_object(Part::Header, header_b64)?;
+    let alg = match header.get("alg") {
+        None => return Err(IdentityError::malformed("the header has no `alg`")),
+        Some(Value::String(alg)) => alg,
+        Some(_) => return Err(IdentityError::malformed("the header `alg` is not a string")),
+    };
+    if alg != "HS256" {
+        return Err(IdentityError::WrongAlgorithm {
+            alg: sanitize(alg),
+        });
+    }
+    if header.contains_key("crit") {
+        return Err(IdentityError::malformed(
+            "the header has a `crit` parameter; no JWS extensions are supported",
+        ));
+    }
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.as_str()),
+        Some(_) => return Err(IdentityError::malformed("the header `kid` is not a string")),
+    };
+    decode_object(Part::Claims, claims_b64)?;
+    if URL_SAFE_NO_PAD.decode(signature_b64).is_err() {
+        return Err(IdentityError::malformed(
+            "the signature is not valid base64url",
+        ));
+    }
+
+    // --- key selection ---
+    if cfg.keys.is_empty() {
+        return Err(IdentityError::NoKeyConfigured);
+    }
+    let candidates: Vec<&SigningKey> = match kid {
+        Some(kid) => {
+            let found: Vec<&SigningKey> = cfg
+                .keys
+                .iter()
+                .filter(|k| k.kid.as_deref() == Some(kid))
+                .collect();
+            if found.is_empty() {
+                return Err(IdentityError::UnknownKid { kid: sanitize(kid) });
+            }
+            found
+        }
+        None => cfg.keys.iter().collect(),
+    };
+
+    // --- signature (jsonwebtoken, HS256 only), then claims decoding ---
+    let validation = pinned_validation();
+    let mut verified: Option<StrictObject> = None;
+    for key in candidates {
+        // Every candidate is tried, even after a match, so the time taken does
+        // not depend on which key matched.
+        match jsonwebtoken::decode::<StrictObject>(
+            token,
+            &DecodingKey::from_secret(&key.secret),
+            &validation,
+        ) {
+            Ok(data) => {
+                if verified.is_none() {
+                    verified = Some(data.claims);
+                }
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => {}
+            Err(e) => return Err(map_decode_error(e.kind())),
+        }
+    }
+    let claims = verified.ok_or(IdentityError::BadSignature)?;
+    if let Some(dup) = claims.duplicate {
+        return Err(Part::Claims.repeated(&dup));
+    }
+    check_claims(cfg, &claims.map, now_unix)
+}
+
+/// `Validation` for jsonwebtoken: the algorithm list is exactly `[HS256]` and
+/// signature verification is always on (jsonwebtoken has no switch to turn
+/// it off in `decode`). Its time, audience and required-claim checks are off:
+/// they read the system clock or skip types, and are done by `check_claims`
+/// against the injected clock instead.
+fn pinned_validation() -> Validation {
+    let mut v = Validation::new(Algorithm::HS256);
+    v.algorithms = vec![Algorithm::HS256];
+    v.required_spec_claims = HashSet::new();
+    v.validate_exp = false;
+    v.validate_nbf = false;
+    v.validate_aud = false;
+    v.leeway = 0;
+    v.reject_tokens_expiring_in_less_than = 0;
+    v.iss = None;
+    v.sub = None;
+    v.aud = None;
+    v
+}
+
+/// Maps a jsonwebtoken error other than `InvalidSignature`. Our own shape
+/// checks run first, so these are unexpected; they all fail closed.
+fn map_decode_error(kind: &ErrorKind) -> IdentityError {
+    match kind {
+        ErrorKind::InvalidSignature => IdentityError::BadSignature,
+        ErrorKind::InvalidAlgorithm
+        | ErrorKind::InvalidAlgorithmName
+        | ErrorKind::UnsupportedAlgorithm => IdentityError::WrongAlgorithm {
+            alg: "unsupported".to_owned(),
+        },
+        ErrorKind::InvalidKeyFormat | ErrorKind::MissingAlgorithm | ErrorKind::Provider(_) => {
+            IdentityError::CryptoUnavailable {
+                reason: "the crypto provider could not verify an HS256 signature".to_owned(),
+            }
+        }
+        _ => IdentityError::malformed("the token's header or claims could not be decoded"),
+    }
+}
+
+/// Which segment [`decode_object`] is decoding, for its messages.
+#[derive(Clone, Copy)]
+enum Part {
+    Header,
+    Claims,
+}
+
+impl Part {
+    fn not_base64(self) -> &'static str {
+        match self {
+            Part::Header => "the header is not valid base64url",
+            Part::Claims => "the claims are not valid base64url",
+        }
+    }
+
+    fn not_object(self) -> &'static str {
+        match self {
+            Part::Header => "the header is not a JSON object",
+            Part::Claims => "the claims are not a JSON object",
+        }
+    }
+
+    fn repeated(self, name: &str) -> IdentityError {
+        let name = sanitize(name);
+        IdentityError::malformed(match self {
+            Part::Header => format!("the header repeats the parameter `{name}`"),
+            Part::Claims => format!("the claims repeat the claim `{name}`"),
+        })
+    }
+}
+
+/// Decodes one base64url segment holding a JSON object, refusing repeated
+/// member names.
+fn decode_object(part: Part, segment: &str) -> Result<Map<String, Value>, IdentityError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| IdentityError::malformed(part.not_base64()))?;
+    let obj: StrictObject =
+        serde_json::from_slice(&bytes).map_err(|_| IdentityError::malformed(part.not_object()))?;
+    match obj.duplicate {
+        Some(dup) => Err(part.repeated(&dup)),
+        None => Ok(obj.map),
+    }
+}
+
+/// A JSON object whose first repeated member name (if any) is recorded
+/// instead of the usual "last one wins".
+struct StrictObject {
+    map: Map<String, Value>,
+    duplicate: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for StrictObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor;
+        impl<'de> Visitor<'de> for ObjectVisitor {
+            type Value = StrictObject;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<StrictObject, A::Error> {
+                let mut map = Map::new();
+                let mut duplicate = None;
+                while let Some(key) = access.next_key::<String>()? {
+                    let value: Value = access.next_value()?;
+                    if map.contains_key(&key) {
+                        duplicate.get_or_insert(key);
+                    } else {
+                        map.insert(key, value);
+                    }
+                }
+                Ok(StrictObject { map, duplicate })
+            }
+        }
+        deserializer.deserialize_map(ObjectVisitor)
+    }
+}
+
+/// Checks the claims of a token whose signature verified, and builds the caller.
+fn check_claims(
+    cfg: &IdentityConfig,
+    claims: &Map<String, Value>,
+    now_unix: i64,
+) -> Result<Caller, IdentityError> {
+    let agent_id = required_string(claims, "agent_id")?;
+    if let Some(problem) = agent_id_problem(agent_id) {
+        return Err(IdentityError::invalid_claim(
+            "agent_id",
+            format!("{problem}; agent ids must match `{AGENT_ID_RULE}`"),
+        ));
+    }
+    let exp = required_int(claims, "exp")?;
+    let iat = required_int(claims, "iat")?;
+    let nbf = optional_int(claims, "nbf")?;
+    let agent_name = optional_string(claims, "agent_name")?;
+    let roles = optional_string_array(claims, "roles")?;
+    let groups = optional_string_array(claims, "groups")?;
+    let iss = optional_string(claims, "iss")?;
+    let aud = optional_audience(claims)?;
+
+    if let Some(expected) = &cfg.issuer {
+        match iss {
+            None => return Err(IdentityError::missing_claim("iss")),
+            Some(found) if found != expected => {
+                return Err(IdentityError::WrongIssuer {
+                    expected: expected.clone(),
+                    found: sanitize(found),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(expected) = &cfg.audience {
+        match aud {
+            None => return Err(IdentityError::missing_claim("aud")),
+            Some(list) if !list.iter().any(|a| *a == expected) => {
+                return Err(IdentityError::WrongAudience {
+                    expected: expected.clone(),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+
+    // i128: no overflow for any i64 claim and u64 leeway.
+    let leeway = cfg.leeway_seconds;
+    let now = i128::from(now_unix);
+    let slack = i128::from(leeway);
+    if now >= i128::from(exp) + slack {
+        return Err(IdentityError::Expired {
+            exp,
+            now: now_unix,
+            leeway,
+        });
+    }
+    if let Some(nbf) = nbf
+        && now < i128::from(nbf) - slack
+    {
+        return Err(IdentityError::NotYetValid {
+            nbf,
+            now: now_unix,
+            leeway,
+        });
+    }
+    if i128::from(iat) > now + slack {
+        return Err(IdentityError::IssuedInFuture {
+            iat,
+            now: now_unix,
+            leeway,
+        });
+    }
+    if exp <= iat {
+        return Err(IdentityError::invalid_claim(
+            "exp",
+            "it must be later than `iat`",
+        ));
+    }
+
+    Ok(Caller {
+        agent_id: agent_id.to_owned(),
+        agent_name: agent_name.map(str::to_owned),
+        roles: roles.unwrap_or_default(),
+        groups: groups.unwrap_or_default(),
+        signed: true,
+    })
+}
+
+/// "a string", "an array", … for error messages (never the value itself).
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_f64() => "a fractional number",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn required_string<'a>(claims: &'a Map<String, Value>, name: &str) -> Result<&'a str, IdentityError> {
+    match optional_string(claims, name)? {
+        None => Err(IdentityError::missing_claim(name)),
+        Some(s) => Ok(s),
+    }
+}
+
+fn optional_string<'a>(
+    claims: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, IdentityError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(IdentityError::invalid_claim(
+            name,
+            format!("it must be a string, found {}", type_name(other)),
+        )),
+    }
+}
+
+fn required_int(claims: &Map<String, Value>, name: &str) -> Result<i64, IdentityError> {
+    optional_int(claims, name)?.ok_or_else(|| IdentityError::missing_claim(name))
+}
+
+fn optional_int(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, IdentityError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(i) => Ok(Some(i)),
+            None if n.is_u64() => Err(IdentityError::invalid_claim(name, "it is out of range")),
+            None => Err(IdentityError::invalid_claim(
+                name,
+                "it must be a whole number of seconds since the Unix epoch, found a fractional number",
+            )),
+        },
+        Some(other) => Err(IdentityError::invalid_claim(
+            name,
+            format!(
+                "it must be an integer (seconds since the Unix epoch), found {}",
+                type_name(other)
+            ),
+        )),
+    }
+}
+
+fn optional_string_array(
+    claims: &Map<String, Value>,
+    name: &str,
+) -> Result<Option<Vec<String>>, IdentityError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s.clone()),
+                other => Err(IdentityError::invalid_claim(
+                    name,
+                    format!(
+                        "it must be an array of strings, found an array containing {}",
+                        type_name(other)
+                    ),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(other) => Err(IdentityError::invalid_claim(
+            name,
+            format!("it must be an array of strings, found {}", type_name(other)),
+        )),
+    }
+}
+
+/// `aud`: a string, or an array of strings (RFC 7519 §4.1.3).
+fn optional_audience(claims: &Map<String, Value>) -> Result<Option<Vec<&str>>, IdentityError> {
+    const RULE: &str = "it must be a string or an array of strings";
+    match claims.get("aud") {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(vec![s.as_str()])),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s.as_str()),
+                other => Err(IdentityError::invalid_claim(
+                    "aud",
+                    format!("{RULE}, found an array containing {}", type_name(other)),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(other) => Err(IdentityError::invalid_claim(
+            "aud",
+            format!("{RULE}, found {}", type_name(other)),
+        )),
+    }
+}
+
+/// Mints an HS256 token for `req`.
+///
+/// Claims: `agent_id`, `agent_name` (when set), `roles`, `groups`,
+/// `iat = now_unix`, `exp = now_unix + ttl_seconds`, and `iss`/`aud` from the
+/// configuration when set. Signed with the key whose `kid` is `req.kid`, or
+/// the first configured key when `req.kid` is `None`; the header carries that
+/// key's `kid` when it has one. The result verifies with [`verify_token`]
+/// under the same configuration until it expires.
+///
+/// # Errors
+/// [`IdentityError::InvalidAgentId`] for a bad `agent_id`;
+/// [`IdentityError::InvalidClaim`] (`exp`) for a zero or overflowing
+/// `ttl_seconds`; [`IdentityError::NoKeyConfigured`] /
+/// [`IdentityError::UnknownKid`] when there is no such key; configuration
+/// errors from [`IdentityConfig::validate`].
+pub fn mint_token(
+    cfg: &IdentityConfig,
+    req: &MintRequest,
+    now_unix: i64,
+) -> Result<String, IdentityError> {
+    provider::ensure_installed()?;
+    cfg.validate()?;
+    check_agent_id(&req.agent_id)?;
+    if req.ttl_seconds == 0 {
+        return Err(IdentityError::invalid_claim(
+            "exp",
+            "the lifetime (ttl_seconds) must be at least 1 second",
+        ));
+    }
+    let exp = i64::try_from(req.ttl_seconds)
+        .ok()
+        .and_then(|ttl| now_unix.checked_add(ttl))
+        .ok_or_else(|| {
+            IdentityError::invalid_claim("exp", "now + ttl_seconds is out of range")
+        })?;
+    let key = match &req.kid {
+        _ if cfg.keys.is_empty() => return Err(IdentityError::NoKeyConfigured),
+        Some(kid) => cfg
+            .keys
+            .iter()
+            .find(|k| k.kid.as_deref() == Some(kid.as_str()))
+            .ok_or_else(|| IdentityError::UnknownKid { kid: sanitize(kid) })?,
+        None => cfg.keys.first().ok_or(IdentityError::NoKeyConfigured)?,
+    };
+
+    let mut claims = Map::new();
+    claims.insert("agent_id".to_owned(), Value::from(req.agent_id.as_str()));
+    if let Some(name) = &req.agent_name {
+        claims.insert("agent_name".to_owned(), Value::from(name.as_str()));
+    }
+    claims.insert("roles".to_owned(), Value::from(req.roles.clone()));
+    claims.insert("groups".to_owned(), Value::from(req.groups.clone()));
+    claims.insert("iat".to_owned(), Value::from(now_unix));
+    claims.insert("exp".to_owned(), Value::from(exp));
+    if let Some(iss) = &cfg.issuer {
+        claims.insert("iss".to_owned(), Value::from(iss.as_str()));
+    }
+    if let Some(aud) = &cfg.audience {
+        claims.insert("aud".to_owned(), Value::from(aud.as_str()));
+    }
+
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = key.kid.clone();
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&key.secret)).map_err(|_| {
+        IdentityError::Signing {
+            reason: "the HS256 signer failed".to_owned(),
+        }
+    })
+}

@@ -1,0 +1,238 @@
+//! The action registry: the built-in catalogue plus the project's own actions.
+//!
+//! Precedence: built-in definitions load first; a project file with the same
+//! `name@version` replaces the built-in one (so a project can adjust a
+//! definition without forking); two project files with the same
+//! `name@version` are an error.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::diag::{ConfigError, Diagnostic, Diagnostics, Pos};
+use crate::load::{SourceFile, parse_action, read_sources};
+use crate::model::{ActionDef, RiskClass};
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/catalogue.rs"));
+}
+
+/// The embedded built-in catalogue: `(file name, YAML text)`.
+pub fn builtin_sources() -> &'static [(&'static str, &'static str)] {
+    embedded::BUILTIN_ACTIONS
+}
+
+/// The embedded example project scaffolded by `agent-safe init`:
+/// `(relative path, YAML text)`.
+pub fn example_project() -> &'static [(&'static str, &'static str)] {
+    embedded::EXAMPLE_PROJECT
+}
+
+/// The prefix used in messages for built-in definitions.
+pub const BUILTIN_PREFIX: &str = "<built-in>";
+
+/// Why a lookup failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    /// No action of that name.
+    #[error("unknown action `{name}`{}", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    UnknownAction {
+        /// The name asked for.
+        name: String,
+        /// The closest known name.
+        suggestion: Option<String>,
+    },
+    /// The action exists, but not in that version.
+    #[error("action `{name}` has no version `{version}` (available: {available})")]
+    UnknownVersion {
+        /// The name asked for.
+        name: String,
+        /// The version asked for.
+        version: String,
+        /// The versions that exist.
+        available: String,
+    },
+}
+
+/// All known actions, by name and version.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    by_name: BTreeMap<String, BTreeMap<semver::Version, Arc<ActionDef>>>,
+    project_files: Vec<PathBuf>,
+}
+
+impl Registry {
+    /// The built-in catalogue alone.
+    pub fn builtin() -> Result<Registry, ConfigError> {
+        Registry::load(true, None)
+    }
+
+    /// Loads the built-in catalogue (when `builtin`) and then the project's own
+    /// action files under `project` (a file or directory).
+    pub fn load(builtin: bool, project: Option<&Path>) -> Result<Registry, ConfigError> {
+        let project_sources = match project {
+            Some(p) => read_sources(p)?,
+            None => Vec::new(),
+        };
+        Registry::from_sources(builtin, &project_sources)
+    }
+
+    /// Builds the registry from already-read project sources.
+    pub fn from_sources(builtin: bool, project: &[SourceFile]) -> Result<Registry, ConfigError> {
+        let mut d = Diagnostics::new();
+        let mut reg = Registry::default();
+        if builtin {
+            for (name, text) in builtin_sources() {
+                let src = SourceFile {
+                    path: PathBuf::from(BUILTIN_PREFIX).join(name),
+                    text: (*text).to_owned(),
+                };
+                match parse_action(&src) {
+                    Ok(a) => reg.insert(a),
+                    Err(e) => d.extend(e),
+                }
+            }
+        }
+        let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+        for src in project {
+            reg.project_files.push(src.path.clone());
+            match parse_action(src) {
+                Ok(a) => {
+                    let key = a.key();
+                    if let Some(first) = seen.get(&key) {
+                        d.push(
+                            Diagnostic::error(
+                                &src.path,
+                                a.origin.pos,
+                                format!("duplicate action `{key}`, first defined in {}", first.display()),
+                            )
+                            .with_help("bump `version` in one of them, or remove the copy"),
+                        );
+                        continue;
+                    }
+                    seen.insert(key, src.path.clone());
+                    reg.insert(a);
+                }
+                Err(e) => d.extend(e),
+            }
+        }
+        reg.check_rollbacks(&mut d);
+        d.finish(reg)
+    }
+
+    fn insert(&mut self, a: ActionDef) {
+        let version = a
+            .semver
+            .clone()
+            .unwrap_or_else(|| semver::Version::new(0, 0, 0));
+        self.by_name
+            .entry(a.name.clone())
+            .or_default()
+            .insert(version, Arc::new(a));
+    }
+
+    fn check_rollbacks(&self, d: &mut Diagnostics) {
+        for a in self.all_versions() {
+            if let Some(rb) = &a.rollback_action {
+                if !self.by_name.contains_key(rb) {
+                    d.push(
+                        Diagnostic::error(
+                            &a.origin.file,
+                            a.origin.pos,
+                            format!("`rollback_action` of `{}` names `{rb}`, which is not a known action", a.key()),
+                        )
+                        .with_help("name an action defined in the catalogue or the project"),
+                    );
+                }
+            } else if a.reversible {
+                d.push(
+                    Diagnostic::error(
+                        &a.origin.file,
+                        a.origin.pos,
+                        format!("`{}` is `reversible: true` but names no `rollback_action`", a.key()),
+                    )
+                    .with_help("add `rollback_action:` naming the inverse action"),
+                );
+            }
+        }
+    }
+
+    /// Looks up `name` (highest version) or `name@version`.
+    pub fn get(&self, spec: &str) -> Result<&Arc<ActionDef>, LookupError> {
+        let (name, version) = match spec.split_once('@') {
+            Some((n, v)) => (n, Some(v)),
+            None => (spec, None),
+        };
+        let Some(versions) = self.by_name.get(name) else {
+            return Err(LookupError::UnknownAction {
+                name: name.to_owned(),
+                suggestion: crate::diag::did_you_mean(name, self.by_name.keys().map(String::as_str))
+                    .map(str::to_owned),
+            });
+        };
+        let found = match version {
+            None => versions.values().next_back(),
+            Some(v) => semver::Version::parse(v).ok().and_then(|v| versions.get(&v)),
+        };
+        found.ok_or_else(|| LookupError::UnknownVersion {
+            name: name.to_owned(),
+            version: version.unwrap_or_default().to_owned(),
+            available: versions
+                .keys()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    }
+
+    /// True when an action of this name exists (any version).
+    pub fn contains(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    /// The highest version of every action, by name.
+    pub fn latest(&self) -> impl Iterator<Item = &Arc<ActionDef>> {
+        self.by_name.values().filter_map(|v| v.values().next_back())
+    }
+
+    /// Every version of every action.
+    pub fn all_versions(&self) -> impl Iterator<Item = &Arc<ActionDef>> {
+        self.by_name.values().flat_map(|v| v.values())
+    }
+
+    /// The highest version of every action with `tag` (when given) and
+    /// `risk_class` (when given).
+    pub fn filter(&self, tag: Option<&str>, risk: Option<RiskClass>) -> Vec<&Arc<ActionDef>> {
+        self.latest()
+            .filter(|a| tag.is_none_or(|t| a.tags.iter().any(|x| x == t)))
+            .filter(|a| risk.is_none_or(|r| a.risk_class == r))
+            .collect()
+    }
+
+    /// Every target type any action accepts.
+    pub fn target_types(&self) -> std::collections::BTreeSet<&str> {
+        self.all_versions()
+            .flat_map(|a| a.target_types.iter().map(String::as_str))
+            .collect()
+    }
+
+    /// Number of distinct action names.
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// True when there are no actions.
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// The project action files this registry was loaded from.
+    pub fn project_files(&self) -> &[PathBuf] {
+        &self.project_files
+    }
+}
+
+/// A diagnostic about the registry as a whole.
+pub fn registry_error(message: impl Into<String>) -> ConfigError {
+    ConfigError::single(Diagnostic::error(Path::new(BUILTIN_PREFIX), Pos::FILE, message))
+}
