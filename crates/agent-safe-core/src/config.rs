@@ -276,8 +276,12 @@ fn existing(p: &Path, via: &str) -> Result<PathBuf, ConfigError> {
         Ok(p.to_path_buf())
     } else {
         Err(ConfigError::single(
-            Diagnostic::error(p, Pos::FILE, format!("config file named by {via} does not exist"))
-                .with_help("check the path, or run `agent-safe init` to create a project"),
+            Diagnostic::error(
+                p,
+                Pos::FILE,
+                format!("config file named by {via} does not exist"),
+            )
+            .with_help("check the path, or run `agent-safe init` to create a project"),
         ))
     }
 }
@@ -297,9 +301,21 @@ const ROOT_KEYS: &[&str] = &[
     "identity",
     "server",
 ];
-const AUDIT_KEYS: &[&str] = &["enabled", "path", "durability", "rotation", "lock_timeout_ms"];
+const AUDIT_KEYS: &[&str] = &[
+    "enabled",
+    "path",
+    "durability",
+    "rotation",
+    "lock_timeout_ms",
+];
 const ROTATION_KEYS: &[&str] = &["max_bytes", "daily"];
-const IDENTITY_KEYS: &[&str] = &["keys", "issuer", "audience", "leeway_seconds", "require_signed"];
+const IDENTITY_KEYS: &[&str] = &[
+    "keys",
+    "issuer",
+    "audience",
+    "leeway_seconds",
+    "require_signed",
+];
 const KEY_KEYS: &[&str] = &["kid", "secret_file", "secret_env", "secret"];
 const SERVER_KEYS: &[&str] = &["listen", "max_body_bytes", "request_timeout_ms"];
 
@@ -356,7 +372,11 @@ fn non_negative(r: &mut MapReader<'_>, key: &str, d: &mut Diagnostics) -> Option
     match u64::try_from(v) {
         Ok(v) => Some(v),
         Err(_) => {
-            d.push(Diagnostic::error(r.file(), pos, format!("`{key}` must not be negative, got {v}")));
+            d.push(Diagnostic::error(
+                r.file(),
+                pos,
+                format!("`{key}` must not be negative, got {v}"),
+            ));
             None
         }
     }
@@ -372,20 +392,31 @@ fn read_audit(file: &Path, node: &Node, a: &mut AuditSettings, d: &mut Diagnosti
     if let Some((p, _)) = r.opt_str("path", d) {
         a.path = PathBuf::from(p);
     }
-    if let Some(n) = r.take("durability") {
-        if let Some(v) = enum_of(file, n, "durability", DurabilitySetting::parse, DurabilitySetting::choices, d) {
-            a.durability = v;
-        }
+    if let Some(n) = r.take("durability")
+        && let Some(v) = enum_of(
+            file,
+            n,
+            "durability",
+            DurabilitySetting::parse,
+            DurabilitySetting::choices,
+            d,
+        )
+    {
+        a.durability = v;
     }
-    if let Some(n) = r.take("rotation") {
-        if let Some(mut rr) = MapReader::new(file, n, "rotation", ROTATION_KEYS, d) {
-            a.rotation.max_bytes = non_negative(&mut rr, "max_bytes", d);
-            if a.rotation.max_bytes == Some(0) {
-                d.push(Diagnostic::error(file, n.pos, "`max_bytes` must be greater than 0"));
-            }
-            a.rotation.daily = rr.opt_bool("daily", d).unwrap_or(false);
-            rr.finish(d);
+    if let Some(n) = r.take("rotation")
+        && let Some(mut rr) = MapReader::new(file, n, "rotation", ROTATION_KEYS, d)
+    {
+        a.rotation.max_bytes = non_negative(&mut rr, "max_bytes", d);
+        if a.rotation.max_bytes == Some(0) {
+            d.push(Diagnostic::error(
+                file,
+                n.pos,
+                "`max_bytes` must be greater than 0",
+            ));
         }
+        a.rotation.daily = rr.opt_bool("daily", d).unwrap_or(false);
+        rr.finish(d);
     }
     if let Some(v) = non_negative(&mut r, "lock_timeout_ms", d) {
         a.lock_timeout_ms = v;
@@ -409,10 +440,14 @@ fn read_identity(file: &Path, node: &Node, id: &mut IdentitySettings, d: &mut Di
                 secret: kr.opt_str("secret", d).map(|(s, _)| s),
             };
             kr.finish(d);
-            let sources = [key.secret_file.is_some(), key.secret_env.is_some(), key.secret.is_some()]
-                .iter()
-                .filter(|b| **b)
-                .count();
+            let sources = [
+                key.secret_file.is_some(),
+                key.secret_env.is_some(),
+                key.secret.is_some(),
+            ]
+            .iter()
+            .filter(|b| **b)
+            .count();
             if sources != 1 {
                 d.push(
                     Diagnostic::error(file, item.pos, "a signing key needs exactly one of `secret_file`, `secret_env`, `secret`")

@@ -166,6 +166,11 @@ impl Diagnostics {
         self.items.extend(e.diagnostics);
     }
 
+    /// Removes the diagnostics for which `pred` is true.
+    pub fn remove_where(&mut self, pred: impl Fn(&Diagnostic) -> bool) {
+        self.items.retain(|d| !pred(d));
+    }
+
     /// True when an error (not only warnings) was recorded.
     pub fn has_errors(&self) -> bool {
         self.items.iter().any(|d| d.severity == Severity::Error)
@@ -192,7 +197,10 @@ impl Diagnostics {
 }
 
 /// The closest candidate to `input`, when one is close enough to be a likely typo.
-pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let mut best: Option<(f64, &'a str)> = None;
     for c in candidates {
         let score = strsim::jaro_winkler(input, c);
@@ -204,6 +212,7 @@ pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a st
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -220,7 +229,10 @@ mod tests {
     fn renders_location_and_help() {
         let d = Diagnostic::error(Path::new("a.yaml"), Pos::new(3, 5), "unknown key `x`")
             .with_help("remove it");
-        assert_eq!(d.to_string(), "a.yaml:3:5: error: unknown key `x`\n  help: remove it");
+        assert_eq!(
+            d.to_string(),
+            "a.yaml:3:5: error: unknown key `x`\n  help: remove it"
+        );
         let d = Diagnostic::error(Path::new("a.yaml"), Pos::FILE, "cannot read");
         assert_eq!(d.to_string(), "a.yaml: error: cannot read");
     }

@@ -84,15 +84,15 @@ pub fn check_value(
     }
     let Some(c) = c else { return };
     if let Some(n) = v.as_f64().filter(|_| v.is_number()) {
-        if let Some(min) = c.min_value {
-            if n < min {
-                problems.push(format!("`{name}` must be at least {min}, got {v}"));
-            }
+        if let Some(min) = c.min_value
+            && n < min
+        {
+            problems.push(format!("`{name}` must be at least {min}, got {v}"));
         }
-        if let Some(max) = c.max_value {
-            if n > max {
-                problems.push(format!("`{name}` must be at most {max}, got {v}"));
-            }
+        if let Some(max) = c.max_value
+            && n > max
+        {
+            problems.push(format!("`{name}` must be at most {max}, got {v}"));
         }
     }
     let len = match v {
@@ -102,28 +102,37 @@ pub fn check_value(
     };
     if let Some(len) = len {
         let unit = if v.is_string() { "characters" } else { "items" };
-        if let Some(min) = c.min_length {
-            if len < min {
-                problems.push(format!("`{name}` must have at least {min} {unit}, got {len}"));
-            }
+        if let Some(min) = c.min_length
+            && len < min
+        {
+            problems.push(format!(
+                "`{name}` must have at least {min} {unit}, got {len}"
+            ));
         }
-        if let Some(max) = c.max_length {
-            if len > max {
-                problems.push(format!("`{name}` must have at most {max} {unit}, got {len}"));
-            }
-        }
-    }
-    if let (Some(re), Json::String(s)) = (&c.compiled, v) {
-        if !re.is_match(s) {
-            let pattern = c.pattern.as_deref().unwrap_or_default();
-            problems.push(format!("`{name}` value {v} does not match the pattern `{pattern}`"));
+        if let Some(max) = c.max_length
+            && len > max
+        {
+            problems.push(format!(
+                "`{name}` must have at most {max} {unit}, got {len}"
+            ));
         }
     }
-    if let Some(allowed) = &c.enum_values {
-        if !allowed.iter().any(|a| json_eq(a, v)) {
-            let list: Vec<String> = allowed.iter().map(Json::to_string).collect();
-            problems.push(format!("`{name}` must be one of {}, got {v}", list.join(", ")));
-        }
+    if let (Some(re), Json::String(s)) = (&c.compiled, v)
+        && !re.is_match(s)
+    {
+        let pattern = c.pattern.as_deref().unwrap_or_default();
+        problems.push(format!(
+            "`{name}` value {v} does not match the pattern `{pattern}`"
+        ));
+    }
+    if let Some(allowed) = &c.enum_values
+        && !allowed.iter().any(|a| json_eq(a, v))
+    {
+        let list: Vec<String> = allowed.iter().map(Json::to_string).collect();
+        problems.push(format!(
+            "`{name}` must be one of {}, got {v}",
+            list.join(", ")
+        ));
     }
 }
 
@@ -155,18 +164,28 @@ pub fn validate_params(action: &ActionDef, params: Option<&Json>) -> Result<(), 
     let mut problems = Vec::new();
     for p in &action.parameters {
         match map.get(&p.name) {
-            Some(v) => check_value(&p.name, p.param_type, p.constraints.as_ref(), v, &mut problems),
+            Some(v) => check_value(
+                &p.name,
+                p.param_type,
+                p.constraints.as_ref(),
+                v,
+                &mut problems,
+            ),
             None if p.required && p.default.is_none() => {
-                problems.push(format!("missing required parameter `{}` ({})", p.name, p.param_type));
+                problems.push(format!(
+                    "missing required parameter `{}` ({})",
+                    p.name, p.param_type
+                ));
             }
             None => {}
         }
     }
     for key in map.keys() {
         if action.parameter(key).is_none() {
-            let hint = crate::diag::did_you_mean(key, action.parameters.iter().map(|p| p.name.as_str()))
-                .map(|s| format!(" (did you mean `{s}`?)"))
-                .unwrap_or_default();
+            let hint =
+                crate::diag::did_you_mean(key, action.parameters.iter().map(|p| p.name.as_str()))
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
             problems.push(format!("unknown parameter `{key}`{hint}"));
         }
     }
@@ -178,7 +197,11 @@ pub fn validate_params(action: &ActionDef, params: Option<&Json>) -> Result<(), 
 }
 
 /// The value of parameter `name` in `params`, or its default.
-pub fn param_or_default<'a>(action: &'a ActionDef, params: Option<&'a Json>, name: &str) -> Option<&'a Json> {
+pub fn param_or_default<'a>(
+    action: &'a ActionDef,
+    params: Option<&'a Json>,
+    name: &str,
+) -> Option<&'a Json> {
     params
         .and_then(|p| p.get(name))
         .or_else(|| action.parameter(name).and_then(|p| p.default.as_ref()))

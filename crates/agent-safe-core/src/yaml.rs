@@ -253,7 +253,9 @@ fn yaml_error(file: &Path, e: &serde_saphyr::Error) -> Diagnostic {
     let help = if lower.contains("duplicate") {
         Some("each key may appear once in a mapping: remove or rename the repeated key")
     } else if lower.contains("budget") || lower.contains("alias") || lower.contains("depth") {
-        Some("configuration files must be plain, small YAML: no alias expansion tricks or deep nesting")
+        Some(
+            "configuration files must be plain, small YAML: no alias expansion tricks or deep nesting",
+        )
     } else {
         Some("check the YAML syntax at this position (indentation, quotes, `:` after keys)")
     };
@@ -266,6 +268,19 @@ fn yaml_error(file: &Path, e: &serde_saphyr::Error) -> Diagnostic {
 
 fn strip_location_prefix(text: &str) -> String {
     let first_line = text.lines().next().unwrap_or(text).trim();
+    // Drop serde-saphyr's trailing " at line N, column M" (we report the
+    // position ourselves) and its advice about parser options.
+    let first_line = match first_line.rfind(" at line ") {
+        Some(i) => first_line.get(..i).unwrap_or(first_line),
+        None => first_line,
+    };
+    if let Some(rest) = first_line.strip_prefix("duplicate mapping key: ") {
+        let key = rest
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or(rest);
+        return format!("duplicate key `{key}`");
+    }
     let stripped = first_line
         .strip_prefix("error: ")
         .unwrap_or(first_line)
@@ -287,6 +302,7 @@ pub struct MapReader<'a> {
     entries: Vec<(&'a Key, &'a Node, bool)>,
     known: &'static [&'static str],
     what: &'static str,
+    missing: Vec<String>,
 }
 
 impl<'a> MapReader<'a> {
@@ -306,6 +322,7 @@ impl<'a> MapReader<'a> {
                 entries: entries.iter().map(|(k, v)| (k, v, false)).collect(),
                 known,
                 what,
+                missing: Vec::new(),
             }),
             other => {
                 diags.push(
@@ -349,6 +366,7 @@ impl<'a> MapReader<'a> {
     pub fn require(&mut self, key: &str, diags: &mut Diagnostics) -> Option<&'a Node> {
         let node = self.take(key);
         if node.is_none() {
+            self.missing.push(key.to_owned());
             diags.push(
                 Diagnostic::error(
                     self.file,
@@ -424,7 +442,8 @@ impl<'a> MapReader<'a> {
                         Value::Int(i) => Some(i.to_string()),
                         Value::Bool(b) => Some(b.to_string()),
                         other => {
-                            diags.push(type_error(self.file, v, &k.name, "a string", other));
+                            let name = format!("{key}.{}", k.name);
+                            diags.push(type_error(self.file, v, &name, "a string", other));
                             None
                         }
                     };
@@ -466,6 +485,13 @@ impl<'a> MapReader<'a> {
             );
             let all = self.known.iter().copied().chain(preserved.iter().copied());
             d = match did_you_mean(&key.name, all) {
+                Some(s) if self.missing.iter().any(|m| m == s) => {
+                    // The typo explains the missing key: report it once.
+                    let missing = format!("{} is missing the required key `{s}`", self.what);
+                    let at = self.pos;
+                    diags.remove_where(|x| x.pos == at && x.message == missing);
+                    d.with_help(format!("did you mean `{s}`? (`{s}` is required here)"))
+                }
                 Some(s) => d.with_help(format!("did you mean `{s}`?")),
                 None => d.with_help(format!("valid keys here: {}", self.known.join(", "))),
             };
@@ -475,7 +501,13 @@ impl<'a> MapReader<'a> {
 }
 
 /// Records a "wrong type" diagnostic.
-pub fn type_error(file: &Path, node: &Node, key: &str, expected: &str, found: &Value) -> Diagnostic {
+pub fn type_error(
+    file: &Path,
+    node: &Node,
+    key: &str,
+    expected: &str,
+    found: &Value,
+) -> Diagnostic {
     Diagnostic::error(
         file,
         node.pos,
@@ -489,8 +521,14 @@ pub fn str_of(file: &Path, node: &Node, key: &str, diags: &mut Diagnostics) -> O
         Value::Str(s) => Some(s.clone()),
         other => {
             let mut d = type_error(file, node, key, "a string", other);
-            if matches!(other, Value::Int(_) | Value::Float(_) | Value::Bool(_)) {
-                d = d.with_help("quote the value to make it a string, e.g. \"1.0.0\"");
+            let shown = match other {
+                Value::Int(i) => Some(i.to_string()),
+                Value::Float(f) => Some(f.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
+                _ => None,
+            };
+            if let Some(v) = shown {
+                d = d.with_help(format!("quote the value to make it a string: \"{v}\""));
             }
             diags.push(d);
             None
@@ -543,7 +581,13 @@ pub fn str_list_of(
             Value::Str(s) => out.push((s.clone(), item.pos)),
             other => {
                 ok = false;
-                diags.push(type_error(file, item, &format!("each item of `{key}`"), "a string", other));
+                diags.push(type_error(
+                    file,
+                    item,
+                    &format!("each item of `{key}`"),
+                    "a string",
+                    other,
+                ));
             }
         }
     }
@@ -551,6 +595,7 @@ pub fn str_list_of(
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -561,19 +606,26 @@ mod tests {
     #[test]
     fn positions_are_recorded() {
         let n = p("a: 1\nb:\n  - x\n  - 2\n").unwrap_or_else(|e| unreachable!("{e}"));
-        let Value::Map(entries) = &n.value else { unreachable!() };
+        let Value::Map(entries) = &n.value else {
+            unreachable!()
+        };
         let (k, v) = &entries[1];
         assert_eq!(k.name, "b");
         assert_eq!(k.pos, Pos::new(2, 1));
-        let Value::Seq(items) = &v.value else { unreachable!() };
+        let Value::Seq(items) = &v.value else {
+            unreachable!()
+        };
         assert_eq!(items[0].pos, Pos::new(3, 5));
         assert_eq!(items[1].value, Value::Int(2));
     }
 
     #[test]
     fn scalars_resolve_strictly() {
-        let n = p("a: yes\nb: true\nc: '1'\nd: 1.5\ne: ~\nf: 09:00\n").unwrap_or_else(|e| unreachable!("{e}"));
-        let Value::Map(e) = n.value else { unreachable!() };
+        let n = p("a: yes\nb: true\nc: '1'\nd: 1.5\ne: ~\nf: 09:00\n")
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let Value::Map(e) = n.value else {
+            unreachable!()
+        };
         assert_eq!(e[0].1.value, Value::Str("yes".into()));
         assert_eq!(e[1].1.value, Value::Bool(true));
         assert_eq!(e[2].1.value, Value::Str("1".into()));
@@ -584,7 +636,9 @@ mod tests {
 
     #[test]
     fn duplicate_keys_are_errors() {
-        let e = p("a: 1\nb: 2\na: 3\n").err().unwrap_or_else(|| unreachable!());
+        let e = p("a: 1\nb: 2\na: 3\n")
+            .err()
+            .unwrap_or_else(|| unreachable!());
         assert!(e.message.contains("duplicate"), "{e}");
         assert_eq!(e.pos.line, 3);
     }
@@ -598,7 +652,9 @@ mod tests {
             src.push_str(&format!("{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
             prev = name;
         }
-        let e = p(&src).err().unwrap_or_else(|| unreachable!("alias bomb accepted"));
+        let e = p(&src)
+            .err()
+            .unwrap_or_else(|| unreachable!("alias bomb accepted"));
         assert!(e.message.starts_with("invalid YAML"), "{e}");
     }
 

@@ -119,10 +119,12 @@ fn callers_may_overlap(a: &CompiledRule, b: &CompiledRule) -> bool {
     let (Some(ca), Some(cb)) = (&a.rule.matcher.callers, &b.rule.matcher.callers) else {
         return true;
     };
-    if let (Some(ia), Some(ib)) = (&ca.agent_ids, &cb.agent_ids) {
-        if ia.iter().all(|s| is_literal(s)) && ib.iter().all(|s| is_literal(s)) && strs_disjoint(Some(ia), Some(ib)) {
-            return false;
-        }
+    if let (Some(ia), Some(ib)) = (&ca.agent_ids, &cb.agent_ids)
+        && ia.iter().all(|s| is_literal(s))
+        && ib.iter().all(|s| is_literal(s))
+        && strs_disjoint(Some(ia), Some(ib))
+    {
+        return false;
     }
     // A caller may hold several roles and groups, so role lists never prove
     // disjointness.
@@ -144,7 +146,12 @@ fn callers_cover(a: &CompiledRule, b: &CompiledRule) -> bool {
         (Some(_), None) => false,
         (Some(_), Some(ib)) => {
             ib.iter().all(|s| is_literal(s))
-                && ib.iter().all(|s| a.caller.as_ref().and_then(|c| c.agent_ids.as_ref()).is_some_and(|g| g.is_match(s)))
+                && ib.iter().all(|s| {
+                    a.caller
+                        .as_ref()
+                        .and_then(|c| c.agent_ids.as_ref())
+                        .is_some_and(|g| g.is_match(s))
+                })
         }
     };
     let subset = |x: &Option<Vec<String>>, y: &Option<Vec<String>>| match (x, y) {
@@ -220,17 +227,17 @@ pub fn analyze(snap: &Snapshot) -> Vec<Finding> {
             });
         }
         let week = r.windows.as_ref().map(|ws| open_minutes(ws));
-        if let Some(w) = &week {
-            if !w.iter().any(|b| *b) {
-                out.push(Finding {
-                    kind: FindingKind::TimeWindow,
-                    rule: r.rule.name.clone(),
-                    file: origin.clone(),
-                    other_rule: None,
-                    other_file: None,
-                    message: "its time windows are never open".into(),
-                });
-            }
+        if let Some(w) = &week
+            && !w.iter().any(|b| *b)
+        {
+            out.push(Finding {
+                kind: FindingKind::TimeWindow,
+                rule: r.rule.name.clone(),
+                file: origin.clone(),
+                other_rule: None,
+                other_file: None,
+                message: "its time windows are never open".into(),
+            });
         }
         if let Some(ws) = &m.time_windows {
             for w in ws {
@@ -262,7 +269,8 @@ pub fn analyze(snap: &Snapshot) -> Vec<Finding> {
             if fa.actions.is_disjoint(&fb.actions) {
                 continue;
             }
-            let same_rank = ra.rule.priority == rb.rule.priority && ra.specificity == rb.specificity;
+            let same_rank =
+                ra.rule.priority == rb.rule.priority && ra.specificity == rb.specificity;
             // Conflicts.
             if same_rank
                 && ra.rule.decision != rb.rule.decision
@@ -271,7 +279,12 @@ pub fn analyze(snap: &Snapshot) -> Vec<Finding> {
                 && callers_may_overlap(ra, rb)
                 && weeks_overlap(fa.week.as_deref(), fb.week.as_deref())
             {
-                let winner = if ra.rule.decision.restrictiveness() > rb.rule.decision.restrictiveness() { ra } else { rb };
+                let winner =
+                    if ra.rule.decision.restrictiveness() > rb.rule.decision.restrictiveness() {
+                        ra
+                    } else {
+                        rb
+                    };
                 out.push(Finding {
                     kind: FindingKind::Conflict,
                     rule: ra.rule.name.clone(),

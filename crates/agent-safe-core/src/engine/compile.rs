@@ -44,16 +44,16 @@ pub(crate) struct Window {
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TargetSel {
-    pub ids: Option<GlobSet>,
+    pub ids: Option<PatSet>,
     pub environments: Option<Vec<String>>,
     pub sensitivities: Option<u8>,
     pub types: Option<Vec<String>>,
-    pub labels: Option<Vec<(String, GlobMatcher)>>,
+    pub labels: Option<Vec<(String, Pat)>>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CallerSel {
-    pub agent_ids: Option<GlobSet>,
+    pub agent_ids: Option<PatSet>,
     pub roles: Option<Vec<String>>,
     pub groups: Option<Vec<String>>,
 }
@@ -101,8 +101,23 @@ pub struct Snapshot {
     pub rules: Vec<CompiledRule>,
     /// Token verification settings.
     pub identity: IdentityConfig,
-    /// Rule indices per action name, in rank order.
-    pub(crate) by_action: HashMap<String, Vec<u32>>,
+    /// Candidate rules per action name, in rank order.
+    pub(crate) by_action: HashMap<String, Buckets>,
+}
+
+/// The candidate rules of one action, split by the target's environment so a
+/// check skips rules that name other environments.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Buckets {
+    /// Known target in an environment some rule names: its rules, plus every
+    /// rule that names no environment.
+    pub by_env: HashMap<String, Vec<u32>>,
+    /// Known target in an environment no rule names.
+    pub other_env: Vec<u32>,
+    /// Unknown target (or none): rules without a target selector.
+    pub no_target: Vec<u32>,
+    /// Every candidate (for traces and analysis).
+    pub all: Vec<u32>,
 }
 
 fn bit<T: Copy + Into<u8>>(v: T) -> u8 {
@@ -118,6 +133,72 @@ impl From<RiskClass> for u8 {
 impl From<Sensitivity> for u8 {
     fn from(s: Sensitivity) -> u8 {
         s as u8
+    }
+}
+
+/// A compiled selector pattern. The common shapes (a literal, `prefix*`,
+/// `*suffix`, `*`, `**`) skip the general glob matcher; everything else uses
+/// `globset` with the same settings (`*` stays within one `/` segment).
+#[derive(Debug, Clone)]
+pub(crate) enum Pat {
+    Exact(String),
+    Prefix(String),
+    Suffix(String),
+    Star,
+    DoubleStar,
+    Glob(GlobMatcher),
+}
+
+impl Pat {
+    fn new(p: &str) -> Result<Pat, String> {
+        let glob = compile_glob(p).map_err(|e| format!("invalid glob `{p}`: {}", e.kind()))?;
+        let meta = |s: &str| s.contains(['*', '?', '[', ']', '{', '}', '\\']);
+        Ok(if p == "*" {
+            Pat::Star
+        } else if p == "**" {
+            Pat::DoubleStar
+        } else if !meta(p) {
+            Pat::Exact(p.to_owned())
+        } else if let Some(pre) = p.strip_suffix('*').filter(|x| !meta(x)) {
+            Pat::Prefix(pre.to_owned())
+        } else if let Some(suf) = p.strip_prefix('*').filter(|x| !meta(x)) {
+            Pat::Suffix(suf.to_owned())
+        } else {
+            Pat::Glob(glob.compile_matcher())
+        })
+    }
+
+    pub(crate) fn is_match(&self, s: &str) -> bool {
+        match self {
+            Pat::Exact(e) => s == e,
+            Pat::Prefix(p) => s
+                .strip_prefix(p.as_str())
+                .is_some_and(|rest| !rest.contains('/')),
+            Pat::Suffix(p) => s
+                .strip_suffix(p.as_str())
+                .is_some_and(|rest| !rest.contains('/')),
+            Pat::Star => !s.contains('/'),
+            Pat::DoubleStar => true,
+            Pat::Glob(g) => g.is_match(s),
+        }
+    }
+}
+
+/// Any of several patterns.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PatSet(Vec<Pat>);
+
+impl PatSet {
+    fn new(patterns: &[String]) -> Result<PatSet, String> {
+        patterns
+            .iter()
+            .map(|p| Pat::new(p))
+            .collect::<Result<_, _>>()
+            .map(PatSet)
+    }
+
+    pub(crate) fn is_match(&self, s: &str) -> bool {
+        self.0.iter().any(|p| p.is_match(s))
     }
 }
 
@@ -160,15 +241,14 @@ fn compile_rule(rule: Rule) -> Result<CompiledRule, String> {
                 Some(l) => {
                     let mut out = Vec::with_capacity(l.len());
                     for (k, v) in l {
-                        let g = compile_glob(v).map_err(|e| format!("invalid glob `{v}`: {}", e.kind()))?;
-                        out.push((k.clone(), g.compile_matcher()));
+                        out.push((k.clone(), Pat::new(v)?));
                     }
                     Some(out)
                 }
                 None => None,
             };
             Some(TargetSel {
-                ids: t.ids.as_deref().map(glob_set).transpose()?,
+                ids: t.ids.as_deref().map(PatSet::new).transpose()?,
                 environments: t.environments.clone(),
                 sensitivities: t
                     .sensitivities
@@ -186,7 +266,7 @@ fn compile_rule(rule: Rule) -> Result<CompiledRule, String> {
             count(c.roles.is_some());
             count(c.groups.is_some());
             Some(CallerSel {
-                agent_ids: c.agent_ids.as_deref().map(glob_set).transpose()?,
+                agent_ids: c.agent_ids.as_deref().map(PatSet::new).transpose()?,
                 roles: c.roles.clone(),
                 groups: c.groups.clone(),
             })
@@ -244,7 +324,7 @@ impl Snapshot {
                 Err(e) => d.push(Diagnostic::error(&origin.file, origin.pos, e)),
             }
         }
-        let mut by_action: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut by_action: HashMap<String, Buckets> = HashMap::new();
         for action in sources.registry.latest() {
             let mut idx: Vec<u32> = rules
                 .iter()
@@ -257,7 +337,35 @@ impl Snapshot {
                 let rb = rules.get(*b as usize).map(CompiledRule::rank);
                 rb.cmp(&ra).then(a.cmp(b))
             });
-            by_action.insert(action.name.clone(), idx);
+            let envs_of = |i: &u32| {
+                rules
+                    .get(*i as usize)
+                    .and_then(|r| r.rule.matcher.targets.as_ref())
+                    .and_then(|t| t.environments.as_ref())
+            };
+            let mut buckets = Buckets::default();
+            let named: std::collections::BTreeSet<&String> =
+                idx.iter().filter_map(envs_of).flatten().collect();
+            for env in named {
+                let list = idx
+                    .iter()
+                    .copied()
+                    .filter(|i| envs_of(i).is_none_or(|e| e.contains(env)))
+                    .collect();
+                buckets.by_env.insert(env.clone(), list);
+            }
+            buckets.other_env = idx
+                .iter()
+                .copied()
+                .filter(|i| envs_of(i).is_none())
+                .collect();
+            buckets.no_target = idx
+                .iter()
+                .copied()
+                .filter(|i| rules.get(*i as usize).is_some_and(|r| r.target.is_none()))
+                .collect();
+            buckets.all = idx;
+            by_action.insert(action.name.clone(), buckets);
         }
         let snapshot = Snapshot {
             registry: sources.registry,
@@ -285,12 +393,12 @@ impl Snapshot {
             None => Vec::new(),
         };
         let manifest = config.manifest_path();
-        if config.source.is_some() && manifest.is_file() {
-            if let Err(e) =
+        if config.source.is_some()
+            && manifest.is_file()
+            && let Err(e) =
                 crate::manifest::check_manifest(&manifest, config.builtin_actions, &project_sources)
-            {
-                d.extend(e);
-            }
+        {
+            d.extend(e);
         }
         let registry = Registry::from_sources(config.builtin_actions, &project_sources)
             .map_err(|e| d.extend(e))
@@ -320,14 +428,36 @@ impl Snapshot {
         })
     }
 
-    /// The candidate rules for an action name, in rank order.
+    /// Every candidate rule for an action name (rules whose `actions` match
+    /// it), in rank order.
     pub fn candidates(&self, action: &str) -> impl Iterator<Item = &CompiledRule> {
         self.by_action
             .get(action)
-            .map(Vec::as_slice)
+            .map(|b| b.all.as_slice())
             .unwrap_or_default()
             .iter()
             .filter_map(|i| self.rules.get(*i as usize))
+    }
+
+    /// The candidates that can match a request for `action` on `target`
+    /// (`None`: unknown target), in rank order.
+    /// With `all`, every candidate (for traces).
+    pub(crate) fn candidates_for(
+        &self,
+        action: &str,
+        target: Option<&Target>,
+        all: bool,
+    ) -> impl Iterator<Item = &CompiledRule> {
+        let list = match (self.by_action.get(action), target) {
+            (None, _) => &[][..],
+            (Some(b), _) if all => b.all.as_slice(),
+            (Some(b), None) => b.no_target.as_slice(),
+            (Some(b), Some(t)) => b
+                .by_env
+                .get(&t.environment)
+                .map_or(b.other_env.as_slice(), Vec::as_slice),
+        };
+        list.iter().filter_map(|i| self.rules.get(*i as usize))
     }
 }
 
@@ -358,8 +488,16 @@ pub fn identity_config(config: &Config) -> Result<IdentityConfig, ConfigError> {
                 Ok(s) => Some(s.trim().to_owned()),
                 Err(_) => {
                     d.push(
-                        Diagnostic::error(&file, Pos::FILE, format!("environment variable `{var}` for signing key {label} is not set"))
-                            .with_help(format!("export {var}=<secret>, e.g. from a Kubernetes Secret")),
+                        Diagnostic::error(
+                            &file,
+                            Pos::FILE,
+                            format!(
+                                "environment variable `{var}` for signing key {label} is not set"
+                            ),
+                        )
+                        .with_help(format!(
+                            "export {var}=<secret>, e.g. from a Kubernetes Secret"
+                        )),
                     );
                     None
                 }
@@ -370,7 +508,11 @@ pub fn identity_config(config: &Config) -> Result<IdentityConfig, ConfigError> {
         if let Some(encoded) = encoded {
             match SigningKey::from_encoded(k.kid.clone(), &encoded) {
                 Ok(key) => keys.push(key),
-                Err(e) => d.push(Diagnostic::error(&file, Pos::FILE, format!("signing key {label}: {e}"))),
+                Err(e) => d.push(Diagnostic::error(
+                    &file,
+                    Pos::FILE,
+                    format!("signing key {label}: {e}"),
+                )),
             }
         }
     }
@@ -381,10 +523,14 @@ pub fn identity_config(config: &Config) -> Result<IdentityConfig, ConfigError> {
         leeway_seconds: config.identity.leeway_seconds,
         require_signed: config.identity.require_signed,
     };
-    if !d.has_errors() {
-        if let Err(e) = cfg.validate() {
-            d.push(Diagnostic::error(&file, Pos::FILE, format!("identity settings: {e}")));
-        }
+    if !d.has_errors()
+        && let Err(e) = cfg.validate()
+    {
+        d.push(Diagnostic::error(
+            &file,
+            Pos::FILE,
+            format!("identity settings: {e}"),
+        ));
     }
     d.finish(cfg)
 }

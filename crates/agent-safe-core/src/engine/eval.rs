@@ -64,7 +64,7 @@ fn target_miss(sel: &TargetSel, t: Option<&Target>) -> Option<Miss> {
     if sel
         .environments
         .as_ref()
-        .is_some_and(|e| !e.iter().any(|x| *x == t.environment))
+        .is_some_and(|e| !e.contains(&t.environment))
     {
         return Some(Miss::Environment);
     }
@@ -77,7 +77,7 @@ fn target_miss(sel: &TargetSel, t: Option<&Target>) -> Option<Miss> {
     if sel
         .types
         .as_ref()
-        .is_some_and(|ty| !ty.iter().any(|x| *x == t.target_type))
+        .is_some_and(|ty| !ty.contains(&t.target_type))
     {
         return Some(Miss::TargetType);
     }
@@ -95,7 +95,11 @@ fn caller_miss(sel: &CallerSel, c: Option<&Caller>) -> Option<Miss> {
     let Some(c) = c else {
         return Some(Miss::CallerAnonymous);
     };
-    if sel.agent_ids.as_ref().is_some_and(|g| !g.is_match(&c.agent_id)) {
+    if sel
+        .agent_ids
+        .as_ref()
+        .is_some_and(|g| !g.is_match(&c.agent_id))
+    {
         return Some(Miss::AgentId);
     }
     if sel
@@ -118,15 +122,15 @@ fn caller_miss(sel: &CallerSel, c: Option<&Caller>) -> Option<Miss> {
 impl CompiledRule {
     /// The first selector that does not match, or `None` when all do.
     pub(crate) fn miss(&self, ctx: &Ctx<'_>) -> Option<Miss> {
-        if let Some(sel) = &self.target {
-            if let Some(m) = target_miss(sel, ctx.target) {
-                return Some(m);
-            }
+        if let Some(sel) = &self.target
+            && let Some(m) = target_miss(sel, ctx.target)
+        {
+            return Some(m);
         }
-        if let Some(sel) = &self.caller {
-            if let Some(m) = caller_miss(sel, ctx.caller) {
-                return Some(m);
-            }
+        if let Some(sel) = &self.caller
+            && let Some(m) = caller_miss(sel, ctx.caller)
+        {
+            return Some(m);
         }
         if self
             .risk_mask
@@ -134,10 +138,10 @@ impl CompiledRule {
         {
             return Some(Miss::Risk);
         }
-        if let Some(ws) = &self.windows {
-            if !ws.iter().any(|w| window_open(w, ctx.at)) {
-                return Some(Miss::Window);
-            }
+        if let Some(ws) = &self.windows
+            && !ws.iter().any(|w| window_open(w, ctx.at))
+        {
+            return Some(Miss::Window);
         }
         None
     }
@@ -192,7 +196,10 @@ impl CompiledRule {
                 "callers.groups: caller is in none of [{}]",
                 list(csel.and_then(|s| s.groups.as_ref()))
             ),
-            Miss::Risk => format!("risk_classes: effective risk `{}` is not selected", ctx.effective),
+            Miss::Risk => format!(
+                "risk_classes: effective risk `{}` is not selected",
+                ctx.effective
+            ),
             Miss::Window => format!("time_windows: {} is outside every window", ctx.at),
         }
     }
@@ -230,8 +237,17 @@ fn early_deny(
 
 /// RFC 3339 UTC with microseconds.
 pub fn format_ts(t: Timestamp) -> String {
-    let s = t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
-    s
+    let dt = t.to_zoned(jiff::tz::TimeZone::UTC).datetime();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second(),
+        dt.subsec_nanosecond() / 1000
+    )
 }
 
 enum Resolved<'a> {
@@ -240,11 +256,7 @@ enum Resolved<'a> {
     Problem(String),
 }
 
-fn resolve_target<'a>(
-    snap: &'a Snapshot,
-    action: &ActionDef,
-    req: &Request<'_>,
-) -> Resolved<'a> {
+fn resolve_target<'a>(snap: &'a Snapshot, action: &ActionDef, req: &Request<'_>) -> Resolved<'a> {
     if let Some(id) = req.target {
         return match snap.inventory.get(id) {
             Some(t) => Resolved::Found(t),
@@ -261,7 +273,9 @@ fn resolve_target<'a>(
     if !coords.iter().any(|(c, _)| *c == Coordinate::Name) {
         return Resolved::Unknown(None);
     }
-    let found = snap.inventory.find_by_coordinates(&action.target_types, &coords, 2);
+    let found = snap
+        .inventory
+        .find_by_coordinates(&action.target_types, &coords, 2);
     match (found.first().copied(), found.get(1).copied()) {
         (Some(t), None) => Resolved::Found(t),
         (None, _) => Resolved::Unknown(None),
@@ -272,7 +286,11 @@ fn resolve_target<'a>(
     }
 }
 
-fn binding_problem(action: &ActionDef, target: &Target, params: Option<&serde_json::Value>) -> Option<String> {
+fn binding_problem(
+    action: &ActionDef,
+    target: &Target,
+    params: Option<&serde_json::Value>,
+) -> Option<String> {
     for (coord, param) in &action.target_params {
         let Some(tv) = target.coordinate(*coord) else {
             continue;
@@ -355,7 +373,11 @@ impl Snapshot {
                 caller_id,
                 action.risk_class,
                 action.risk_class.effective(Sensitivity::Critical),
-                format!("invalid params for `{}`: {}", action.name, problems.join("; ")),
+                format!(
+                    "invalid params for `{}`: {}",
+                    action.name,
+                    problems.join("; ")
+                ),
                 at,
             );
         }
@@ -381,7 +403,7 @@ impl Snapshot {
         let target_id = target.map(|t| t.id.clone()).or(unknown_id.clone());
         if let Some(t) = target {
             let effective = action.risk_class.effective(t.sensitivity);
-            if !action.target_types.iter().any(|ty| *ty == t.target_type) {
+            if !action.target_types.contains(&t.target_type) {
                 return early_deny(
                     req,
                     Some(action),
@@ -424,7 +446,9 @@ impl Snapshot {
         };
         let mut trace = req.explain.then(Vec::new);
         let mut winner: Option<&CompiledRule> = None;
-        for rule in self.candidates(&action.name) {
+        // A trace lists every candidate; a plain check only walks the rules
+        // that can match this target's environment.
+        for rule in self.candidates_for(&action.name, target, trace.is_some()) {
             let miss = if winner.is_some() && trace.is_none() {
                 break;
             } else {

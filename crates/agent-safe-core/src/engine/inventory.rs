@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use crate::model::{Coordinate, Target};
 
-/// Targets by id, and by (type, name) for resolving a target from params.
+/// Targets by id, and by Kubernetes name for resolving a target from params.
 #[derive(Debug, Clone, Default)]
 pub struct Inventory {
     targets: Vec<Arc<Target>>,
     by_id: HashMap<String, usize>,
-    by_type_name: HashMap<(String, String), Vec<usize>>,
+    by_name: HashMap<String, Vec<usize>>,
 }
 
 impl Inventory {
@@ -21,10 +21,7 @@ impl Inventory {
             let i = inv.targets.len();
             inv.by_id.insert(t.id.clone(), i);
             if let Some(name) = &t.name {
-                inv.by_type_name
-                    .entry((t.target_type.clone(), name.clone()))
-                    .or_default()
-                    .push(i);
+                inv.by_name.entry(name.clone()).or_default().push(i);
             }
             inv.targets.push(Arc::new(t));
         }
@@ -67,19 +64,18 @@ impl Inventory {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for t in types {
-            let Some(idx) = self.by_type_name.get(&(t.clone(), name.to_owned())) else {
-                continue;
-            };
-            for target in idx.iter().filter_map(|i| self.targets.get(*i)) {
-                if coords
+        let Some(idx) = self.by_name.get(name) else {
+            return out;
+        };
+        for target in idx.iter().filter_map(|i| self.targets.get(*i)) {
+            if types.iter().any(|t| *t == target.target_type)
+                && coords
                     .iter()
                     .all(|(c, v)| target.coordinate(*c).is_some_and(|tv| tv == *v))
-                {
-                    out.push(target);
-                    if out.len() >= limit {
-                        return out;
-                    }
+            {
+                out.push(target);
+                if out.len() >= limit {
+                    return out;
                 }
             }
         }

@@ -53,7 +53,8 @@ static ACTION_NAME: LazyLock<Option<Regex>> =
 static PARAM_NAME: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$").ok());
 static PRIVILEGE: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"^([a-z0-9]([a-z0-9.-]*[a-z0-9])?/)?[a-z][a-z0-9]*(/[a-z][a-z0-9]*)?:([a-z]+|\*)$").ok()
+    Regex::new(r"^([a-z0-9]([a-z0-9.-]*[a-z0-9])?/)?[a-z][a-z0-9]*(/[a-z][a-z0-9]*)?:([a-z]+|\*)$")
+        .ok()
 });
 
 /// Largest compiled size of a `pattern` regex, against hostile definitions.
@@ -77,7 +78,11 @@ pub fn parse_action(src: &SourceFile) -> Result<ActionDef, ConfigError> {
         Some(a) => d.finish(a),
         None => {
             if !d.has_errors() {
-                d.push(Diagnostic::error(file, Pos::FILE, "not a valid action definition"));
+                d.push(Diagnostic::error(
+                    file,
+                    Pos::FILE,
+                    "not a valid action definition",
+                ));
             }
             Err(ConfigError {
                 diagnostics: d.into_vec(),
@@ -96,13 +101,13 @@ fn read_action(file: &Path, root: &Node, d: &mut Diagnostics) -> Option<ActionDe
     }
     let mut r = MapReader::new(file, root, "action definition", ACTION_KEYS, d)?;
     let name = r.req_str("name", d);
-    if let Some((n, pos)) = &name {
-        if !matches(&ACTION_NAME, n) {
-            d.push(
+    if let Some((n, pos)) = &name
+        && !matches(&ACTION_NAME, n)
+    {
+        d.push(
                 Diagnostic::error(file, *pos, format!("invalid action name `{n}`"))
                     .with_help("action names are lowercase letters, digits and `-`, starting with a letter, at most 63 characters (e.g. `restart-deployment`)"),
             );
-        }
     }
     let version = r.req_str("version", d);
     let mut semver = None;
@@ -110,20 +115,31 @@ fn read_action(file: &Path, root: &Node, d: &mut Diagnostics) -> Option<ActionDe
         match semver::Version::parse(v) {
             Ok(parsed) => semver = Some(parsed),
             Err(e) => d.push(
-                Diagnostic::error(file, *pos, format!("invalid version `{v}`: {e}"))
-                    .with_help("versions are semantic versions `MAJOR.MINOR.PATCH`, e.g. \"1.0.0\" (quoted)"),
+                Diagnostic::error(file, *pos, format!("invalid version `{v}`: {e}")).with_help(
+                    "versions are semantic versions `MAJOR.MINOR.PATCH`, e.g. \"1.0.0\" (quoted)",
+                ),
             ),
         }
     }
     // Numbers like `1.0` are a common slip: tell the user to quote.
     let description = r.req_str("description", d);
-    if let Some((text, pos)) = &description {
-        if text.trim().is_empty() {
-            d.push(Diagnostic::error(file, *pos, "`description` is empty").with_help("say in one sentence what the action does"));
-        }
+    if let Some((text, pos)) = &description
+        && text.trim().is_empty()
+    {
+        d.push(
+            Diagnostic::error(file, *pos, "`description` is empty")
+                .with_help("say in one sentence what the action does"),
+        );
     }
     let risk_class = r.require("risk_class", d).and_then(|n| {
-        enum_of(file, n, "risk_class", RiskClass::parse, RiskClass::choices, d)
+        enum_of(
+            file,
+            n,
+            "risk_class",
+            RiskClass::parse,
+            RiskClass::choices,
+            d,
+        )
     });
 
     let parameters = match r.opt_list("parameters", d) {
@@ -165,15 +181,17 @@ fn read_action(file: &Path, root: &Node, d: &mut Diagnostics) -> Option<ActionDe
 
     let reversible = r.opt_bool("reversible", d).unwrap_or(false);
     let rollback_action = r.opt_str("rollback_action", d);
-    if let Some((ra, pos)) = &rollback_action {
-        if !matches(&ACTION_NAME, ra) {
-            d.push(Diagnostic::error(file, *pos, format!("invalid action name `{ra}` in `rollback_action`")));
-        }
+    if let Some((ra, pos)) = &rollback_action
+        && !matches(&ACTION_NAME, ra)
+    {
+        d.push(Diagnostic::error(
+            file,
+            *pos,
+            format!("invalid action name `{ra}` in `rollback_action`"),
+        ));
     }
 
-    let required_privileges = r
-        .opt_str_list("required_privileges", d)
-        .unwrap_or_default();
+    let required_privileges = r.opt_str_list("required_privileges", d).unwrap_or_default();
     for (p, pos) in &required_privileges {
         if !matches(&PRIVILEGE, p) {
             d.push(
@@ -227,8 +245,12 @@ fn read_target_params(
     for (coord, param, pos) in entries {
         let Some(c) = Coordinate::parse(&coord) else {
             d.push(
-                Diagnostic::error(file, pos, format!("unknown target coordinate `{coord}` in `target_params`"))
-                    .with_help(format!("coordinates are {}", Coordinate::choices())),
+                Diagnostic::error(
+                    file,
+                    pos,
+                    format!("unknown target coordinate `{coord}` in `target_params`"),
+                )
+                .with_help(format!("coordinates are {}", Coordinate::choices())),
             );
             continue;
         };
@@ -272,13 +294,14 @@ fn read_parameters(file: &Path, items: &[Node], d: &mut Diagnostics) -> Vec<Para
 fn read_parameter(file: &Path, node: &Node, d: &mut Diagnostics) -> Option<Parameter> {
     let mut r = MapReader::new(file, node, "parameter", PARAM_KEYS, d)?;
     let name = r.req_str("name", d);
-    if let Some((n, pos)) = &name {
-        if !matches(&PARAM_NAME, n) {
-            d.push(
-                Diagnostic::error(file, *pos, format!("invalid parameter name `{n}`"))
-                    .with_help("parameter names are letters, digits and `_`, starting with a letter or `_`"),
-            );
-        }
+    if let Some((n, pos)) = &name
+        && !matches(&PARAM_NAME, n)
+    {
+        d.push(
+            Diagnostic::error(file, *pos, format!("invalid parameter name `{n}`")).with_help(
+                "parameter names are letters, digits and `_`, starting with a letter or `_`",
+            ),
+        );
     }
     let param_type = r
         .require("type", d)
@@ -295,9 +318,19 @@ fn read_parameter(file: &Path, node: &Node, d: &mut Diagnostics) -> Option<Param
     let default = default_node.map(|n| (n.value.to_json(), n.pos));
     if let (Some((value, pos)), Some((pname, _))) = (&default, &name) {
         let mut problems = Vec::new();
-        check_value(pname, param_type, constraints.as_ref(), value, &mut problems);
+        check_value(
+            pname,
+            param_type,
+            constraints.as_ref(),
+            value,
+            &mut problems,
+        );
         for p in problems {
-            d.push(Diagnostic::error(file, *pos, format!("default value is invalid: {p}")));
+            d.push(Diagnostic::error(
+                file,
+                *pos,
+                format!("default value is invalid: {p}"),
+            ));
         }
     }
     Some(Parameter {
@@ -325,13 +358,24 @@ fn length_of(file: &Path, node: &Node, key: &str, d: &mut Diagnostics) -> Option
     match node.value {
         Value::Int(i) if i >= 0 => Some(i.unsigned_abs()),
         ref other => {
-            d.push(crate::yaml::type_error(file, node, key, "a non-negative integer", other));
+            d.push(crate::yaml::type_error(
+                file,
+                node,
+                key,
+                "a non-negative integer",
+                other,
+            ));
             None
         }
     }
 }
 
-fn read_constraints(file: &Path, node: &Node, t: ParamType, d: &mut Diagnostics) -> Option<Constraints> {
+fn read_constraints(
+    file: &Path,
+    node: &Node,
+    t: ParamType,
+    d: &mut Diagnostics,
+) -> Option<Constraints> {
     let mut r = MapReader::new(file, node, "constraints", CONSTRAINT_KEYS, d)?;
     let mut c = Constraints::default();
     let numeric = matches!(t, ParamType::Integer | ParamType::Number);
@@ -362,15 +406,23 @@ fn read_constraints(file: &Path, node: &Node, t: ParamType, d: &mut Diagnostics)
             }
         }
     }
-    if let (Some(lo), Some(hi)) = (c.min_value, c.max_value) {
-        if lo > hi {
-            d.push(Diagnostic::error(file, node.pos, format!("`min_value` {lo} is greater than `max_value` {hi}")));
-        }
+    if let (Some(lo), Some(hi)) = (c.min_value, c.max_value)
+        && lo > hi
+    {
+        d.push(Diagnostic::error(
+            file,
+            node.pos,
+            format!("`min_value` {lo} is greater than `max_value` {hi}"),
+        ));
     }
-    if let (Some(lo), Some(hi)) = (c.min_length, c.max_length) {
-        if lo > hi {
-            d.push(Diagnostic::error(file, node.pos, format!("`min_length` {lo} is greater than `max_length` {hi}")));
-        }
+    if let (Some(lo), Some(hi)) = (c.min_length, c.max_length)
+        && lo > hi
+    {
+        d.push(Diagnostic::error(
+            file,
+            node.pos,
+            format!("`min_length` {lo} is greater than `max_length` {hi}"),
+        ));
     }
     if let Some(n) = r.take("pattern") {
         if t != ParamType::String {
@@ -390,38 +442,46 @@ fn read_constraints(file: &Path, node: &Node, t: ParamType, d: &mut Diagnostics)
             c.pattern = Some(p);
         }
     }
-    if let Some(n) = r.take("enum") {
-        if let Some(items) = list_of(file, n, "enum", d) {
-            if items.is_empty() {
-                d.push(Diagnostic::error(file, n.pos, "`enum` is an empty list, so no value would be valid"));
-            }
-            let values: Vec<serde_json::Value> = items.iter().map(|i| i.value.to_json()).collect();
-            for (item, v) in items.iter().zip(&values) {
-                if !crate::params::type_matches(t, v) {
-                    d.push(Diagnostic::error(
-                        file,
-                        item.pos,
-                        format!("`enum` value {v} is not of the parameter's type {t}"),
-                    ));
-                }
-            }
-            c.enum_values = Some(values);
+    if let Some(n) = r.take("enum")
+        && let Some(items) = list_of(file, n, "enum", d)
+    {
+        if items.is_empty() {
+            d.push(Diagnostic::error(
+                file,
+                n.pos,
+                "`enum` is an empty list, so no value would be valid",
+            ));
         }
+        let values: Vec<serde_json::Value> = items.iter().map(|i| i.value.to_json()).collect();
+        for (item, v) in items.iter().zip(&values) {
+            if !crate::params::type_matches(t, v) {
+                d.push(Diagnostic::error(
+                    file,
+                    item.pos,
+                    format!("`enum` value {v} is not of the parameter's type {t}"),
+                ));
+            }
+        }
+        c.enum_values = Some(values);
     }
     r.finish(d);
     Some(c)
 }
 
 fn first_line(s: &str) -> String {
-    s.lines()
+    let line = s
+        .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('^') && !l.starts_with("regex parse error"))
-        .last()
-        .unwrap_or(s)
-        .to_owned()
+        .rfind(|l| !l.is_empty() && !l.starts_with('^') && !l.starts_with("regex parse error"))
+        .unwrap_or(s);
+    line.strip_prefix("error: ").unwrap_or(line).to_owned()
 }
 
 fn not_applicable(file: &Path, pos: Pos, key: &str, t: ParamType, applies_to: &str) -> Diagnostic {
-    Diagnostic::error(file, pos, format!("`{key}` does not apply to a parameter of type {t}"))
-        .with_help(format!("`{key}` applies to {applies_to} parameters"))
+    Diagnostic::error(
+        file,
+        pos,
+        format!("`{key}` does not apply to a parameter of type {t}"),
+    )
+    .with_help(format!("`{key}` applies to {applies_to} parameters"))
 }

@@ -24,7 +24,11 @@ const TARGET_KEYS: &[&str] = &[
 pub fn parse_inventory(src: &SourceFile) -> Result<Vec<Target>, ConfigError> {
     let mut d = Diagnostics::new();
     let targets = read_inventory(src, &mut d);
-    check_unique("target id", targets.iter().map(|t| (t.id.as_str(), &t.origin)), &mut d);
+    check_unique(
+        "target id",
+        targets.iter().map(|t| (t.id.as_str(), &t.origin)),
+        &mut d,
+    );
     d.finish(targets)
 }
 
@@ -36,7 +40,11 @@ pub fn load_inventory(path: &Path) -> Result<Vec<Target>, ConfigError> {
     for src in read_sources(path)? {
         all.extend(read_inventory(&src, &mut d));
     }
-    check_unique("target id", all.iter().map(|t| (t.id.as_str(), &t.origin)), &mut d);
+    check_unique(
+        "target id",
+        all.iter().map(|t| (t.id.as_str(), &t.origin)),
+        &mut d,
+    );
     d.finish(all)
 }
 
@@ -53,19 +61,23 @@ fn read_inventory(src: &SourceFile, d: &mut Diagnostics) -> Vec<Target> {
     };
     let items = r.opt_list("targets", d).unwrap_or_default();
     r.finish(d);
-    items.iter().filter_map(|n| read_target(file, n, d)).collect()
+    items
+        .iter()
+        .filter_map(|n| read_target(file, n, d))
+        .collect()
 }
 
 fn read_target(file: &Path, node: &Node, d: &mut Diagnostics) -> Option<Target> {
     let mut r = MapReader::new(file, node, "target", TARGET_KEYS, d)?;
     let id = r.req_str("id", d);
-    if let Some((id, pos)) = &id {
-        if id.trim().is_empty() || id.chars().any(char::is_whitespace) {
-            d.push(
-                Diagnostic::error(file, *pos, format!("invalid target id `{id}`"))
-                    .with_help("target ids are non-empty and contain no spaces, e.g. `prod/api-server`"),
-            );
-        }
+    if let Some((id, pos)) = &id
+        && (id.trim().is_empty() || id.chars().any(char::is_whitespace))
+    {
+        d.push(
+            Diagnostic::error(file, *pos, format!("invalid target id `{id}`")).with_help(
+                "target ids are non-empty and contain no spaces, e.g. `prod/api-server`",
+            ),
+        );
     }
     let target_type = r.req_str("type", d);
     let environment = r.req_str("environment", d);

@@ -14,8 +14,21 @@ use crate::model::{
 use crate::yaml::{MapReader, Node, Value, list_of};
 
 const ROOT_KEYS: &[&str] = &["rules"];
-const RULE_KEYS: &[&str] = &["name", "description", "priority", "match", "decision", "reason"];
-const MATCH_KEYS: &[&str] = &["actions", "targets", "callers", "risk_classes", "time_windows"];
+const RULE_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "priority",
+    "match",
+    "decision",
+    "reason",
+];
+const MATCH_KEYS: &[&str] = &[
+    "actions",
+    "targets",
+    "callers",
+    "risk_classes",
+    "time_windows",
+];
 const TARGET_KEYS: &[&str] = &["ids", "environments", "sensitivities", "types", "labels"];
 const CALLER_KEYS: &[&str] = &["agent_ids", "roles", "groups"];
 const WINDOW_KEYS: &[&str] = &["days", "start", "end", "start_hour", "end_hour", "timezone"];
@@ -24,7 +37,11 @@ const WINDOW_KEYS: &[&str] = &["days", "start", "end", "start_hour", "end_hour",
 pub fn parse_policy(src: &SourceFile) -> Result<Vec<Rule>, ConfigError> {
     let mut d = Diagnostics::new();
     let rules = read_policy(src, &mut d);
-    check_unique("rule name", rules.iter().map(|r| (r.name.as_str(), &r.origin)), &mut d);
+    check_unique(
+        "rule name",
+        rules.iter().map(|r| (r.name.as_str(), &r.origin)),
+        &mut d,
+    );
     d.finish(rules)
 }
 
@@ -36,7 +53,11 @@ pub fn load_policies(path: &Path) -> Result<Vec<Rule>, ConfigError> {
     for src in read_sources(path)? {
         all.extend(read_policy(&src, &mut d));
     }
-    check_unique("rule name", all.iter().map(|r| (r.name.as_str(), &r.origin)), &mut d);
+    check_unique(
+        "rule name",
+        all.iter().map(|r| (r.name.as_str(), &r.origin)),
+        &mut d,
+    );
     d.finish(all)
 }
 
@@ -59,13 +80,14 @@ fn read_policy(src: &SourceFile, d: &mut Diagnostics) -> Vec<Rule> {
 fn read_rule(file: &Path, node: &Node, d: &mut Diagnostics) -> Option<Rule> {
     let mut r = MapReader::new(file, node, "rule", RULE_KEYS, d)?;
     let name = r.req_str("name", d);
-    if let Some((n, pos)) = &name {
-        if n.trim().is_empty() || n.chars().any(char::is_whitespace) {
-            d.push(
-                Diagnostic::error(file, *pos, format!("invalid rule name `{n}`"))
-                    .with_help("rule names are non-empty and contain no spaces, e.g. `allow-staging-restarts`"),
-            );
-        }
+    if let Some((n, pos)) = &name
+        && (n.trim().is_empty() || n.chars().any(char::is_whitespace))
+    {
+        d.push(
+            Diagnostic::error(file, *pos, format!("invalid rule name `{n}`")).with_help(
+                "rule names are non-empty and contain no spaces, e.g. `allow-staging-restarts`",
+            ),
+        );
     }
     let description = r.opt_str("description", d).map(|(s, _)| s);
     let priority = r.opt_int("priority", d).map(|(i, _)| i).unwrap_or(0);
@@ -74,7 +96,14 @@ fn read_rule(file: &Path, node: &Node, d: &mut Diagnostics) -> Option<Rule> {
         None => RuleMatch::default(),
     };
     let decision = r.require("decision", d).and_then(|n| {
-        enum_of(file, n, "decision", DecisionResult::parse, DecisionResult::choices, d)
+        enum_of(
+            file,
+            n,
+            "decision",
+            DecisionResult::parse,
+            DecisionResult::choices,
+            d,
+        )
     });
     let reason = r.opt_str("reason", d).map(|(s, _)| s);
     r.finish(d);
@@ -98,14 +127,24 @@ fn read_match(file: &Path, node: &Node, d: &mut Diagnostics) -> Option<RuleMatch
     let targets = r.take("targets").and_then(|n| read_targets(file, n, d));
     let callers = r.take("callers").and_then(|n| read_callers(file, n, d));
     let risk_classes = r.take("risk_classes").and_then(|n| {
-        let v = enum_list_of(file, n, "risk_classes", RiskClass::parse, RiskClass::choices, d)?;
+        let v = enum_list_of(
+            file,
+            n,
+            "risk_classes",
+            RiskClass::parse,
+            RiskClass::choices,
+            d,
+        )?;
         non_empty(file, n, "risk_classes", v.len(), d);
         Some(v)
     });
     let time_windows = r.take("time_windows").and_then(|n| {
         let items = list_of(file, n, "time_windows", d)?;
         non_empty(file, n, "time_windows", items.len(), d);
-        let windows: Vec<TimeWindow> = items.iter().filter_map(|w| read_window(file, w, d)).collect();
+        let windows: Vec<TimeWindow> = items
+            .iter()
+            .filter_map(|w| read_window(file, w, d))
+            .collect();
         Some(windows)
     });
     r.finish(d);
@@ -123,7 +162,14 @@ fn read_targets(file: &Path, node: &Node, d: &mut Diagnostics) -> Option<TargetS
     let ids = glob_list(&mut r, "ids", d);
     let environments = str_list(&mut r, "environments", d);
     let sensitivities = r.take("sensitivities").and_then(|n| {
-        let v = enum_list_of(file, n, "sensitivities", Sensitivity::parse, Sensitivity::choices, d)?;
+        let v = enum_list_of(
+            file,
+            n,
+            "sensitivities",
+            Sensitivity::parse,
+            Sensitivity::choices,
+            d,
+        )?;
         non_empty(file, n, "sensitivities", v.len(), d);
         Some(v)
     });
@@ -132,7 +178,11 @@ fn read_targets(file: &Path, node: &Node, d: &mut Diagnostics) -> Option<TargetS
         let mut out = std::collections::BTreeMap::new();
         for (k, v, pos) in entries {
             if let Err(e) = super::compile_glob(&v) {
-                d.push(Diagnostic::error(file, pos, format!("invalid glob `{v}` for label `{k}`: {}", e.kind())));
+                d.push(Diagnostic::error(
+                    file,
+                    pos,
+                    format!("invalid glob `{v}` for label `{k}`: {}", e.kind()),
+                ));
             }
             out.insert(k, v);
         }
@@ -208,7 +258,11 @@ fn read_window(file: &Path, node: &Node, d: &mut Diagnostics) -> Option<TimeWind
         if (0..=23).contains(&h) {
             u16::try_from(h).ok()
         } else {
-            d.push(Diagnostic::error(file, pos, format!("`{key}` must be an hour from 0 to 23, got {h}")));
+            d.push(Diagnostic::error(
+                file,
+                pos,
+                format!("`{key}` must be an hour from 0 to 23, got {h}"),
+            ));
             None
         }
     };
@@ -225,7 +279,11 @@ fn read_window(file: &Path, node: &Node, d: &mut Diagnostics) -> Option<TimeWind
             (Some(s), Some(e)) => (s, e),
             (s, e) => {
                 if start.is_none() || end.is_none() {
-                    d.push(Diagnostic::error(file, node.pos, "time window needs both `start` and `end`"));
+                    d.push(Diagnostic::error(
+                        file,
+                        node.pos,
+                        "time window needs both `start` and `end`",
+                    ));
                 }
                 ok = ok && s.is_some() && e.is_some() && start.is_some() && end.is_some();
                 (0, 0)
@@ -233,11 +291,18 @@ fn read_window(file: &Path, node: &Node, d: &mut Diagnostics) -> Option<TimeWind
         }
     } else if start_hour.is_some() || end_hour.is_some() {
         let has_both = start_hour.is_some() && end_hour.is_some();
-        match (hour(start_hour, "start_hour", d), hour(end_hour, "end_hour", d)) {
+        match (
+            hour(start_hour, "start_hour", d),
+            hour(end_hour, "end_hour", d),
+        ) {
             (Some(s), Some(e)) => (s * 60, (e + 1) * 60),
             _ => {
                 if !has_both {
-                    d.push(Diagnostic::error(file, node.pos, "time window needs both `start_hour` and `end_hour`"));
+                    d.push(Diagnostic::error(
+                        file,
+                        node.pos,
+                        "time window needs both `start_hour` and `end_hour`",
+                    ));
                 }
                 ok = false;
                 (0, 0)
@@ -251,13 +316,15 @@ fn read_window(file: &Path, node: &Node, d: &mut Diagnostics) -> Option<TimeWind
         ok = false;
         d.push(Diagnostic::error(file, node.pos, "`start` cannot be 24:00"));
     }
-    if let Some((tz, pos)) = &timezone {
-        if jiff::tz::TimeZone::get(tz).is_err() {
-            ok = false;
-            let mut diag = Diagnostic::error(file, *pos, format!("unknown time zone `{tz}`"));
-            diag = diag.with_help("use an IANA time zone name such as `UTC`, `Europe/London` or `America/New_York`");
-            d.push(diag);
-        }
+    if let Some((tz, pos)) = &timezone
+        && jiff::tz::TimeZone::get(tz).is_err()
+    {
+        ok = false;
+        let mut diag = Diagnostic::error(file, *pos, format!("unknown time zone `{tz}`"));
+        diag = diag.with_help(
+            "use an IANA time zone name such as `UTC`, `Europe/London` or `America/New_York`",
+        );
+        d.push(diag);
     }
     ok.then(|| TimeWindow {
         days,
