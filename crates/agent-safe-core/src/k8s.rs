@@ -154,7 +154,8 @@ impl ResourceInfo {
 
     /// Whether `verb` is authorized on the resource or the given subresource.
     pub fn supports(&self, subresource: Option<&str>, verb: Verb) -> bool {
-        self.verbs_for(subresource).is_some_and(|vs| vs.contains(&verb))
+        self.verbs_for(subresource)
+            .is_some_and(|vs| vs.contains(&verb))
     }
 
     /// `group/resource`, or `resource` for the core group.
@@ -226,7 +227,16 @@ use Verb::{
 };
 
 /// The eight standard verbs of a collection that supports `deletecollection`.
-const STANDARD: &[Verb] = &[Get, List, Watch, Create, Update, Patch, Delete, DeleteCollection];
+const STANDARD: &[Verb] = &[
+    Get,
+    List,
+    Watch,
+    Create,
+    Update,
+    Patch,
+    Delete,
+    DeleteCollection,
+];
 /// The standard verbs without `deletecollection` (`namespaces`, `services`).
 const NO_DELETECOLLECTION: &[Verb] = &[Get, List, Watch, Create, Update, Patch, Delete];
 /// `roles` and `clusterroles`: the standard verbs plus `bind` and `escalate`.
@@ -289,12 +299,21 @@ const fn res(
     verbs: &'static [Verb],
     subresources: &'static [SubresourceInfo],
 ) -> ResourceInfo {
-    ResourceInfo { group, version, resource, kind, namespaced, verbs, subresources }
+    ResourceInfo {
+        group,
+        version,
+        resource,
+        kind,
+        namespaced,
+        verbs,
+        subresources,
+    }
 }
 
 const NAMESPACED: bool = true;
 const CLUSTER: bool = false;
 
+#[rustfmt::skip]
 static RESOURCES: &[ResourceInfo] = &[
     // --- core ("") ---
     res("", "v1", "bindings", "Binding", NAMESPACED, CREATE_ONLY, NONE),
@@ -463,7 +482,9 @@ pub fn resources() -> &'static [ResourceInfo] {
 
 /// The resource `resource` of API group `group` (`""` for core), if known.
 pub fn find_resource(group: &str, resource: &str) -> Option<&'static ResourceInfo> {
-    RESOURCES.iter().find(|r| r.group == group && r.resource == resource)
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.resource == resource)
 }
 
 /// Whether `group` is an API group of the table (`""` is the core group).
@@ -488,7 +509,8 @@ fn groups() -> Vec<&'static str> {
 
 // ----- parsing -------------------------------------------------------------
 
-const SYNTAX: &str = "expected `[group/]resource[/subresource]:verb`, e.g. `apps/deployments:patch`";
+const SYNTAX: &str =
+    "expected `[group/]resource[/subresource]:verb`, e.g. `apps/deployments:patch`";
 
 fn unknown_verb_message(verb: &str) -> String {
     let names: Vec<&str> = Verb::ALL.iter().map(|v| v.as_str()).collect();
@@ -503,7 +525,8 @@ fn unknown_verb_message(verb: &str) -> String {
 
 fn valid_segment(s: &str) -> bool {
     !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
 }
 
 /// Reads a privilege written `[group/]resource[/subresource]:verb`.
@@ -522,10 +545,14 @@ fn valid_segment(s: &str) -> bool {
 /// resource, subresource and verb exist is [`check_privilege`]'s job.
 pub fn parse_privilege(s: &str) -> Result<Privilege, String> {
     let Some((path, verb_text)) = s.split_once(':') else {
-        return Err(format!("invalid privilege `{s}`: missing `:verb`; {SYNTAX}"));
+        return Err(format!(
+            "invalid privilege `{s}`: missing `:verb`; {SYNTAX}"
+        ));
     };
     if verb_text.contains(':') {
-        return Err(format!("invalid privilege `{s}`: more than one `:`; {SYNTAX}"));
+        return Err(format!(
+            "invalid privilege `{s}`: more than one `:`; {SYNTAX}"
+        ));
     }
     if path == "*" || verb_text == "*" || path.split('/').any(|seg| seg == "*") {
         return Err(format!(
@@ -533,10 +560,16 @@ pub fn parse_privilege(s: &str) -> Result<Privilege, String> {
         ));
     }
     if verb_text.is_empty() {
-        return Err(format!("invalid privilege `{s}`: missing verb after `:`; {SYNTAX}"));
+        return Err(format!(
+            "invalid privilege `{s}`: missing verb after `:`; {SYNTAX}"
+        ));
     }
-    let verb = Verb::from_name(verb_text)
-        .ok_or_else(|| format!("invalid privilege `{s}`: {}", unknown_verb_message(verb_text)))?;
+    let verb = Verb::from_name(verb_text).ok_or_else(|| {
+        format!(
+            "invalid privilege `{s}`: {}",
+            unknown_verb_message(verb_text)
+        )
+    })?;
 
     let segments: Vec<&str> = path.split('/').collect();
     if let Some(bad) = segments.iter().find(|seg| !valid_segment(seg)) {
@@ -552,7 +585,9 @@ pub fn parse_privilege(s: &str) -> Result<Privilege, String> {
         [resource] => (String::new(), owned(resource), None),
         [first, second] => {
             let second_is_a_resource = RESOURCES.iter().any(|r| r.resource == *second);
-            if find_resource("", first).is_none() && (looks_like_group(first) || second_is_a_resource) {
+            if find_resource("", first).is_none()
+                && (looks_like_group(first) || second_is_a_resource)
+            {
                 (owned(first), owned(second), None)
             } else {
                 (String::new(), owned(first), Some(owned(second)))
@@ -560,10 +595,17 @@ pub fn parse_privilege(s: &str) -> Result<Privilege, String> {
         }
         [group, resource, subresource] => (owned(group), owned(resource), Some(owned(subresource))),
         _ => {
-            return Err(format!("invalid privilege `{s}`: too many `/` segments; {SYNTAX}"));
+            return Err(format!(
+                "invalid privilege `{s}`: too many `/` segments; {SYNTAX}"
+            ));
         }
     };
-    Ok(Privilege { group, resource, subresource, verb })
+    Ok(Privilege {
+        group,
+        resource,
+        subresource,
+        verb,
+    })
 }
 
 // ----- checking ------------------------------------------------------------
@@ -579,9 +621,14 @@ pub fn check_privilege(p: &Privilege) -> Result<&'static ResourceInfo, String> {
         if p.group == "core" || p.group == "v1" {
             msg.push_str(&format!(
                 "; the core group has no prefix: write `{}`",
-                Privilege { group: String::new(), ..p.clone() }
+                Privilege {
+                    group: String::new(),
+                    ..p.clone()
+                }
             ));
-        } else if let Some(close) = did_you_mean(&p.group, groups().into_iter().filter(|g| !g.is_empty())) {
+        } else if let Some(close) =
+            did_you_mean(&p.group, groups().into_iter().filter(|g| !g.is_empty()))
+        {
             msg.push_str(&format!("; did you mean `{close}`?"));
         } else if find_resource("", &p.group).is_some() {
             msg.push_str(&format!(
@@ -642,7 +689,10 @@ fn unknown_resource_message(group: &str, resource: &str) -> String {
         return msg;
     }
     // A close name in the same group.
-    let same_group = RESOURCES.iter().filter(|r| r.group == group).map(|r| r.resource);
+    let same_group = RESOURCES
+        .iter()
+        .filter(|r| r.group == group)
+        .map(|r| r.resource);
     if let Some(close) = did_you_mean(resource, same_group) {
         msg.push_str(&format!("; did you mean `{close}`?"));
         return msg;
@@ -669,7 +719,12 @@ pub fn validate_privilege(s: &str) -> Result<(Privilege, &'static ResourceInfo),
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
     use std::collections::HashSet;
@@ -690,12 +745,21 @@ mod tests {
     fn table_has_no_duplicates_and_sane_entries() {
         let mut seen = HashSet::new();
         for r in resources() {
-            assert!(seen.insert((r.group, r.resource)), "duplicate {}", r.qualified_name());
+            assert!(
+                seen.insert((r.group, r.resource)),
+                "duplicate {}",
+                r.qualified_name()
+            );
             assert!(!r.verbs.is_empty(), "{} has no verbs", r.qualified_name());
             assert!(valid_segment(r.resource));
             let mut subs = HashSet::new();
             for s in r.subresources {
-                assert!(subs.insert(s.name), "duplicate subresource {}/{}", r.resource, s.name);
+                assert!(
+                    subs.insert(s.name),
+                    "duplicate subresource {}/{}",
+                    r.resource,
+                    s.name
+                );
                 assert!(!s.verbs.is_empty());
             }
         }
@@ -705,18 +769,29 @@ mod tests {
     fn dotless_groups_never_collide_with_core_resources() {
         for g in groups() {
             if !g.is_empty() && !g.contains('.') {
-                assert!(DOTLESS_GROUPS.contains(&g), "group {g} missing from DOTLESS_GROUPS");
+                assert!(
+                    DOTLESS_GROUPS.contains(&g),
+                    "group {g} missing from DOTLESS_GROUPS"
+                );
             }
         }
         for g in DOTLESS_GROUPS {
-            assert!(find_resource("", g).is_none(), "{g} is both a group and a core resource");
+            assert!(
+                find_resource("", g).is_none(),
+                "{g} is both a group and a core resource"
+            );
         }
     }
 
     #[test]
     fn required_resources_are_present() {
         let want: &[(&str, &str, bool, &[&str])] = &[
-            ("", "pods", true, &["log", "exec", "portforward", "eviction", "attach", "status"]),
+            (
+                "",
+                "pods",
+                true,
+                &["log", "exec", "portforward", "eviction", "attach", "status"],
+            ),
             ("", "services", true, &[]),
             ("", "endpoints", true, &[]),
             ("", "configmaps", true, &[]),
@@ -742,7 +817,12 @@ mod tests {
             ("rbac.authorization.k8s.io", "roles", true, &[]),
             ("rbac.authorization.k8s.io", "rolebindings", true, &[]),
             ("rbac.authorization.k8s.io", "clusterroles", false, &[]),
-            ("rbac.authorization.k8s.io", "clusterrolebindings", false, &[]),
+            (
+                "rbac.authorization.k8s.io",
+                "clusterrolebindings",
+                false,
+                &[],
+            ),
             ("events.k8s.io", "events", true, &[]),
         ];
         for (group, resource, namespaced, subs) in want {
@@ -757,18 +837,43 @@ mod tests {
     #[test]
     fn parses_all_shapes() {
         let p = parse_privilege("pods:list").unwrap();
-        assert_eq!((p.group.as_str(), p.resource.as_str(), p.subresource.as_deref()), ("", "pods", None));
+        assert_eq!(
+            (
+                p.group.as_str(),
+                p.resource.as_str(),
+                p.subresource.as_deref()
+            ),
+            ("", "pods", None)
+        );
         assert_eq!(p.verb, Verb::List);
 
         let p = parse_privilege("pods/eviction:create").unwrap();
-        assert_eq!((p.group.as_str(), p.resource.as_str(), p.subresource.as_deref()), ("", "pods", Some("eviction")));
+        assert_eq!(
+            (
+                p.group.as_str(),
+                p.resource.as_str(),
+                p.subresource.as_deref()
+            ),
+            ("", "pods", Some("eviction"))
+        );
 
         let p = parse_privilege("apps/deployments:patch").unwrap();
-        assert_eq!((p.group.as_str(), p.resource.as_str(), p.subresource.as_deref()), ("apps", "deployments", None));
+        assert_eq!(
+            (
+                p.group.as_str(),
+                p.resource.as_str(),
+                p.subresource.as_deref()
+            ),
+            ("apps", "deployments", None)
+        );
 
         let p = parse_privilege("apps/deployments/scale:patch").unwrap();
         assert_eq!(
-            (p.group.as_str(), p.resource.as_str(), p.subresource.as_deref()),
+            (
+                p.group.as_str(),
+                p.resource.as_str(),
+                p.subresource.as_deref()
+            ),
             ("apps", "deployments", Some("scale"))
         );
 
@@ -830,23 +935,39 @@ mod tests {
             "invalid privilege `apps/deployment:patch`: unknown resource `deployment` in group `apps`; did you mean `deployments`?"
         );
         let e = err("deployments:get");
-        assert!(e.contains("unknown resource `deployments` in the core group; did you mean `apps/deployments`?"), "{e}");
+        assert!(
+            e.contains(
+                "unknown resource `deployments` in the core group; did you mean `apps/deployments`?"
+            ),
+            "{e}"
+        );
         let e = err("deployment:get");
         assert!(e.contains("did you mean `apps/deployments`?"), "{e}");
         let e = err("events.k8s.io/event:list");
         assert!(e.contains("did you mean `events`?"), "{e}");
         let e = err("deployment/scale:patch");
-        assert!(e.contains("unknown resource `deployment` in the core group; did you mean `apps/deployments`?"), "{e}");
+        assert!(
+            e.contains(
+                "unknown resource `deployment` in the core group; did you mean `apps/deployments`?"
+            ),
+            "{e}"
+        );
         let e = err("deployments/scale:get");
         assert!(e.contains("did you mean `apps/deployments`?"), "{e}");
         let e = err("widgets:get");
-        assert!(e.contains("unknown resource `widgets` in the core group"), "{e}");
+        assert!(
+            e.contains("unknown resource `widgets` in the core group"),
+            "{e}"
+        );
     }
 
     #[test]
     fn rejects_unknown_group() {
         let e = err("app/deployments:get");
-        assert!(e.contains("unknown API group `app`; did you mean `apps`?"), "{e}");
+        assert!(
+            e.contains("unknown API group `app`; did you mean `apps`?"),
+            "{e}"
+        );
         let e = err("core/pods:get");
         assert!(e.contains("write `pods:get`"), "{e}");
         let e = err("extensions/ingresses:get");
@@ -858,19 +979,31 @@ mod tests {
     #[test]
     fn rejects_unknown_subresource() {
         let e = err("pods/logs:get");
-        assert!(e.contains("unknown subresource `logs` of `pods`; did you mean `pods/log`?"), "{e}");
+        assert!(
+            e.contains("unknown subresource `logs` of `pods`; did you mean `pods/log`?"),
+            "{e}"
+        );
         let e = err("pods/scale:get");
-        assert!(e.contains("unknown subresource `scale` of `pods`; known subresources:"), "{e}");
+        assert!(
+            e.contains("unknown subresource `scale` of `pods`; known subresources:"),
+            "{e}"
+        );
         let e = err("configmaps/status:get");
         assert!(e.contains("`configmaps` has no subresources"), "{e}");
         let e = err("apps/daemonsets/scale:patch");
-        assert!(e.contains("unknown subresource `scale` of `apps/daemonsets`"), "{e}");
+        assert!(
+            e.contains("unknown subresource `scale` of `apps/daemonsets`"),
+            "{e}"
+        );
     }
 
     #[test]
     fn rejects_unsupported_verb() {
         let e = err("pods/log:delete");
-        assert!(e.contains("verb `delete` is not supported on `pods/log`; supported verbs: get"), "{e}");
+        assert!(
+            e.contains("verb `delete` is not supported on `pods/log`; supported verbs: get"),
+            "{e}"
+        );
         let e = err("pods/eviction:get");
         assert!(e.contains("supported verbs: create"), "{e}");
         let e = err("namespaces:deletecollection");
@@ -934,7 +1067,12 @@ mod tests {
                 if line.starts_with("required_privileges:") {
                     inside = true;
                     found = true;
-                    assert_eq!(line.trim_end(), "required_privileges:", "{}: use a block list", path.display());
+                    assert_eq!(
+                        line.trim_end(),
+                        "required_privileges:",
+                        "{}: use a block list",
+                        path.display()
+                    );
                     continue;
                 }
                 if inside {
@@ -961,12 +1099,26 @@ mod tests {
         let all = catalogue_privileges();
         assert!(all.len() >= 25, "only {} action files", all.len());
         for (path, privileges) in all {
-            assert!(!privileges.is_empty(), "{}: empty required_privileges", path.display());
+            assert!(
+                !privileges.is_empty(),
+                "{}: empty required_privileges",
+                path.display()
+            );
             let mut seen = HashSet::new();
             for s in privileges {
-                let (p, _) = validate_privilege(&s).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-                assert_eq!(p.to_string(), s, "{}: write privileges in canonical form", path.display());
-                assert!(seen.insert(s.clone()), "{}: duplicate privilege {s}", path.display());
+                let (p, _) =
+                    validate_privilege(&s).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                assert_eq!(
+                    p.to_string(),
+                    s,
+                    "{}: write privileges in canonical form",
+                    path.display()
+                );
+                assert!(
+                    seen.insert(s.clone()),
+                    "{}: duplicate privilege {s}",
+                    path.display()
+                );
             }
         }
     }
