@@ -17,6 +17,7 @@ pub mod load;
 pub mod manifest;
 pub mod model;
 pub mod params;
+pub mod rbac;
 pub mod registry;
 pub mod yaml;
 

@@ -104,7 +104,10 @@ impl Registry {
                             Diagnostic::error(
                                 &src.path,
                                 a.origin.pos,
-                                format!("duplicate action `{key}`, first defined in {}", first.display()),
+                                format!(
+                                    "duplicate action `{key}`, first defined in {}",
+                                    first.display()
+                                ),
                             )
                             .with_help("bump `version` in one of them, or remove the copy"),
                         );
@@ -149,7 +152,10 @@ impl Registry {
                     Diagnostic::error(
                         &a.origin.file,
                         a.origin.pos,
-                        format!("`{}` is `reversible: true` but names no `rollback_action`", a.key()),
+                        format!(
+                            "`{}` is `reversible: true` but names no `rollback_action`",
+                            a.key()
+                        ),
                     )
                     .with_help("add `rollback_action:` naming the inverse action"),
                 );
@@ -166,13 +172,18 @@ impl Registry {
         let Some(versions) = self.by_name.get(name) else {
             return Err(LookupError::UnknownAction {
                 name: name.to_owned(),
-                suggestion: crate::diag::did_you_mean(name, self.by_name.keys().map(String::as_str))
-                    .map(str::to_owned),
+                suggestion: crate::diag::did_you_mean(
+                    name,
+                    self.by_name.keys().map(String::as_str),
+                )
+                .map(str::to_owned),
             });
         };
         let found = match version {
             None => versions.values().next_back(),
-            Some(v) => semver::Version::parse(v).ok().and_then(|v| versions.get(&v)),
+            Some(v) => semver::Version::parse(v)
+                .ok()
+                .and_then(|v| versions.get(&v)),
         };
         found.ok_or_else(|| LookupError::UnknownVersion {
             name: name.to_owned(),
@@ -234,5 +245,163 @@ impl Registry {
 
 /// A diagnostic about the registry as a whole.
 pub fn registry_error(message: impl Into<String>) -> ConfigError {
-    ConfigError::single(Diagnostic::error(Path::new(BUILTIN_PREFIX), Pos::FILE, message))
+    ConfigError::single(Diagnostic::error(
+        Path::new(BUILTIN_PREFIX),
+        Pos::FILE,
+        message,
+    ))
+}
+
+/// Renders the catalogue reference page (`docs/CATALOGUE.md`) from the
+/// definitions, so the page cannot drift from what the binary embeds.
+pub fn catalogue_markdown(reg: &Registry) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(s, "# Action catalogue\n");
+    let _ = writeln!(
+        s,
+        "<!-- Generated from crates/agent-safe-core/catalogue/actions by `AGENT_SAFE_UPDATE_DOCS=1 cargo test -p agent-safe-core --test catalogue`; do not edit by hand. -->\n"
+    );
+    let _ = writeln!(
+        s,
+        "The built-in Kubernetes actions, embedded in every agent-safe binary. A project's own action files may add actions or replace one of these by defining the same `name@version` (see [WRITING-ACTIONS.md](WRITING-ACTIONS.md)).\n"
+    );
+    let _ = writeln!(
+        s,
+        "| action | version | risk | target types | reversible | tags |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    for a in reg.latest() {
+        let rev = match (&a.rollback_action, a.reversible) {
+            (Some(r), true) => format!("yes, `{r}`"),
+            (Some(r), false) => format!("no (partial undo: `{r}`)"),
+            (None, _) => "no".to_owned(),
+        };
+        let _ = writeln!(
+            s,
+            "| [`{}`](#{}) | {} | {} | {} | {} | {} |",
+            a.name,
+            a.name,
+            a.version,
+            a.risk_class,
+            a.target_types.join(", "),
+            rev,
+            a.tags.join(", ")
+        );
+    }
+    for a in reg.latest() {
+        let _ = writeln!(s, "\n## {}\n", a.name);
+        let _ = writeln!(s, "{}\n", a.description.trim());
+        let _ = writeln!(
+            s,
+            "- **Risk class:** {} · **Target types:** {} · **Version:** {}",
+            a.risk_class,
+            a.target_types
+                .iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            a.version
+        );
+        if !a.target_params.is_empty() {
+            let tp: Vec<String> = a
+                .target_params
+                .iter()
+                .map(|(c, p)| format!("{c} ← `{p}`"))
+                .collect();
+            let _ = writeln!(s, "- **Target binding:** {}", tp.join(", "));
+        }
+        match (&a.rollback_action, a.reversible) {
+            (Some(r), true) => {
+                let _ = writeln!(s, "- **Reversible:** yes, with `{r}`");
+            }
+            (Some(r), false) => {
+                let _ = writeln!(s, "- **Reversible:** no; `{r}` undoes part of it");
+            }
+            (None, _) => {
+                let _ = writeln!(s, "- **Reversible:** no");
+            }
+        }
+        let _ = writeln!(
+            s,
+            "- **RBAC:** {}",
+            a.required_privileges
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if !a.tags.is_empty() {
+            let _ = writeln!(s, "- **Tags:** {}", a.tags.join(", "));
+        }
+        if !a.parameters.is_empty() {
+            let _ = writeln!(
+                s,
+                "\n| parameter | type | required | default | constraints | description |"
+            );
+            let _ = writeln!(s, "|---|---|---|---|---|---|");
+            for p in &a.parameters {
+                let mut c = Vec::new();
+                if let Some(k) = &p.constraints {
+                    if let Some(v) = k.min_value {
+                        c.push(format!("≥ {v}"));
+                    }
+                    if let Some(v) = k.max_value {
+                        c.push(format!("≤ {v}"));
+                    }
+                    if let Some(v) = k.min_length {
+                        c.push(format!("length ≥ {v}"));
+                    }
+                    if let Some(v) = k.max_length {
+                        c.push(format!("length ≤ {v}"));
+                    }
+                    if let Some(v) = &k.pattern {
+                        c.push(format!("pattern `{}`", v.replace('|', "\\|")));
+                    }
+                    if let Some(v) = &k.enum_values {
+                        c.push(format!(
+                            "one of {}",
+                            v.iter()
+                                .map(|x| format!("`{x}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
+                }
+                let _ = writeln!(
+                    s,
+                    "| `{}` | {} | {} | {} | {} | {} |",
+                    p.name,
+                    p.param_type,
+                    if p.required && p.default.is_none() {
+                        "yes"
+                    } else {
+                        "no"
+                    },
+                    p.default
+                        .as_ref()
+                        .map(|d| format!("`{d}`"))
+                        .unwrap_or_default(),
+                    c.join("; "),
+                    p.description
+                        .as_deref()
+                        .unwrap_or("")
+                        .replace('|', "\\|")
+                        .replace('\n', " ")
+                );
+            }
+        }
+        if !a.prechecks.is_empty() {
+            let _ = writeln!(s, "\nPrechecks an executor must run:\n");
+            for pc in &a.prechecks {
+                let _ = writeln!(
+                    s,
+                    "- `{}`: {}",
+                    pc.name,
+                    pc.description.trim().replace('\n', " ")
+                );
+            }
+        }
+    }
+    s
 }

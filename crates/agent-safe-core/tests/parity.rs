@@ -1,6 +1,11 @@
 //! The shared parity fixture (`tests/parity/`) through the Rust API. The CLI,
 //! the Python SDK and the HTTP API run the same cases and must agree.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::path::{Path, PathBuf};
 
@@ -29,8 +34,11 @@ fn copy_dir(from: &Path, to: &Path) {
 fn parity_cases() {
     let tmp = tempfile::tempdir().unwrap();
     copy_dir(&fixture().join("project"), tmp.path());
-    let safe = AgentSafe::open(Some(&tmp.path().join("agent-safe.yaml"))).unwrap_or_else(|e| panic!("{e}"));
-    let cases: Value = serde_json::from_str(&std::fs::read_to_string(fixture().join("cases.json")).unwrap()).unwrap();
+    let safe = AgentSafe::open(Some(&tmp.path().join("agent-safe.yaml")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cases: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture().join("cases.json")).unwrap())
+            .unwrap();
     let now = jiff::Timestamp::now().as_second();
     let mut checked = 0;
     for case in cases["cases"].as_array().unwrap() {
@@ -40,7 +48,12 @@ fn parity_cases() {
             Value::String(s) => Some(s.clone()),
             Value::Object(o) => {
                 let claims = &o["claims"];
-                let list = |k: &str| claims[k].as_array().map(|a| a.iter().map(|v| v.as_str().unwrap().to_owned()).collect()).unwrap_or_default();
+                let list = |k: &str| {
+                    claims[k]
+                        .as_array()
+                        .map(|a| a.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+                        .unwrap_or_default()
+                };
                 Some(
                     mint_token(
                         &safe.snapshot().identity,
@@ -70,7 +83,10 @@ fn parity_cases() {
         for (k, want) in case["expect"].as_object().unwrap() {
             if k == "reason_contains" {
                 let reason = d["reason"].as_str().unwrap();
-                assert!(reason.contains(want.as_str().unwrap()), "{name}: reason `{reason}` lacks `{want}`");
+                assert!(
+                    reason.contains(want.as_str().unwrap()),
+                    "{name}: reason `{reason}` lacks `{want}`"
+                );
             } else {
                 assert_eq!(&d[k], want, "{name}: field `{k}` in {d:#}");
             }

@@ -120,6 +120,25 @@ fn caller_miss(sel: &CallerSel, c: Option<&Caller>) -> Option<Miss> {
 }
 
 impl CompiledRule {
+    /// Whether the rule's caller selector accepts `caller` (true without one).
+    pub fn could_match_caller(&self, caller: &Caller) -> bool {
+        self.caller
+            .as_ref()
+            .is_none_or(|sel| caller_miss(sel, Some(caller)).is_none())
+    }
+
+    /// Whether the rule's target selector accepts `t` (`None`: unknown target).
+    pub fn accepts_target(&self, t: Option<&Target>) -> bool {
+        self.target
+            .as_ref()
+            .is_none_or(|sel| target_miss(sel, t).is_none())
+    }
+
+    /// Whether the rule's `risk_classes` accept an effective risk.
+    pub fn accepts_risk(&self, r: RiskClass) -> bool {
+        self.risk_mask.is_none_or(|m| m & (1u8 << (r as u8)) != 0)
+    }
+
     /// The first selector that does not match, or `None` when all do.
     pub(crate) fn miss(&self, ctx: &Ctx<'_>) -> Option<Miss> {
         if let Some(sel) = &self.target
