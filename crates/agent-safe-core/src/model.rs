@@ -143,7 +143,9 @@ impl Day {
 
     /// From 0 = Monday … 6 = Sunday.
     pub fn from_index(i: i64) -> Option<Day> {
-        usize::try_from(i).ok().and_then(|i| Day::ALL.get(i).copied())
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| Day::ALL.get(i).copied())
     }
 }
 
@@ -334,7 +336,7 @@ pub struct InventoryFile {
 }
 
 /// Which targets a rule applies to. Every given field must match.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSelector {
     /// Target id globs.
@@ -355,7 +357,7 @@ pub struct TargetSelector {
 }
 
 /// Which callers a rule applies to. Every given field must match.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallerSelector {
     /// Agent id globs.

@@ -183,6 +183,10 @@ proptest! {
         let a = a.by(caller("agent", &roles, &[]));
         let snap = snapshot(&to_yaml(&rules));
         let d = a.run(&snap);
+        // The explain path (every candidate, no cache) picks the same winner.
+        let explained = a.clone().explain().run(&snap);
+        prop_assert_eq!(&explained.policy_matched, &d.policy_matched);
+        prop_assert_eq!(explained.result, d.result);
         match reference(&rules, &facts) {
             None => {
                 prop_assert_eq!(d.result, DecisionResult::Deny);

@@ -70,6 +70,10 @@ pub struct CompiledRule {
     pub(crate) caller: Option<CallerSel>,
     pub(crate) risk_mask: Option<u8>,
     pub(crate) windows: Option<Vec<Window>>,
+    /// Interned ids of the target and caller selectors: rules with equal
+    /// selectors share one cached result per check.
+    pub(crate) target_key: u32,
+    pub(crate) caller_key: u32,
 }
 
 impl CompiledRule {
@@ -103,6 +107,10 @@ pub struct Snapshot {
     pub identity: IdentityConfig,
     /// Candidate rules per action name, in rank order.
     pub(crate) by_action: HashMap<String, Buckets>,
+    /// Number of distinct target selectors (cache slots `0..n`).
+    pub(crate) target_sels: u32,
+    /// Number of distinct caller selectors (cache slots after the target ones).
+    pub(crate) caller_sels: u32,
 }
 
 /// The candidate rules of one action, split by the target's environment so a
@@ -309,6 +317,8 @@ fn compile_rule(rule: Rule) -> Result<CompiledRule, String> {
         caller,
         risk_mask,
         windows,
+        target_key: u32::MAX,
+        caller_key: u32::MAX,
     })
 }
 
@@ -324,6 +334,21 @@ impl Snapshot {
                 Err(e) => d.push(Diagnostic::error(&origin.file, origin.pos, e)),
             }
         }
+        // Intern selectors so equal ones are evaluated once per check.
+        let mut tkeys: HashMap<crate::model::TargetSelector, u32> = HashMap::new();
+        let mut ckeys: HashMap<crate::model::CallerSelector, u32> = HashMap::new();
+        for r in &mut rules {
+            if let Some(t) = &r.rule.matcher.targets {
+                let next = u32::try_from(tkeys.len()).unwrap_or(u32::MAX);
+                r.target_key = *tkeys.entry(t.clone()).or_insert(next);
+            }
+            if let Some(c) = &r.rule.matcher.callers {
+                let next = u32::try_from(ckeys.len()).unwrap_or(u32::MAX);
+                r.caller_key = *ckeys.entry(c.clone()).or_insert(next);
+            }
+        }
+        let target_sels = u32::try_from(tkeys.len()).unwrap_or(u32::MAX);
+        let caller_sels = u32::try_from(ckeys.len()).unwrap_or(u32::MAX);
         let mut by_action: HashMap<String, Buckets> = HashMap::new();
         for action in sources.registry.latest() {
             let mut idx: Vec<u32> = rules
@@ -373,6 +398,8 @@ impl Snapshot {
             rules,
             identity: sources.identity,
             by_action,
+            target_sels,
+            caller_sels,
         };
         d.finish(snapshot)
     }

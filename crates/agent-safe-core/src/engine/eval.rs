@@ -119,7 +119,70 @@ fn caller_miss(sel: &CallerSel, c: Option<&Caller>) -> Option<Miss> {
     None
 }
 
+/// Per-check memo of selector results, reused across checks on a thread.
+/// Each slot holds `generation << 2 | state` (state 1 = match, 2 = miss), so
+/// starting a new check is one increment instead of clearing the table.
+struct SelectorCache {
+    slots: Vec<u32>,
+    generation: u32,
+}
+
+impl SelectorCache {
+    fn begin(&mut self, size: usize) {
+        if self.slots.len() < size {
+            self.slots.resize(size, 0);
+        }
+        self.generation = self.generation.wrapping_add(1) & 0x3fff_ffff;
+        if self.generation == 0 {
+            self.slots.iter_mut().for_each(|s| *s = 0);
+            self.generation = 1;
+        }
+    }
+
+    fn get_or(&mut self, slot: usize, f: impl FnOnce() -> bool) -> bool {
+        let generation = self.generation;
+        match self.slots.get_mut(slot) {
+            Some(s) if *s >> 2 == generation => *s & 3 == 1,
+            Some(s) => {
+                let hit = f();
+                *s = (generation << 2) | if hit { 1 } else { 2 };
+                hit
+            }
+            None => f(),
+        }
+    }
+}
+
+thread_local! {
+    static CACHE: std::cell::RefCell<SelectorCache> =
+        const { std::cell::RefCell::new(SelectorCache { slots: Vec::new(), generation: 0 }) };
+}
+
 impl CompiledRule {
+    /// Whether every selector matches, using (and filling) the per-check cache.
+    fn matches_cached(&self, ctx: &Ctx<'_>, cache: &mut SelectorCache, caller_base: usize) -> bool {
+        if let Some(sel) = &self.target
+            && !cache.get_or(self.target_key as usize, || {
+                target_miss(sel, ctx.target).is_none()
+            })
+        {
+            return false;
+        }
+        if let Some(sel) = &self.caller
+            && !cache.get_or(caller_base + self.caller_key as usize, || {
+                caller_miss(sel, ctx.caller).is_none()
+            })
+        {
+            return false;
+        }
+        if !self.accepts_risk(ctx.effective) {
+            return false;
+        }
+        self.windows
+            .as_ref()
+            .is_none_or(|ws| ws.iter().any(|w| window_open(w, ctx.at)))
+    }
+
     /// Whether the rule's caller selector accepts `caller` (true without one).
     pub fn could_match_caller(&self, caller: &Caller) -> bool {
         self.caller
@@ -465,15 +528,22 @@ impl Snapshot {
         };
         let mut trace = req.explain.then(Vec::new);
         let mut winner: Option<&CompiledRule> = None;
+        if trace.is_none() {
+            // Fast path: the first candidate (in rank order) that matches wins.
+            let caller_base = self.target_sels as usize;
+            winner = CACHE.with(|c| {
+                let mut cache = c.borrow_mut();
+                cache.begin(caller_base + self.caller_sels as usize);
+                self.candidates_for(&action.name, target, false)
+                    .find(|r| r.matches_cached(&ctx, &mut cache, caller_base))
+            });
+        }
         // A trace lists every candidate; a plain check only walks the rules
         // that can match this target's environment.
-        for rule in self.candidates_for(&action.name, target, trace.is_some()) {
-            let miss = if winner.is_some() && trace.is_none() {
-                break;
-            } else {
-                rule.miss(&ctx)
-            };
-            if let Some(trace) = trace.as_mut() {
+        if let Some(trace) = trace.as_mut() {
+            // Explain: walk every candidate, say why each did or did not decide.
+            for rule in self.candidates_for(&action.name, target, true) {
+                let miss = rule.miss(&ctx);
                 let note = match (miss, winner) {
                     (Some(m), _) => rule.describe_miss(m, &ctx),
                     (None, Some(w)) => format!("matched, but outranked by `{}`", w.rule.name),
@@ -487,9 +557,9 @@ impl Snapshot {
                     matched: miss.is_none(),
                     note,
                 });
-            }
-            if miss.is_none() && winner.is_none() {
-                winner = Some(rule);
+                if miss.is_none() && winner.is_none() {
+                    winner = Some(rule);
+                }
             }
         }
         let (result, reason, policy) = match winner {
