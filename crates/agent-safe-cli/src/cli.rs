@@ -1,0 +1,635 @@
+//! The command line, as clap derives it. Every command's `--help` ends with
+//! examples; `check` and the top level also list the exit codes.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::output::ColorWhen;
+
+const ABOUT: &str =
+    "Ask before acting: a policy decision point for AI agents that operate Kubernetes";
+
+const LONG_ABOUT: &str = "\
+Ask before acting: a policy decision point for AI agents that operate Kubernetes.
+
+agent-safe answers one question: may caller C run action A on target T with
+params P, now? The answer is ALLOW, DENY or REQUIRE_APPROVAL, with the reason
+and the rule that decided, and every check is recorded in a hash-chained audit
+log. agent-safe is advisory: it decides and logs, it never runs the action.
+
+Configuration: --config PATH, else $AGENT_SAFE_CONFIG, else agent-safe.yaml in
+the current directory or one of its parents. With no configuration at all the
+built-in Kubernetes action catalogue is available and every check is denied.";
+
+const TOP_AFTER: &str = "\
+Examples:
+  agent-safe init my-project && cd my-project     # scaffold a working project
+  agent-safe validate && agent-safe test          # check the files, run the policy tests
+  agent-safe list-actions --tag deployments
+  agent-safe check restart-deployment --target staging/web --caller ops-agent \\
+      --params '{\"namespace\":\"staging\",\"deployment\":\"web\"}' \\
+    && kubectl -n staging rollout restart deployment/web
+  agent-safe audit show --last 20 --decision deny
+  agent-safe audit verify
+
+Exit codes:
+  0  ALLOW (check, check-plan), or success (every other command)
+  1  the command ran and found a failure (validate errors, failed or empty test
+     suite, broken audit chain), or an internal error
+  2  usage or configuration error (bad flags, missing or malformed files)
+  3  DENY
+  4  REQUIRE_APPROVAL
+
+Documentation: docs/CLI.md";
+
+/// `agent-safe`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "agent-safe",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = TOP_AFTER,
+    max_term_width = 100,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+pub(crate) struct Cli {
+    /// The configuration file (default: $AGENT_SAFE_CONFIG, else agent-safe.yaml
+    /// in the current directory or a parent).
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        help_heading = "Global options"
+    )]
+    pub config: Option<PathBuf>,
+
+    /// When to colour the output (`auto` honours NO_COLOR and CLICOLOR_FORCE).
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN", help_heading = "Global options")]
+    pub color: ColorWhen,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Decide one request: may CALLER run ACTION on TARGET with PARAMS?
+    #[command(after_help = CHECK_AFTER, long_about = CHECK_LONG)]
+    Check(CheckArgs),
+    /// Decide every step of a multi-step plan, under one correlation id.
+    #[command(after_help = PLAN_AFTER, long_about = PLAN_LONG)]
+    CheckPlan(PlanArgs),
+    /// List the known actions (the built-in catalogue and the project's own).
+    #[command(after_help = LIST_AFTER)]
+    ListActions(ListArgs),
+    /// Show one action definition: parameters, risk, prechecks, privileges.
+    #[command(after_help = SHOW_AFTER)]
+    ShowAction(ShowArgs),
+    /// Load every file of the configuration and analyse the policy rules.
+    #[command(after_help = VALIDATE_AFTER, long_about = VALIDATE_LONG)]
+    Validate(ValidateArgs),
+    /// Check one policy file against the configured actions and inventory.
+    #[command(after_help = VALIDATE_POLICY_AFTER, long_about = VALIDATE_POLICY_LONG)]
+    ValidatePolicy(ValidatePolicyArgs),
+    /// Run the policy tests (YAML files of requests and expected decisions).
+    #[command(after_help = TEST_AFTER, long_about = TEST_LONG)]
+    Test(TestArgs),
+    /// Verify, search and follow the audit log.
+    #[command(subcommand, after_help = AUDIT_AFTER)]
+    Audit(AuditCmd),
+    /// Create a working project: policies, inventory, tests, config, signing key.
+    #[command(after_help = INIT_AFTER, long_about = INIT_LONG)]
+    Init(InitArgs),
+    /// Mint signed caller tokens (HS256 JWTs) with the configured key.
+    #[command(subcommand, after_help = TOKEN_AFTER)]
+    Token(TokenCmd),
+    /// Lock the action registry: record the SHA-256 of every action file.
+    #[command(subcommand, after_help = REGISTRY_AFTER)]
+    Registry(RegistryCmd),
+    /// Print the JSON Schema of a file kind, for editors and CI.
+    #[command(after_help = SCHEMA_AFTER)]
+    Schema(SchemaArgs),
+    /// Print a shell completion script.
+    #[command(after_help = COMPLETIONS_AFTER)]
+    Completions(CompletionsArgs),
+}
+
+/// `--output text|json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub(crate) enum Format {
+    /// For people.
+    #[default]
+    Text,
+    /// For programs.
+    Json,
+}
+
+/// `--output text|yaml|json` (show-action).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub(crate) enum ShowFormat {
+    /// For people.
+    #[default]
+    Text,
+    /// The definition file as written (a starting point for a project override).
+    Yaml,
+    /// The definition as JSON.
+    Json,
+}
+
+/// A risk class, on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RiskArg {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl From<RiskArg> for agent_safe_core::RiskClass {
+    fn from(r: RiskArg) -> Self {
+        match r {
+            RiskArg::Low => agent_safe_core::RiskClass::Low,
+            RiskArg::Medium => agent_safe_core::RiskClass::Medium,
+            RiskArg::High => agent_safe_core::RiskClass::High,
+            RiskArg::Critical => agent_safe_core::RiskClass::Critical,
+        }
+    }
+}
+
+const CHECK_LONG: &str = "\
+Decide one request: may CALLER run ACTION on TARGET with PARAMS, now?
+
+The decision is printed (text, or with --output json the same JSON object as the
+HTTP API and the Python SDK's to_dict()) and recorded in the audit log. The exit
+code is the answer, so `agent-safe check ... && <run the action>` is safe.";
+
+const CHECK_AFTER: &str = "\
+Examples:
+  agent-safe check describe-deployment --target staging/api --caller ops-agent \\
+      --params '{\"namespace\":\"staging\",\"deployment\":\"api\"}'
+  agent-safe check restart-deployment --caller ops-agent \\
+      --params '{\"namespace\":\"staging\",\"deployment\":\"web\"}'    # target resolved from params
+  agent-safe check restart-deployment --target prod/api --caller \"$TOKEN\" \\
+      --params-file params.json --at 2026-03-07T02:30:00Z --explain  # what-if, with the rule trace
+  agent-safe check drain-node --target prod/node-1 --caller ops-agent \\
+      --params '{\"node\":\"prod-node-1\"}' --output json | jq .reason
+
+Exit codes:
+  0  ALLOW
+  3  DENY (also: unknown action, invalid params, invalid token, audit log unavailable)
+  4  REQUIRE_APPROVAL
+  2  usage or configuration error (bad flags, invalid JSON, --params not an object,
+     invalid --at, a configuration that does not load): nothing was decided
+  1  internal error";
+
+/// `check`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// The action: `name` (highest version) or `name@version`.
+    pub action: String,
+    /// Inventory id of the target, e.g. `staging/api` (else resolved from the params).
+    #[arg(long, short = 't', value_name = "ID")]
+    pub target: Option<String>,
+    /// Who asks: a plain agent id or a signed token (JWT).
+    #[arg(
+        long,
+        short = 'c',
+        value_name = "ID|JWT",
+        env = "AGENT_SAFE_CALLER",
+        hide_env_values = true
+    )]
+    pub caller: Option<String>,
+    /// Action parameters as a JSON object, e.g. '{"namespace":"staging"}'.
+    #[arg(long, short = 'p', value_name = "JSON", conflicts_with = "params_file")]
+    pub params: Option<String>,
+    /// Read the parameters (a JSON object) from a file, or `-` for stdin.
+    #[arg(long, value_name = "FILE")]
+    pub params_file: Option<PathBuf>,
+    /// Free context recorded in the audit log, as a JSON object (e.g. the agent's run id).
+    #[arg(long, value_name = "JSON")]
+    pub context: Option<String>,
+    /// Link this check to others in the audit log (default: a new UUID).
+    #[arg(long, value_name = "ID")]
+    pub correlation_id: Option<String>,
+    /// Evaluate the policy at this time instead of now (RFC 3339, e.g.
+    /// 2026-03-07T02:30:00Z); the audit event records both times.
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+    /// Show every rule considered, and why it did or did not decide.
+    #[arg(long, short = 'e')]
+    pub explain: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+}
+
+const PLAN_LONG: &str = "\
+Decide every step of a multi-step plan. Each step is logged under one shared
+correlation id with its step index; the plan's result is the most restrictive
+step result, and the exit code follows it (0 only when every step is allowed).
+
+FILE (YAML or JSON) is either a list of steps, or a mapping with `steps:` and a
+default `caller:` for steps that name none. A step has the fields of a check:
+`action` (required), `target`, `caller`, `params` (a mapping), `context`.";
+
+const PLAN_AFTER: &str = "\
+Plan file:
+  caller: deploy-agent            # optional default caller
+  steps:
+    - action: scale-deployment
+      target: staging/api
+      params: {namespace: staging, deployment: api, replicas: 3}
+    - action: restart-deployment
+      target: staging/api
+      params: {namespace: staging, deployment: api}
+
+Examples:
+  agent-safe check-plan plan.yaml
+  agent-safe check-plan plan.json --output json --correlation-id run-42
+
+Exit codes: 0 every step ALLOW, 3 some step DENY, 4 otherwise some step
+REQUIRE_APPROVAL, 2 usage or configuration error (malformed plan file).";
+
+/// `check-plan`.
+#[derive(Debug, Args)]
+pub(crate) struct PlanArgs {
+    /// The plan file (YAML or JSON).
+    pub file: PathBuf,
+    /// Shared by every step (default: a new UUID).
+    #[arg(long, value_name = "ID")]
+    pub correlation_id: Option<String>,
+    /// Evaluate the policy at this time instead of now (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+    /// Include the rule trace of every step.
+    #[arg(long, short = 'e')]
+    pub explain: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+}
+
+const LIST_AFTER: &str = "\
+Examples:
+  agent-safe list-actions
+  agent-safe list-actions --tag read-only
+  agent-safe list-actions --risk high --output json | jq -r '.[].name'";
+
+/// `list-actions`.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    /// Only actions with this tag.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Only actions of this risk class.
+    #[arg(long, value_enum, value_name = "RISK")]
+    pub risk: Option<RiskArg>,
+    /// Output format (json: the action definitions).
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+}
+
+const SHOW_AFTER: &str = "\
+Examples:
+  agent-safe show-action restart-deployment
+  agent-safe show-action restart-deployment@1.0.0 --output json
+  agent-safe show-action restart-deployment --output yaml > actions/restart-deployment.yaml
+      # a project file with the same name@version replaces the built-in definition";
+
+/// `show-action`.
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    /// `name` (highest version) or `name@version`.
+    pub name: String,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = ShowFormat::Text)]
+    pub output: ShowFormat,
+}
+
+const VALIDATE_LONG: &str = "\
+Load every file the configuration names (actions, policies, inventory, signing
+keys, the registry lock) and report every error with file:line:col. Then analyse
+the rules: conflicts, rules that can never win, names of actions or target types
+that do not exist, time windows that never open, selectors no target satisfies;
+and flag action privileges that are not valid Kubernetes RBAC. Findings are
+warnings; --strict makes them fail the run.";
+
+const VALIDATE_AFTER: &str = "\
+Examples:
+  agent-safe validate
+  agent-safe validate --strict            # in CI: warnings fail too
+  agent-safe --config deploy/agent-safe.yaml validate --output json
+
+Exit codes: 0 valid (warnings allowed unless --strict), 1 errors found (or
+warnings with --strict), 2 the configuration file itself is missing or malformed.";
+
+/// `validate`.
+#[derive(Debug, Args)]
+pub(crate) struct ValidateArgs {
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    pub strict: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+}
+
+const VALIDATE_POLICY_LONG: &str = "\
+Check one policy file on its own: load it, compile it against the configured
+action registry and inventory (the configuration's other policy files are left
+out), and analyse its rules, with the same output as `validate`.";
+
+const VALIDATE_POLICY_AFTER: &str = "\
+Examples:
+  agent-safe validate-policy policies/10-staging.yaml
+  agent-safe validate-policy new-rules.yaml --strict --output json
+
+Exit codes: 0 valid, 1 errors in the file (or warnings with --strict),
+2 the file or the configuration is missing or does not load.";
+
+/// `validate-policy`.
+#[derive(Debug, Args)]
+pub(crate) struct ValidatePolicyArgs {
+    /// The policy file.
+    pub file: PathBuf,
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    pub strict: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+}
+
+const TEST_LONG: &str = "\
+Run policy tests: each case is a request and the decision expected for it.
+Cases are evaluated against the configuration without writing to the audit log
+(tests are not real checks), at the case's `at` time (default: now).
+
+Prints `PASS name` or `FAIL name: why` per case, then `N passed, M failed`.";
+
+const TEST_AFTER: &str = "\
+Test file (YAML; unknown keys are errors):
+  tests:
+    - name: restarting the staging web preview is allowed
+      request:
+        action: restart-deployment
+        target: staging/web
+        caller: ops-agent               # or claims: {agent_id: x, roles: [..], groups: [..]}
+        params: {namespace: staging, deployment: web}
+        at: \"2026-03-04T12:00:00Z\"     # evaluation time (default: now)
+      expect: allow                      # allow | deny | require_approval
+      policy: allow-low-risk-staging     # optional winning rule; null = default deny
+      effective_risk: low                # optional
+      reason_contains: Low-risk          # optional
+
+Examples:
+  agent-safe test                        # every file under tests/ beside agent-safe.yaml
+  agent-safe test tests/10-staging.yaml
+  agent-safe schema tests > tests.schema.json   # for editor completion
+
+Exit codes: 0 every case passed, 1 a case failed or no case was found,
+2 a malformed test file or configuration.";
+
+/// `test`.
+#[derive(Debug, Args)]
+pub(crate) struct TestArgs {
+    /// Test files or directories (default: `tests/` beside the configuration).
+    pub paths: Vec<PathBuf>,
+}
+
+const AUDIT_AFTER: &str = "\
+Examples:
+  agent-safe audit verify
+  agent-safe audit show --last 20 --decision deny
+  agent-safe audit tail --follow";
+
+/// `audit ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCmd {
+    /// Check the hash chain: every hash, link and seq, across rotated files.
+    #[command(after_help = VERIFY_AFTER)]
+    Verify(VerifyArgs),
+    /// Print events, oldest first, with filters.
+    #[command(after_help = SHOW_EVENTS_AFTER)]
+    Show(ShowEventsArgs),
+    /// Print the last events, and with --follow the new ones as they come.
+    #[command(after_help = TAIL_AFTER)]
+    Tail(TailArgs),
+}
+
+const VERIFY_AFTER: &str = "\
+Examples:
+  agent-safe audit verify                         # the configured log, rotated files included
+  agent-safe audit verify audit/                  # a directory holding one log
+  agent-safe audit verify audit/audit.jsonl --output json
+
+Prints `ok: N events in K files, chain intact`, or the first break as
+`file:line: error: reason`. A torn final line (a writer stopped mid-write) is
+reported as a warning: the events before it verify.
+
+Exit codes: 0 the chain holds, 1 the chain is broken, 2 no such file or no log.";
+
+/// `audit verify`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// Log files or directories (default: the configured audit log).
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+}
+
+/// Event filters shared by `audit show` and `audit tail`.
+#[derive(Debug, Args)]
+pub(crate) struct EventFilterArgs {
+    /// Only this decision.
+    #[arg(long, value_enum, value_name = "DECISION")]
+    pub decision: Option<DecisionArg>,
+    /// Only this caller (agent id).
+    #[arg(long, value_name = "ID")]
+    pub caller: Option<String>,
+    /// Only this action.
+    #[arg(long, value_name = "NAME")]
+    pub action: Option<String>,
+    /// Only events of this correlation id (e.g. every step of a plan).
+    #[arg(long, value_name = "ID")]
+    pub correlation_id: Option<String>,
+    /// Only events logged at or after this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub since: Option<String>,
+    /// Only events logged at or before this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub until: Option<String>,
+    /// The log to read: a file or a directory (default: the configured audit log).
+    #[arg(long, value_name = "PATH")]
+    pub log: Option<PathBuf>,
+    /// Output format (json: the log lines themselves, one per line).
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+}
+
+/// A decision, on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DecisionArg {
+    Allow,
+    Deny,
+    RequireApproval,
+}
+
+impl DecisionArg {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            DecisionArg::Allow => "allow",
+            DecisionArg::Deny => "deny",
+            DecisionArg::RequireApproval => "require_approval",
+        }
+    }
+}
+
+const SHOW_EVENTS_AFTER: &str = "\
+Examples:
+  agent-safe audit show
+  agent-safe audit show --last 50 --decision deny --caller ops-agent
+  agent-safe audit show --since 2026-03-01T00:00:00Z --action drain-node --output json
+
+Text columns: time, seq, decision, action, target, caller, reason.";
+
+/// `audit show`.
+#[derive(Debug, Args)]
+pub(crate) struct ShowEventsArgs {
+    /// Only the newest N matching events.
+    #[arg(long, short = 'n', value_name = "N")]
+    pub last: Option<usize>,
+    #[command(flatten)]
+    pub filter: EventFilterArgs,
+}
+
+const TAIL_AFTER: &str = "\
+Examples:
+  agent-safe audit tail
+  agent-safe audit tail -n 50 --decision deny
+  agent-safe audit tail --follow --output json | jq .reason";
+
+/// `audit tail`.
+#[derive(Debug, Args)]
+pub(crate) struct TailArgs {
+    /// How many of the newest events to print first.
+    #[arg(long, short = 'n', value_name = "N", default_value_t = 10)]
+    pub lines: usize,
+    /// Keep running and print new events as they are logged (across rotations).
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    #[command(flatten)]
+    pub filter: EventFilterArgs,
+}
+
+const INIT_LONG: &str = "\
+Create a working project in DIR (default: the current directory): example
+policies, an inventory and policy tests, an agent-safe.yaml that names them, an
+actions/ directory for your own action definitions, a fresh signing key in
+secrets/signing.key (mode 0600) and a .gitignore for secrets/ and audit/.
+
+Nothing is overwritten: if any of these files exists, init refuses and writes
+nothing.";
+
+const INIT_AFTER: &str = "\
+Examples:
+  agent-safe init my-project
+  agent-safe init                         # in the current directory";
+
+/// `init`.
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// Where to create the project (created if missing).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+}
+
+const TOKEN_AFTER: &str = "\
+Examples:
+  agent-safe token create --agent-id deploy-agent --roles deployer --groups platform
+  TOKEN=$(agent-safe token create --agent-id deploy-agent --roles deployer --ttl 15m)
+  agent-safe check restart-deployment --caller \"$TOKEN\" --target staging/api \\
+      --params '{\"namespace\":\"staging\",\"deployment\":\"api\"}'";
+
+/// `token ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCmd {
+    /// Mint a signed caller token (prints the JWT).
+    #[command(after_help = TOKEN_AFTER)]
+    Create(TokenCreateArgs),
+}
+
+/// `token create`.
+#[derive(Debug, Args)]
+pub(crate) struct TokenCreateArgs {
+    /// The `agent_id` claim.
+    #[arg(long, value_name = "ID")]
+    pub agent_id: String,
+    /// Roles, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "ROLE,...")]
+    pub roles: Vec<String>,
+    /// Groups, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "GROUP,...")]
+    pub groups: Vec<String>,
+    /// Lifetime: seconds, or a number with s, m, h or d (e.g. 15m, 1h).
+    #[arg(long, default_value = "1h", value_name = "DURATION")]
+    pub ttl: String,
+    /// The `agent_name` claim (a human-readable name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Sign with the configured key of this kid (default: the first key).
+    #[arg(long, value_name = "KID")]
+    pub kid: Option<String>,
+}
+
+const REGISTRY_AFTER: &str = "\
+Examples:
+  agent-safe registry lock && git add registry.lock
+
+Once registry.lock exists, loading refuses any action file whose hash differs,
+and any file missing from or extra to the lock. Re-run after changing actions/.";
+
+/// `registry ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum RegistryCmd {
+    /// Write registry.lock beside agent-safe.yaml.
+    #[command(after_help = REGISTRY_AFTER)]
+    Lock,
+}
+
+const SCHEMA_AFTER: &str = "\
+Examples:
+  agent-safe schema                       # list the kinds
+  agent-safe schema policy > policy.schema.json
+  # in a YAML file, for editors with the YAML language server:
+  # yaml-language-server: $schema=./policy.schema.json";
+
+/// `schema`.
+#[derive(Debug, Args)]
+pub(crate) struct SchemaArgs {
+    /// The file kind; without it, the kinds are listed.
+    pub kind: Option<String>,
+    /// Write every schema as DIR/<kind>.schema.json (used to refresh the
+    /// committed `schemas/`).
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub write_dir: Option<PathBuf>,
+}
+
+const COMPLETIONS_AFTER: &str = "\
+Examples:
+  agent-safe completions bash > ~/.local/share/bash-completion/completions/agent-safe
+  agent-safe completions zsh > \"${fpath[1]}/_agent-safe\"
+  agent-safe completions fish > ~/.config/fish/completions/agent-safe.fish";
+
+/// `completions`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}

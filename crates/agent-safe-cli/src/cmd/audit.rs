@@ -1,0 +1,420 @@
+//! `audit verify`, `audit show`, `audit tail`.
+
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use agent_safe_core::audit::{
+    AuditError, AuditEvent, EventFilter, EventKind, Follower, VerifyReport, log_files, read_events,
+    verify,
+};
+use serde::Serialize;
+
+use crate::cli::{AuditCmd, EventFilterArgs, Format, ShowEventsArgs, TailArgs, VerifyArgs};
+use crate::error::{CliError, CmdResult, exit};
+use crate::output::{Io, Stream, paint, style};
+use crate::project::Ctx;
+
+/// `audit ...`.
+pub(crate) fn audit(io: &mut Io, ctx: &Ctx, cmd: AuditCmd) -> CmdResult {
+    match cmd {
+        AuditCmd::Verify(a) => verify_cmd(io, ctx, a),
+        AuditCmd::Show(a) => show(io, ctx, a),
+        AuditCmd::Tail(a) => tail(io, ctx, a),
+    }
+}
+
+/// The configured audit log's active file.
+fn configured_log(ctx: &Ctx, what: &str) -> Result<PathBuf, CliError> {
+    let config = ctx.require_config(what)?;
+    if !config.audit.enabled {
+        return Err(CliError::usage_help(
+            "the audit log is disabled in the configuration (`audit: {enabled: false}`)",
+            "name the log files to read as arguments",
+        ));
+    }
+    Ok(config.audit.path)
+}
+
+/// The files of the configured log (rotated ones first), or an error when
+/// nothing has been logged yet.
+fn configured_files(ctx: &Ctx, what: &str) -> Result<Vec<PathBuf>, CliError> {
+    let active = configured_log(ctx, what)?;
+    let dir_missing = active
+        .parent()
+        .is_some_and(|d| !d.as_os_str().is_empty() && !d.is_dir());
+    let files = if dir_missing {
+        Vec::new()
+    } else {
+        log_files(&active).map_err(audit_usage)?
+    };
+    if files.is_empty() {
+        return Err(CliError::usage_help(
+            format!("there is no audit log at `{}` yet", active.display()),
+            "nothing has been checked with this configuration so far; run `agent-safe check ...` first",
+        ));
+    }
+    Ok(files)
+}
+
+fn audit_usage(e: AuditError) -> CliError {
+    CliError::usage(e.to_string())
+}
+
+fn require_existing(paths: &[PathBuf]) -> Result<(), CliError> {
+    for p in paths {
+        if !p.exists() {
+            return Err(CliError::usage(format!("`{}` does not exist", p.display())));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct JsonVerify<'a> {
+    ok: bool,
+    events: u64,
+    files: Vec<String>,
+    first_seq: Option<u64>,
+    last_seq: Option<u64>,
+    last_hash: Option<&'a str>,
+    recoveries: u64,
+    problem: Option<JsonProblem>,
+    torn_tail: Option<JsonTorn>,
+    notes: &'a [String],
+}
+
+#[derive(Serialize)]
+struct JsonProblem {
+    file: String,
+    line: u64,
+    kind: String,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct JsonTorn {
+    file: String,
+    line: u64,
+    offset: u64,
+    bytes: u64,
+}
+
+fn verify_cmd(io: &mut Io, ctx: &Ctx, a: VerifyArgs) -> CmdResult {
+    let paths = if a.paths.is_empty() {
+        configured_files(ctx, "`agent-safe audit verify` without paths")?
+    } else {
+        require_existing(&a.paths)?;
+        a.paths.clone()
+    };
+    let report = verify(&paths);
+    let code = if report.ok() { exit::OK } else { exit::FAILURE };
+    match a.output {
+        Format::Json => {
+            let j = JsonVerify {
+                ok: report.ok(),
+                events: report.events,
+                files: report
+                    .files
+                    .iter()
+                    .map(|f| f.path.display().to_string())
+                    .collect(),
+                first_seq: report.first_seq,
+                last_seq: report.last_seq,
+                last_hash: report.last_hash.as_deref(),
+                recoveries: report.recoveries,
+                problem: report.problem.as_ref().map(|p| JsonProblem {
+                    file: p.path.display().to_string(),
+                    line: p.line,
+                    kind: format!("{:?}", p.kind).to_lowercase(),
+                    message: p.message.clone(),
+                }),
+                torn_tail: report.torn_tail.as_ref().map(|t| JsonTorn {
+                    file: t.path.display().to_string(),
+                    line: t.line,
+                    offset: t.offset,
+                    bytes: t.bytes,
+                }),
+                notes: &report.notes,
+            };
+            let text = serde_json::to_string_pretty(&j).map_err(anyhow::Error::from)?;
+            writeln!(io.out, "{text}")?;
+        }
+        Format::Text => write_verify(&mut io.out, &report)?,
+    }
+    Ok(code)
+}
+
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+fn write_verify(w: &mut Stream, r: &VerifyReport) -> std::io::Result<()> {
+    if let Some(p) = &r.problem {
+        let at = if p.line > 0 {
+            format!("{}:{}", p.path.display(), p.line)
+        } else {
+            p.path.display().to_string()
+        };
+        writeln!(w, "{at}: {} {}", paint(style::BAD, "error:"), p.message)?;
+        writeln!(
+            w,
+            "{} the chain is broken; {} before this point verified",
+            paint(style::BAD, "failed:"),
+            plural(r.events, "event")
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        w,
+        "{} {} in {}, chain intact",
+        paint(style::GOOD, "ok:"),
+        plural(r.events, "event"),
+        plural(r.files.len() as u64, "file")
+    )?;
+    if let (Some(first), Some(last)) = (r.first_seq, r.last_seq) {
+        match &r.last_hash {
+            Some(hash) => writeln!(
+                w,
+                "  seq {first}–{last}; last hash {hash} (keep it elsewhere as a checkpoint)"
+            )?,
+            None => writeln!(w, "  seq {first}–{last}")?,
+        }
+    }
+    if r.recoveries > 0 {
+        writeln!(
+            w,
+            "  note: {} recorded by writers after a crash",
+            plural(r.recoveries, "torn-tail recovery")
+        )?;
+    }
+    if let Some(t) = &r.torn_tail {
+        writeln!(
+            w,
+            "{}:{}: {} torn tail: {} after the last complete line (a writer stopped mid-write; the events before it verify, and the next append moves these bytes to a quarantine file)",
+            t.path.display(),
+            t.line,
+            paint(style::WARN, "warning:"),
+            plural(t.bytes, "byte")
+        )?;
+    }
+    for note in &r.notes {
+        writeln!(w, "  note: {note}")?;
+    }
+    Ok(())
+}
+
+fn build_filter(f: &EventFilterArgs) -> Result<EventFilter, CliError> {
+    Ok(EventFilter {
+        kind: None,
+        decision: f.decision.map(|d| d.as_str().to_owned()),
+        caller: f.caller.clone(),
+        action: f.action.clone(),
+        correlation_id: f.correlation_id.clone(),
+        since: f
+            .since
+            .as_deref()
+            .map(|s| super::parse_time("--since", s))
+            .transpose()?,
+        until: f
+            .until
+            .as_deref()
+            .map(|s| super::parse_time("--until", s))
+            .transpose()?,
+    })
+}
+
+fn filter_paths(ctx: &Ctx, f: &EventFilterArgs, what: &str) -> Result<Vec<PathBuf>, CliError> {
+    match &f.log {
+        Some(p) => {
+            require_existing(std::slice::from_ref(p))?;
+            Ok(vec![p.clone()])
+        }
+        None => configured_files(ctx, what),
+    }
+}
+
+fn read_failed(e: AuditError) -> CliError {
+    CliError::Failed(e.to_string())
+}
+
+fn show(io: &mut Io, ctx: &Ctx, a: ShowEventsArgs) -> CmdResult {
+    let filter = build_filter(&a.filter)?;
+    let paths = filter_paths(ctx, &a.filter, "`agent-safe audit show` without --log")?;
+    let events = read_events(&paths, &filter, a.last).map_err(read_failed)?;
+    for ev in &events {
+        write_event(&mut io.out, ev, a.filter.output)?;
+        if io.out.closed() {
+            break;
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn tail(io: &mut Io, ctx: &Ctx, a: TailArgs) -> CmdResult {
+    let filter = build_filter(&a.filter)?;
+    let (paths, active) = match &a.filter.log {
+        Some(p) => {
+            require_existing(std::slice::from_ref(p))?;
+            let active = if p.is_dir() {
+                active_in_dir(p)?
+            } else {
+                p.clone()
+            };
+            (vec![p.clone()], active)
+        }
+        None => {
+            let active = configured_log(ctx, "`agent-safe audit tail` without --log")?;
+            let dir_missing = active
+                .parent()
+                .is_some_and(|d| !d.as_os_str().is_empty() && !d.is_dir());
+            let files = if dir_missing {
+                Vec::new()
+            } else {
+                log_files(&active).map_err(audit_usage)?
+            };
+            if files.is_empty() && !a.follow {
+                return Err(CliError::usage(format!(
+                    "there is no audit log at `{}` yet",
+                    active.display()
+                )));
+            }
+            (files, active)
+        }
+    };
+    // Start following before reading the last events, so nothing logged in
+    // between is missed; events seen twice are skipped by seq.
+    let mut follower = if a.follow {
+        Some(Follower::new(&active, filter.clone()).map_err(read_failed)?)
+    } else {
+        None
+    };
+    let mut last_seq = 0u64;
+    if !paths.is_empty() {
+        for ev in read_events(&paths, &filter, Some(a.lines)).map_err(read_failed)? {
+            last_seq = last_seq.max(ev.seq);
+            write_event(&mut io.out, &ev, a.filter.output)?;
+        }
+    }
+    io.out.flush()?;
+    let Some(follower) = follower.as_mut() else {
+        return Ok(exit::OK);
+    };
+    let out = &mut io.out;
+    let mut failure = None;
+    follower
+        .follow(Duration::from_millis(250), |ev| {
+            if ev.seq <= last_seq {
+                return ControlFlow::Continue(());
+            }
+            last_seq = ev.seq;
+            let r = write_event(out, &ev, a.filter.output).and_then(|()| out.flush());
+            if let Err(e) = r {
+                failure = Some(e);
+                return ControlFlow::Break(());
+            }
+            if out.closed() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .map_err(read_failed)?;
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(exit::OK),
+    }
+}
+
+/// The active file of the one log in `dir` (the `.jsonl` file that is not a
+/// rotated file).
+fn active_in_dir(dir: &Path) -> Result<PathBuf, CliError> {
+    let files = agent_safe_core::audit::resolve_paths(&[dir.to_path_buf()]).map_err(audit_usage)?;
+    files
+        .iter()
+        .find(|f| {
+            f.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| agent_safe_core::audit::parse_rotated_name(n).is_none())
+        })
+        .or(files.last())
+        .cloned()
+        .ok_or_else(|| CliError::usage(format!("no audit log in `{}`", dir.display())))
+}
+
+fn write_event(w: &mut Stream, ev: &AuditEvent, format: Format) -> std::io::Result<()> {
+    if format == Format::Json {
+        let line = ev
+            .to_line()
+            .or_else(|_| serde_json::to_string(ev))
+            .unwrap_or_default();
+        return writeln!(w, "{line}");
+    }
+    let dash = || "-".to_owned();
+    let (label, st) = match ev.kind {
+        EventKind::Decision => {
+            let d = ev.decision.as_deref().unwrap_or("-");
+            let r = agent_safe_core::DecisionResult::parse(d);
+            (
+                r.map_or_else(|| d.to_uppercase(), |r| r.as_upper().to_owned()),
+                r.map_or(style::LABEL, crate::output::result_style),
+            )
+        }
+        EventKind::Approval => (
+            ev.decision.as_deref().unwrap_or("approval").to_uppercase(),
+            style::LABEL,
+        ),
+        other => (other.as_str().to_uppercase(), style::DIM),
+    };
+    let action = match (&ev.action, &ev.action_version) {
+        (Some(a), Some(v)) => format!("{a}@{v}"),
+        (Some(a), None) => a.clone(),
+        _ => dash(),
+    };
+    let reason = match ev.kind {
+        EventKind::Rotation => ev
+            .rotation
+            .as_ref()
+            .map(|r| {
+                format!(
+                    "continues {} (seq {})",
+                    r.previous_file, r.previous_last_seq
+                )
+            })
+            .unwrap_or_default(),
+        EventKind::Recovery => ev
+            .recovery
+            .as_ref()
+            .map(|r| {
+                format!(
+                    "{} torn bytes moved to {} (sha256 {})",
+                    r.torn_bytes, r.quarantine_file, r.torn_sha256
+                )
+            })
+            .unwrap_or_default(),
+        _ => {
+            let mut r = ev.reason.clone().unwrap_or_default();
+            // A what-if check (`--at`): say so, the policy time is not the log time.
+            if let Some(at) = &ev.evaluated_at {
+                r.push_str(&format!(" [evaluated at {at}]"));
+            }
+            r
+        }
+    };
+    writeln!(
+        w,
+        "{}  {:>6}  {}  {}  {}  {}  {}",
+        ev.timestamp,
+        ev.seq,
+        paint(st, &format!("{label:<16}")),
+        action,
+        ev.target.clone().unwrap_or_else(dash),
+        ev.caller.clone().unwrap_or_else(dash),
+        reason.split_whitespace().collect::<Vec<_>>().join(" ")
+    )
+}

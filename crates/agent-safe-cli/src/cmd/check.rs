@@ -1,0 +1,304 @@
+//! `check` and `check-plan`.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use agent_safe_core::engine::TraceEntry;
+use agent_safe_core::{CheckRequest, Decision, DecisionResult, PlanDecision};
+use serde_json::Value as Json;
+
+use crate::cli::{CheckArgs, Format, PlanArgs};
+use crate::error::{CliError, CmdResult, decision_exit_code};
+use crate::output::{Io, paint, result_style, style, table};
+use crate::project::Ctx;
+
+const OBJECT_EXAMPLE: &str = r#"e.g. '{"namespace": "staging"}'"#;
+
+/// Parses `text` (given to `flag`) as a JSON object.
+pub(crate) fn json_object(flag: &str, text: &str) -> Result<Json, CliError> {
+    match serde_json::from_str::<Json>(text) {
+        Ok(v @ Json::Object(_)) => Ok(v),
+        Ok(other) => Err(CliError::usage(format!(
+            "{flag}: expected a JSON object, {OBJECT_EXAMPLE}, got {}",
+            json_kind(&other)
+        ))),
+        Err(e) => Err(CliError::usage(format!(
+            "{flag}: expected a JSON object, {OBJECT_EXAMPLE}: {e}"
+        ))),
+    }
+}
+
+fn json_kind(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+fn read_params_file(path: &Path) -> Result<Json, CliError> {
+    let shown = path.display();
+    let text = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| CliError::usage(format!("--params-file -: cannot read stdin: {e}")))?;
+        s
+    } else {
+        std::fs::read_to_string(path)
+            .map_err(|e| CliError::usage(format!("--params-file {shown}: cannot read: {e}")))?
+    };
+    json_object(&format!("--params-file {shown}"), &text)
+}
+
+/// `check`.
+pub(crate) fn check(io: &mut Io, ctx: &Ctx, a: CheckArgs) -> CmdResult {
+    let at =
+        a.at.as_deref()
+            .map(|s| super::parse_time("--at", s))
+            .transpose()?;
+    let params = match (&a.params, &a.params_file) {
+        (Some(p), _) => Some(json_object("--params", p)?),
+        (None, Some(f)) => Some(read_params_file(f)?),
+        (None, None) => None,
+    };
+    let context = a
+        .context
+        .as_deref()
+        .map(|c| json_object("--context", c))
+        .transpose()?;
+    let safe = ctx.open()?;
+    let req = CheckRequest {
+        action: a.action,
+        target: a.target,
+        caller: a.caller,
+        params,
+        context,
+        correlation_id: a.correlation_id,
+        explain: a.explain,
+        verified_caller: None,
+    };
+    let d = safe.check_at(&req, at);
+    match a.output {
+        Format::Json => {
+            let text = serde_json::to_string_pretty(&d).map_err(anyhow::Error::from)?;
+            writeln!(io.out, "{text}")?;
+        }
+        Format::Text => {
+            let logged = safe.audit_log().is_some();
+            write_decision(
+                &mut io.out,
+                &d,
+                logged,
+                req.caller.as_deref().is_some_and(|c| !c.is_empty()),
+            )?;
+            if let Some(trace) = &d.trace {
+                writeln!(io.out)?;
+                write_trace(&mut io.out, trace, "")?;
+            }
+        }
+    }
+    Ok(decision_exit_code(d.result))
+}
+
+fn or_none(v: Option<&str>, none: &str) -> String {
+    v.map_or_else(|| paint(style::DIM, none), str::to_owned)
+}
+
+fn action_label(d: &Decision) -> String {
+    match &d.action_version {
+        Some(v) => format!("{}@{v}", d.action),
+        None => d.action.clone(),
+    }
+}
+
+/// The text form of one decision.
+pub(crate) fn write_decision(
+    w: &mut impl Write,
+    d: &Decision,
+    logged: bool,
+    caller_given: bool,
+) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "{}  {}",
+        paint(result_style(d.result), d.result.as_upper()),
+        d.reason
+    )?;
+    let rule = d
+        .policy_matched
+        .clone()
+        .unwrap_or_else(|| paint(style::DIM, "none"));
+    let caller = match (&d.caller, caller_given) {
+        (Some(c), _) => c.clone(),
+        (None, true) => paint(style::DIM, "rejected (see the reason)"),
+        (None, false) => paint(style::DIM, "anonymous"),
+    };
+    let audit = match &d.audit_id {
+        Some(id) => id.clone(),
+        None if !logged => paint(style::DIM, "not logged (no audit log configured)"),
+        None => paint(style::DIM, "none"),
+    };
+    let rows = [
+        ("rule", rule),
+        ("action", action_label(d)),
+        ("target", or_none(d.target.as_deref(), "none")),
+        ("caller", caller),
+        (
+            "risk",
+            format!("{} → {} (effective)", d.risk_class, d.effective_risk),
+        ),
+        ("audit id", audit),
+        ("correlation", or_none(d.correlation_id.as_deref(), "none")),
+        ("evaluated at", d.evaluated_at.clone()),
+    ];
+    for (label, value) in rows {
+        writeln!(
+            w,
+            "  {}{value}",
+            paint(style::LABEL, &format!("{:<14}", format!("{label}:")))
+        )?;
+    }
+    Ok(())
+}
+
+/// The rule trace as a table (`--explain`).
+pub(crate) fn write_trace(
+    w: &mut impl Write,
+    trace: &[TraceEntry],
+    indent: &str,
+) -> std::io::Result<()> {
+    if trace.is_empty() {
+        return writeln!(
+            w,
+            "{indent}{} no rule was considered",
+            paint(style::LABEL, "trace:")
+        );
+    }
+    writeln!(
+        w,
+        "{indent}{} rules in rank order",
+        paint(style::LABEL, "trace:")
+    )?;
+    let rows = trace
+        .iter()
+        .map(|t| {
+            vec![
+                t.rule.clone(),
+                t.priority.to_string(),
+                t.specificity.to_string(),
+                t.decision.as_str().to_owned(),
+                if t.matched { "yes" } else { "no" }.to_owned(),
+                t.note.clone(),
+            ]
+        })
+        .collect();
+    for line in table(
+        &[
+            "rule",
+            "priority",
+            "specificity",
+            "decision",
+            "matched",
+            "note",
+        ],
+        rows,
+    )
+    .lines()
+    {
+        writeln!(w, "{indent}  {line}")?;
+    }
+    Ok(())
+}
+
+/// `check-plan`.
+pub(crate) fn check_plan(io: &mut Io, ctx: &Ctx, a: PlanArgs) -> CmdResult {
+    let at =
+        a.at.as_deref()
+            .map(|s| super::parse_time("--at", s))
+            .transpose()?;
+    let mut steps = crate::plan::load_plan(&a.file)?;
+    for s in &mut steps {
+        s.explain = a.explain;
+    }
+    let safe = ctx.open()?;
+    let plan = safe.check_plan(&steps, a.correlation_id.as_deref(), at);
+    match a.output {
+        Format::Json => {
+            let text = serde_json::to_string_pretty(&plan).map_err(anyhow::Error::from)?;
+            writeln!(io.out, "{text}")?;
+        }
+        Format::Text => write_plan(&mut io.out, &plan, safe.audit_log().is_some())?,
+    }
+    Ok(decision_exit_code(plan.result))
+}
+
+fn write_plan(w: &mut impl Write, plan: &PlanDecision, logged: bool) -> std::io::Result<()> {
+    for (i, d) in plan.steps.iter().enumerate() {
+        let on = d
+            .target
+            .as_deref()
+            .map(|t| format!(" on {t}"))
+            .unwrap_or_default();
+        let by = d
+            .caller
+            .as_deref()
+            .map(|c| format!(" as {c}"))
+            .unwrap_or_default();
+        writeln!(
+            w,
+            "{} {}  {}{on}{by}",
+            paint(style::LABEL, &format!("step {}", i + 1)),
+            paint(result_style(d.result), d.result.as_upper()),
+            action_label(d),
+        )?;
+        let rule = d
+            .policy_matched
+            .as_deref()
+            .map_or_else(|| "no rule".to_owned(), |r| format!("rule `{r}`"));
+        writeln!(w, "  {}", d.reason)?;
+        writeln!(
+            w,
+            "  {}",
+            paint(
+                style::DIM,
+                &format!(
+                    "{rule}; risk {} → {} (effective)",
+                    d.risk_class, d.effective_risk
+                )
+            )
+        )?;
+        if let Some(trace) = &d.trace {
+            write_trace(w, trace, "  ")?;
+        }
+    }
+    let count = |r: DecisionResult| plan.steps.iter().filter(|d| d.result == r).count();
+    writeln!(
+        w,
+        "{} {}  {} steps: {} allow, {} require_approval, {} deny",
+        paint(style::LABEL, "plan:"),
+        paint(result_style(plan.result), plan.result.as_upper()),
+        plan.steps.len(),
+        count(DecisionResult::Allow),
+        count(DecisionResult::RequireApproval),
+        count(DecisionResult::Deny),
+    )?;
+    writeln!(
+        w,
+        "  {}{}",
+        paint(style::LABEL, &format!("{:<14}", "correlation:")),
+        plan.correlation_id
+    )?;
+    if !logged {
+        writeln!(
+            w,
+            "  {}{}",
+            paint(style::LABEL, &format!("{:<14}", "audit:")),
+            paint(style::DIM, "not logged (no audit log configured)")
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,297 @@
+//! `validate` and `validate-policy`.
+
+use std::io::Write;
+
+use agent_safe_core::config::Config;
+use agent_safe_core::diag::{ConfigError, Diagnostic, Severity};
+use agent_safe_core::engine::{Finding, FindingKind, Snapshot, SnapshotSources, analyze};
+use agent_safe_core::identity::IdentityConfig;
+use agent_safe_core::k8s::{check_privilege, parse_privilege};
+use agent_safe_core::load::{load_inventory, load_policies};
+use agent_safe_core::registry::Registry;
+use serde::Serialize;
+
+use crate::cli::{Format, ValidateArgs, ValidatePolicyArgs};
+use crate::error::{CliError, CmdResult, exit};
+use crate::output::{Io, paint, style};
+use crate::project::{Ctx, load_registry};
+
+/// A diagnostic, as `--output json` prints it.
+#[derive(Debug, Serialize)]
+struct JsonDiagnostic {
+    severity: &'static str,
+    file: String,
+    line: u32,
+    column: u32,
+    message: String,
+    help: Option<String>,
+}
+
+impl From<&Diagnostic> for JsonDiagnostic {
+    fn from(d: &Diagnostic) -> Self {
+        JsonDiagnostic {
+            severity: match d.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            },
+            file: d.file.display().to_string(),
+            line: d.pos.line,
+            column: d.pos.col,
+            message: d.message.clone(),
+            help: d.help.clone(),
+        }
+    }
+}
+
+/// A warning: a rule-analysis finding or a questionable action privilege.
+#[derive(Debug, Serialize)]
+struct Warning {
+    /// `conflict`, `shadowed`, `unknown_action`, `unknown_target_type`,
+    /// `time_window`, `no_matching_target`, `invalid_privilege`.
+    kind: String,
+    /// `file:line` of the rule or action.
+    file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    other_rule: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    other_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<String>,
+    message: String,
+}
+
+fn kind_name(k: FindingKind) -> String {
+    serde_json::to_value(k)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{k:?}"))
+}
+
+impl From<Finding> for Warning {
+    fn from(f: Finding) -> Self {
+        let message = if f.message.contains(&format!("`{}`", f.rule)) {
+            f.message
+        } else {
+            format!("rule `{}`: {}", f.rule, f.message)
+        };
+        Warning {
+            kind: kind_name(f.kind),
+            file: f.file,
+            rule: Some(f.rule),
+            other_rule: f.other_rule,
+            other_file: f.other_file,
+            action: None,
+            message,
+        }
+    }
+}
+
+/// Privileges of every action that are not valid Kubernetes RBAC.
+fn privilege_warnings(registry: &Registry) -> Vec<Warning> {
+    let mut out = Vec::new();
+    for a in registry.all_versions() {
+        for p in &a.required_privileges {
+            let problem = match parse_privilege(p) {
+                Ok(parsed) => check_privilege(&parsed).err(),
+                Err(e) => Some(e),
+            };
+            if let Some(problem) = problem {
+                out.push(Warning {
+                    kind: "invalid_privilege".into(),
+                    file: a.origin.to_string(),
+                    rule: None,
+                    other_rule: None,
+                    other_file: None,
+                    action: Some(a.key()),
+                    message: format!("action `{}` requires `{p}`, which Kubernetes RBAC does not know: {problem}", a.key()),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The outcome of a validation, printed the same way by both commands.
+#[derive(Debug, Serialize)]
+struct Report {
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    config: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actions: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rules: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    targets: Option<usize>,
+    errors: Vec<JsonDiagnostic>,
+    warnings: Vec<Warning>,
+    #[serde(skip)]
+    raw_errors: Option<ConfigError>,
+    #[serde(skip)]
+    notes: Vec<String>,
+}
+
+impl Report {
+    fn new(config: &Config) -> Self {
+        Report {
+            ok: false,
+            config: config.source.as_ref().map(|p| p.display().to_string()),
+            policy_file: None,
+            actions: None,
+            rules: None,
+            targets: None,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            raw_errors: None,
+            notes: Vec::new(),
+        }
+    }
+
+    fn fail(&mut self, e: ConfigError) {
+        self.errors = e.diagnostics.iter().map(JsonDiagnostic::from).collect();
+        self.raw_errors = Some(e);
+        self.ok = false;
+    }
+
+    fn counts(&mut self, snap: &Snapshot) {
+        self.actions = Some(snap.registry.len());
+        self.rules = Some(snap.rules.len());
+        self.targets = Some(snap.inventory.len());
+    }
+
+    /// Prints the report and returns the exit code.
+    fn finish(mut self, io: &mut Io, format: Format, strict: bool) -> CmdResult {
+        let has_errors = self.raw_errors.is_some();
+        self.ok = !has_errors && (!strict || self.warnings.is_empty());
+        let code = if self.ok { exit::OK } else { exit::FAILURE };
+        if format == Format::Json {
+            let text = serde_json::to_string_pretty(&self).map_err(anyhow::Error::from)?;
+            writeln!(io.out, "{text}")?;
+            return Ok(code);
+        }
+        let w = &mut io.out;
+        if let Some(e) = &self.raw_errors {
+            for d in &e.diagnostics {
+                writeln!(w, "{d}")?;
+            }
+        }
+        for warning in &self.warnings {
+            writeln!(
+                w,
+                "{}: {} {}",
+                warning.file,
+                paint(style::WARN, "warning:"),
+                warning.message
+            )?;
+            if let (Some(other), Some(file)) = (&warning.other_rule, &warning.other_file) {
+                writeln!(w, "  note: `{other}` is defined at {file}")?;
+            }
+        }
+        for note in &self.notes {
+            writeln!(w, "note: {note}")?;
+        }
+        let warnings = match self.warnings.len() {
+            0 => "no warnings".to_owned(),
+            1 => "1 warning".to_owned(),
+            n => format!("{n} warnings"),
+        };
+        if has_errors {
+            let n = self.errors.len();
+            let files: std::collections::BTreeSet<&str> =
+                self.errors.iter().map(|e| e.file.as_str()).collect();
+            writeln!(
+                w,
+                "{} {n} error{} in {} file{}",
+                paint(style::BAD, "failed:"),
+                if n == 1 { "" } else { "s" },
+                files.len(),
+                if files.len() == 1 { "" } else { "s" },
+            )?;
+            return Ok(code);
+        }
+        let counts = format!(
+            "{} actions, {} rules, {} targets",
+            self.actions.unwrap_or(0),
+            self.rules.unwrap_or(0),
+            self.targets.unwrap_or(0)
+        );
+        let subject = self
+            .policy_file
+            .as_deref()
+            .map(|f| format!("{f}: "))
+            .unwrap_or_default();
+        if self.ok {
+            writeln!(
+                w,
+                "{} {subject}{counts}; {warnings}",
+                paint(style::GOOD, "ok:")
+            )?;
+        } else {
+            writeln!(
+                w,
+                "{} {subject}{counts}; {warnings} (--strict)",
+                paint(style::BAD, "failed:")
+            )?;
+        }
+        Ok(code)
+    }
+}
+
+/// `validate`.
+pub(crate) fn validate(io: &mut Io, ctx: &Ctx, a: ValidateArgs) -> CmdResult {
+    let config = ctx.load_config()?;
+    let mut report = Report::new(&config);
+    if config.source.is_none() {
+        report.notes.push(format!(
+            "no {} found: checked the built-in action catalogue only (every check would be denied)",
+            agent_safe_core::config::CONFIG_FILE_NAME
+        ));
+    }
+    match Snapshot::load(&config) {
+        Err(e) => report.fail(e),
+        Ok(snap) => {
+            report.counts(&snap);
+            report.warnings = analyze(&snap).into_iter().map(Warning::from).collect();
+            report.warnings.extend(privilege_warnings(&snap.registry));
+        }
+    }
+    report.finish(io, a.output, a.strict)
+}
+
+/// `validate-policy FILE`.
+pub(crate) fn validate_policy(io: &mut Io, ctx: &Ctx, a: ValidatePolicyArgs) -> CmdResult {
+    if !a.file.is_file() {
+        return Err(CliError::usage_help(
+            format!("policy file `{}` does not exist", a.file.display()),
+            "name a policy YAML file, e.g. policies/10-staging.yaml",
+        ));
+    }
+    let config = ctx.load_config()?;
+    let registry = load_registry(&config)?;
+    let targets = match &config.inventory {
+        Some(p) => load_inventory(p)?,
+        None => Vec::new(),
+    };
+    let mut report = Report::new(&config);
+    report.policy_file = Some(a.file.display().to_string());
+    let compiled = load_policies(&a.file).and_then(|rules| {
+        Snapshot::compile(SnapshotSources {
+            registry,
+            rules,
+            targets,
+            identity: IdentityConfig::default(),
+        })
+    });
+    match compiled {
+        Err(e) => report.fail(e),
+        Ok(snap) => {
+            report.counts(&snap);
+            report.warnings = analyze(&snap).into_iter().map(Warning::from).collect();
+        }
+    }
+    report.finish(io, a.output, a.strict)
+}

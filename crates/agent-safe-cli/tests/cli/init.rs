@@ -1,0 +1,133 @@
+//! `init`, and the project it creates.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::{Project, snap};
+
+fn init_in(p: &Project) -> (i32, String, String) {
+    let out = p
+        .cmd(&["init", "proj"])
+        .current_dir(&p.root)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// An empty temp dir whose `proj/` does not exist yet.
+fn fresh() -> Project {
+    let p = Project::empty();
+    std::fs::remove_dir(&p.dir).unwrap();
+    p
+}
+
+#[test]
+fn init_creates_a_working_project() {
+    let p = fresh();
+    let mut cmd = p.cmd(&["init", "proj"]);
+    cmd.current_dir(&p.root);
+    p.settings()
+        .bind(|| insta_cmd::assert_cmd_snapshot!("init", cmd));
+
+    let key = p.dir.join("secrets/signing.key");
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let dir_mode = std::fs::metadata(p.dir.join("secrets"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(dir_mode, 0o700);
+    assert!(p.read(".gitignore").lines().any(|l| l == "secrets/"));
+    assert!(p.read(".gitignore").lines().any(|l| l == "audit/"));
+    assert!(p.dir.join("actions").is_dir());
+
+    // The scaffolded project validates, its tests pass, and tokens can be minted.
+    let (code, out, err) = p.run(&["validate", "--strict"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = p.run(&["test"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.lines().last().unwrap().ends_with(" passed, 0 failed"),
+        "{out}"
+    );
+    let (code, token, err) = p.run(&[
+        "token",
+        "create",
+        "--agent-id",
+        "deploy-agent",
+        "--roles",
+        "deployer",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(token.starts_with("eyJ"));
+}
+
+#[test]
+fn init_next_steps_work_when_pasted() {
+    let p = fresh();
+    let (code, out, err) = init_in(&p);
+    assert_eq!(code, 0, "{err}");
+    // Every command line under "Next steps" and "Then try" is run by a shell,
+    // as a user pasting it would, with this build's agent-safe on the PATH.
+    let path = format!(
+        "{}:{}",
+        crate::bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let lines: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Next steps"))
+        .filter(|l| l.starts_with("  "))
+        .map(str::trim)
+        .collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    let expected = [0, 4, 0, 0];
+    let mut cwd = p.root.clone();
+    for (line, want) in lines.iter().zip(expected) {
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(line)
+            .current_dir(&cwd)
+            .env("PATH", &path)
+            .env_remove("AGENT_SAFE_CONFIG")
+            .env_remove("AGENT_SAFE_CALLER")
+            .output()
+            .unwrap();
+        assert_eq!(
+            status.status.code(),
+            Some(want),
+            "{line}\n{}{}",
+            String::from_utf8_lossy(&status.stdout),
+            String::from_utf8_lossy(&status.stderr)
+        );
+        // The first line starts with `cd proj`.
+        cwd = p.dir.clone();
+    }
+}
+
+#[test]
+fn init_refuses_to_overwrite() {
+    let p = fresh();
+    let (code, _, err) = init_in(&p);
+    assert_eq!(code, 0, "{err}");
+    let key = p.read("secrets/signing.key");
+    std::fs::remove_file(p.dir.join("inventory.yaml")).unwrap();
+    let mut cmd = p.cmd(&["init", "proj"]);
+    cmd.current_dir(&p.root);
+    p.settings()
+        .bind(|| insta_cmd::assert_cmd_snapshot!("init_refuses", cmd));
+    // Nothing was written: not the key, not even the one missing file.
+    assert_eq!(p.read("secrets/signing.key"), key);
+    assert!(!p.dir.join("inventory.yaml").exists());
+}
+
+#[test]
+fn init_into_a_file_is_a_usage_error() {
+    let p = Project::empty();
+    p.write("file.txt", "x");
+    snap!(p, "init_into_file", &["init", "file.txt"]);
+}

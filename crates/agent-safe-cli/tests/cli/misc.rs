@@ -1,0 +1,230 @@
+//! Help, completions, tokens, closed pipes, usage errors.
+
+use std::process::Stdio;
+
+use crate::{Project, snap};
+
+#[test]
+fn help_top_level_lists_exit_codes() {
+    let p = Project::empty();
+    snap!(p, "help", &["--help"]);
+}
+
+#[test]
+fn help_check_lists_exit_codes() {
+    let p = Project::empty();
+    snap!(p, "help_check", &["check", "--help"]);
+}
+
+#[test]
+fn every_command_has_examples_in_its_help() {
+    let p = Project::empty();
+    let commands: &[&[&str]] = &[
+        &["check"],
+        &["check-plan"],
+        &["list-actions"],
+        &["show-action"],
+        &["validate"],
+        &["validate-policy"],
+        &["test"],
+        &["audit"],
+        &["audit", "verify"],
+        &["audit", "show"],
+        &["audit", "tail"],
+        &["init"],
+        &["token"],
+        &["token", "create"],
+        &["registry"],
+        &["registry", "lock"],
+        &["schema"],
+        &["completions"],
+    ];
+    for c in commands {
+        let mut args = c.to_vec();
+        args.push("--help");
+        let (code, out, err) = p.run(&args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(
+            out.contains("\nExamples:\n"),
+            "{args:?} has no examples:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn no_arguments_prints_help_and_exits_2() {
+    let p = Project::empty();
+    let (code, _, err) = p.run(&[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("Usage: agent-safe"), "{err}");
+}
+
+#[test]
+fn unknown_command_and_flag_are_usage_errors() {
+    let p = Project::empty();
+    snap!(p, "unknown_command", &["chek"]);
+    snap!(p, "unknown_flag", &["check", "x", "--targte", "y"]);
+}
+
+#[test]
+fn completions_for_each_shell() {
+    let p = Project::empty();
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, out, err) = p.run(&["completions", shell]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains("agent-safe") && out.contains("check-plan"),
+            "{shell}"
+        );
+    }
+    snap!(p, "completions_bad_shell", &["completions", "tcsh"]);
+}
+
+#[test]
+fn token_create_and_errors() {
+    let p = Project::fixture();
+    let (code, out, err) = p.run(&[
+        "token",
+        "create",
+        "--agent-id",
+        "a1",
+        "--roles",
+        "deployer,reader",
+        "--groups",
+        "platform",
+        "--ttl",
+        "15m",
+        "--name",
+        "Agent One",
+    ]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(out.matches('.').count(), 2, "{out}");
+    snap!(
+        p,
+        "token_bad_ttl",
+        &["token", "create", "--agent-id", "a1", "--ttl", "1 week"]
+    );
+    snap!(
+        p,
+        "token_bad_agent_id",
+        &["token", "create", "--agent-id", "bad id!"]
+    );
+    snap!(
+        p,
+        "token_unknown_kid",
+        &["token", "create", "--agent-id", "a1", "--kid", "other"]
+    );
+    p.write(
+        "agent-safe.yaml",
+        "policies: policies\ninventory: inventory.yaml\n",
+    );
+    snap!(p, "token_no_key", &["token", "create", "--agent-id", "a1"]);
+}
+
+#[test]
+fn token_without_config() {
+    let p = Project::empty();
+    snap!(
+        p,
+        "token_no_config",
+        &["token", "create", "--agent-id", "a1"]
+    );
+}
+
+/// `agent-safe COMMAND` with stdout closed before it writes a byte: no panic,
+/// nothing on stderr, exit code as usual.
+fn closed_stdout(p: &Project, args: &[&str]) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = p
+        .cmd(args)
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn closed_stdout_is_a_clean_exit() {
+    let p = Project::fixture();
+    for args in [
+        &["list-actions"][..],
+        &["show-action", "restart-deployment"],
+        &["schema", "config"],
+        &["completions", "bash"],
+        &["validate"],
+        &["test"],
+        &["--help"],
+    ] {
+        let (code, err) = closed_stdout(&p, args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        assert_eq!(err, "", "{args:?}");
+    }
+}
+
+#[test]
+fn closed_pipe_through_head() {
+    let p = Project::fixture();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' list-actions | head -1",
+            crate::bin().display()
+        ))
+        .current_dir(&p.dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.starts_with("NAME"), "{stdout}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "{stderr}"
+    );
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn closed_pipe_while_showing_many_events() {
+    let p = Project::fixture();
+    for i in 0..300 {
+        let caller = format!("agent-{i}");
+        let (code, _, err) = p.run(&["check", "nope", "--caller", &caller]);
+        assert_eq!(code, 3, "{err}");
+    }
+    let (code, err) = closed_stdout(&p, &["audit", "show"]);
+    assert_eq!((code, err.as_str()), (Some(0), ""));
+}
+
+#[test]
+fn color_always_and_never() {
+    let p = Project::fixture();
+    let (_, out, _) = p.run(&["--color", "always", "check", "nope"]);
+    assert!(out.contains("\u{1b}["), "{out:?}");
+    let (_, out, _) = p.run(&["--color", "never", "check", "nope"]);
+    assert!(!out.contains('\u{1b}'), "{out:?}");
+    let out = p
+        .cmd(&["check", "nope"])
+        .env("CLICOLOR_FORCE", "1")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains('\u{1b}'));
+}
+
+#[test]
+fn run_in_process_returns_the_exit_code() {
+    // The library entry point the Python package calls.
+    assert_eq!(agent_safe_cli::run(["agent-safe", "--version"]), 0);
+    assert_eq!(
+        agent_safe_cli::run(["agent-safe", "check", "--at", "never", "x"]),
+        2
+    );
+    assert_eq!(agent_safe_cli::exit::DENY, 3);
+    assert_eq!(agent_safe_cli::exit::REQUIRE_APPROVAL, 4);
+}
