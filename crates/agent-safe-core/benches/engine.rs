@@ -2,7 +2,13 @@
 //!
 //! `cargo bench -p agent-safe-core --bench engine`. Numbers go in
 //! docs/ARCHITECTURE.md (Performance).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -170,5 +176,13 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// What a one-shot `agent-safe check` pays before evaluating: loading the
+/// embedded catalogue.
+fn load(c: &mut Criterion) {
+    c.bench_function("load/built-in catalogue (29 actions)", |b| {
+        b.iter(|| black_box(Registry::builtin().unwrap()))
+    });
+}
+
+criterion_group!(benches, bench, load);
 criterion_main!(benches);

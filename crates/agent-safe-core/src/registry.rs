@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::diag::{ConfigError, Diagnostic, Diagnostics, Pos};
-use crate::load::{SourceFile, parse_action, read_sources};
+use crate::load::{SourceFile, parse_action, parse_action_json, read_sources};
 use crate::model::{ActionDef, RiskClass};
 
 mod embedded {
@@ -82,12 +82,14 @@ impl Registry {
         let mut d = Diagnostics::new();
         let mut reg = Registry::default();
         if builtin {
-            for (name, text) in builtin_sources() {
+            for ((name, text), (_, json)) in
+                builtin_sources().iter().zip(embedded::BUILTIN_ACTIONS_JSON)
+            {
                 let src = SourceFile {
                     path: PathBuf::from(BUILTIN_PREFIX).join(name),
                     text: (*text).to_owned(),
                 };
-                match parse_action(&src) {
+                match parse_action_json(&src, json) {
                     Ok(a) => reg.insert(a),
                     Err(e) => d.extend(e),
                 }

@@ -244,6 +244,37 @@ pub fn parse(file: &Path, src: &str) -> Result<Node, Diagnostic> {
     serde_saphyr::from_str_with_options::<Node>(src, options).map_err(|e| yaml_error(file, &e))
 }
 
+/// A located tree from JSON (positions unknown).
+pub fn from_json(v: &serde_json::Value) -> Node {
+    let value = match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => Value::Str(s.clone()),
+        serde_json::Value::Array(items) => Value::Seq(items.iter().map(from_json).collect()),
+        serde_json::Value::Object(map) => Value::Map(
+            map.iter()
+                .map(|(k, v)| {
+                    (
+                        Key {
+                            pos: Pos::FILE,
+                            name: k.clone(),
+                        },
+                        from_json(v),
+                    )
+                })
+                .collect(),
+        ),
+    };
+    Node {
+        pos: Pos::FILE,
+        value,
+    }
+}
+
 fn yaml_error(file: &Path, e: &serde_saphyr::Error) -> Diagnostic {
     let pos = e.location().map(|l| pos_of(&l)).unwrap_or(Pos::FILE);
     let text = e.without_snippet().to_string();

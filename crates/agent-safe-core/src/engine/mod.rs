@@ -10,6 +10,7 @@ mod compile;
 mod eval;
 mod inventory;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use analysis::{Finding, FindingKind, analyze};
@@ -50,7 +51,7 @@ pub struct Request<'a> {
 }
 
 /// Why one rule did or did not decide.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TraceEntry {
     /// Rule name.
     pub rule: String,
@@ -68,7 +69,7 @@ pub struct TraceEntry {
 
 /// The answer to a check. The same type (and JSON) everywhere: the Rust API,
 /// `agent-safe check --output json`, the HTTP API and the Python `to_dict()`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Decision {
     /// `allow`, `deny` or `require_approval`.
     pub result: DecisionResult,
@@ -110,7 +111,7 @@ impl Decision {
 }
 
 /// The answer to a multi-step plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PlanDecision {
     /// The most restrictive step result (`allow` only when every step is allowed).
     pub result: DecisionResult,

@@ -67,13 +67,30 @@ pub(crate) fn matches(re: &LazyLock<Option<Regex>>, s: &str) -> bool {
 /// Parses one action definition file, reporting every problem in it.
 pub fn parse_action(src: &SourceFile) -> Result<ActionDef, ConfigError> {
     let mut d = Diagnostics::new();
-    let file = src.path.as_path();
     let Some(root) = parse_root(src, &mut d) else {
         return Err(ConfigError {
             diagnostics: d.into_vec(),
         });
     };
-    let action = read_action(file, &root, &mut d);
+    action_from_tree(src, &root, d)
+}
+
+/// Reads a trusted definition already converted to JSON (the embedded
+/// catalogue, converted at build time) with the same checks; errors name the
+/// file only.
+pub fn parse_action_json(src: &SourceFile, json: &str) -> Result<ActionDef, ConfigError> {
+    let value: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| ConfigError::file(&src.path, format!("invalid embedded definition: {e}")))?;
+    action_from_tree(src, &crate::yaml::from_json(&value), Diagnostics::new())
+}
+
+fn action_from_tree(
+    src: &SourceFile,
+    root: &Node,
+    mut d: Diagnostics,
+) -> Result<ActionDef, ConfigError> {
+    let file = src.path.as_path();
+    let action = read_action(file, root, &mut d);
     match action {
         Some(a) => d.finish(a),
         None => {
@@ -429,10 +446,7 @@ fn read_constraints(
             d.push(not_applicable(file, n.pos, "pattern", t, "string"));
         }
         if let Some(p) = str_of(file, n, "pattern", d) {
-            match regex::RegexBuilder::new(&format!("^(?:{p})$"))
-                .size_limit(REGEX_SIZE_LIMIT)
-                .build()
-            {
+            match compile_pattern(&p) {
                 Ok(re) => c.compiled = Some(re),
                 Err(e) => d.push(
                     Diagnostic::error(file, n.pos, format!("invalid regular expression in `pattern`: {}", first_line(&e.to_string())))
@@ -466,6 +480,28 @@ fn read_constraints(
     }
     r.finish(d);
     Some(c)
+}
+
+/// Compiles a `pattern` constraint, anchored to the whole value. Compiled
+/// patterns are shared process-wide: the catalogue repeats a handful of
+/// patterns (DNS names, label values) many times, and compiling is the costly
+/// part of loading it.
+fn compile_pattern(p: &str) -> Result<Regex, regex::Error> {
+    static CACHE: LazyLock<std::sync::Mutex<std::collections::HashMap<String, Regex>>> =
+        LazyLock::new(Default::default);
+    if let Some(re) = CACHE.lock().ok().and_then(|c| c.get(p).cloned()) {
+        return Ok(re);
+    }
+    let re = regex::RegexBuilder::new(&format!("^(?:{p})$"))
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()?;
+    if let Ok(mut c) = CACHE.lock() {
+        // Bounded: a hostile stream of distinct patterns cannot grow it forever.
+        if c.len() < 4096 {
+            c.insert(p.to_owned(), re.clone());
+        }
+    }
+    Ok(re)
 }
 
 fn first_line(s: &str) -> String {

@@ -10,7 +10,7 @@ mod policy;
 
 use std::path::{Path, PathBuf};
 
-pub use action::parse_action;
+pub use action::{parse_action, parse_action_json};
 pub use inventory::{load_inventory, parse_inventory};
 pub use policy::{load_policies, parse_policy};
 
@@ -73,7 +73,10 @@ pub fn read_file(path: &Path) -> Result<SourceFile, ConfigError> {
     let bytes =
         std::fs::read(path).map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        ConfigError::file(path, format!("not valid UTF-8 (at byte {})", e.utf8_error().valid_up_to()))
+        ConfigError::file(
+            path,
+            format!("not valid UTF-8 (at byte {})", e.utf8_error().valid_up_to()),
+        )
     })?;
     Ok(SourceFile {
         path: path.to_path_buf(),
@@ -83,7 +86,10 @@ pub fn read_file(path: &Path) -> Result<SourceFile, ConfigError> {
 
 fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<(), ConfigError> {
     if depth > 8 {
-        return Err(ConfigError::file(dir, "directories nested more than 8 levels deep"));
+        return Err(ConfigError::file(
+            dir,
+            "directories nested more than 8 levels deep",
+        ));
     }
     let entries =
         std::fs::read_dir(dir).map_err(|e| ConfigError::file(dir, format!("cannot list: {e}")))?;
@@ -192,8 +198,9 @@ pub(crate) fn day_of(file: &Path, node: &Node, d: &mut Diagnostics) -> Option<Da
             let day = Day::from_index(*i);
             if day.is_none() {
                 d.push(
-                    Diagnostic::error(file, node.pos, format!("invalid day `{i}`"))
-                        .with_help("days are 0-6 with 0 = Monday, or mon, tue, wed, thu, fri, sat, sun"),
+                    Diagnostic::error(file, node.pos, format!("invalid day `{i}`")).with_help(
+                        "days are 0-6 with 0 = Monday, or mon, tue, wed, thu, fri, sat, sun",
+                    ),
                 );
             }
             day
@@ -217,8 +224,9 @@ pub(crate) fn day_of(file: &Path, node: &Node, d: &mut Diagnostics) -> Option<Da
             };
             if day.is_none() {
                 d.push(
-                    Diagnostic::error(file, node.pos, format!("invalid day `{s}`"))
-                        .with_help("days are mon, tue, wed, thu, fri, sat, sun, or 0-6 with 0 = Monday"),
+                    Diagnostic::error(file, node.pos, format!("invalid day `{s}`")).with_help(
+                        "days are mon, tue, wed, thu, fri, sat, sun, or 0-6 with 0 = Monday",
+                    ),
                 );
             }
             day
@@ -246,7 +254,9 @@ pub(crate) fn check_unique<'a>(
                     origin.pos,
                     format!("duplicate {what} `{name}`, first defined at {first}"),
                 )
-                .with_help(format!("{what}s must be unique: rename or remove one of them")),
+                .with_help(format!(
+                    "{what}s must be unique: rename or remove one of them"
+                )),
             );
         } else {
             seen.insert(name, origin);
@@ -278,8 +288,14 @@ pub(crate) fn glob_list(
         if let Err(e) = compile_glob(s) {
             ok = false;
             d.push(
-                Diagnostic::error(file, *pos, format!("invalid glob `{s}` in `{key}`: {}", e.kind()))
-                    .with_help("globs use `*` (within one `/` segment), `**`, `?`, `[abc]` and `{a,b}`"),
+                Diagnostic::error(
+                    file,
+                    *pos,
+                    format!("invalid glob `{s}` in `{key}`: {}", e.kind()),
+                )
+                .with_help(
+                    "globs use `*` (within one `/` segment), `**`, `?`, `[abc]` and `{a,b}`",
+                ),
             );
         }
     }
@@ -302,8 +318,14 @@ pub(crate) fn str_list(
 pub(crate) fn non_empty(file: &Path, node: &Node, key: &str, len: usize, d: &mut Diagnostics) {
     if len == 0 {
         d.push(
-            Diagnostic::error(file, node.pos, format!("`{key}` is an empty list, which matches nothing"))
-                .with_help(format!("remove `{key}` to match everything, or list at least one value")),
+            Diagnostic::error(
+                file,
+                node.pos,
+                format!("`{key}` is an empty list, which matches nothing"),
+            )
+            .with_help(format!(
+                "remove `{key}` to match everything, or list at least one value"
+            )),
         );
     }
 }

@@ -1,0 +1,1 @@
+"""Runnable examples of agent-safe (``python -m examples.k8s_agent``)."""
