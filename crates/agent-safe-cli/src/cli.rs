@@ -101,6 +101,9 @@ pub(crate) enum Command {
     /// Verify, search and follow the audit log.
     #[command(subcommand, after_help = AUDIT_AFTER)]
     Audit(AuditCmd),
+    /// Run the seed scenario end to end on a fresh example project.
+    #[command(after_help = DEMO_AFTER, long_about = DEMO_LONG)]
+    Demo(DemoArgs),
     /// Create a working project: policies, inventory, tests, config, signing key.
     #[command(after_help = INIT_AFTER, long_about = INIT_LONG)]
     Init(InitArgs),
@@ -547,6 +550,30 @@ pub(crate) struct InitArgs {
     /// Where to create the project (created if missing).
     #[arg(default_value = ".")]
     pub dir: PathBuf,
+}
+
+const DEMO_LONG: &str = "\
+Run the seed scenario end to end: scaffold a project exactly as `init` does
+(into a temporary directory unless --dir is given), mint signed caller tokens
+with its fresh key, ask six questions an agent operating Kubernetes would ask
+(a restart allowed in staging, the same restart needing approval in
+production on a weekday and allowed in the Saturday maintenance window, a
+namespace deletion denied, a node drain needing approval, params that point
+elsewhere than the target denied), print each decision, and verify the audit
+log. Times are fixed with the what-if clock so the output is the same
+whenever it runs. Nothing is executed.";
+
+const DEMO_AFTER: &str = "\
+Examples:
+  agent-safe demo
+  agent-safe demo --dir my-demo && cd my-demo && agent-safe audit show";
+
+/// `demo`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DemoArgs {
+    /// Keep the project in this directory (must not hold project files yet).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }
 
 const TOKEN_AFTER: &str = "\

@@ -91,6 +91,7 @@ fn dispatch(io: &mut Io, cli: Cli) -> Result<i32, CliError> {
         Command::Test(a) => cmd::policy_test::test(io, &ctx, a),
         Command::Audit(a) => cmd::audit::audit(io, &ctx, a),
         Command::Init(a) => cmd::init::init(io, a),
+        Command::Demo(a) => cmd::demo::demo(io, a),
         Command::Token(a) => cmd::token::token(io, &ctx, a),
         Command::Registry(a) => cmd::registry::registry(io, &ctx, a),
         Command::Schema(a) => cmd::schema::schema(io, a),

@@ -87,6 +87,13 @@ fn shell_quote(s: &str) -> String {
 /// `init [DIR]`.
 pub(crate) fn init(io: &mut Io, a: InitArgs) -> CmdResult {
     let dir = a.dir;
+    let files = scaffold(&dir)?;
+    print_next_steps(io, &dir, &files)
+}
+
+/// Writes a new project into `dir` (never overwriting anything) and returns
+/// the files written, as (relative path, is the secret).
+pub(crate) fn scaffold(dir: &Path) -> Result<Vec<(PathBuf, bool)>, CliError> {
     if dir.exists() && !dir.is_dir() {
         return Err(CliError::usage(format!(
             "`{}` exists and is not a directory",
@@ -141,7 +148,7 @@ pub(crate) fn init(io: &mut Io, a: InitArgs) -> CmdResult {
     }
 
     for (rel, text, secret) in &files {
-        write_new(&dir, rel, text, *secret)?;
+        write_new(dir, rel, text, *secret)?;
     }
     // Directories the project uses but the example does not fill.
     for d in ["actions", "policies", "tests"] {
@@ -149,7 +156,13 @@ pub(crate) fn init(io: &mut Io, a: InitArgs) -> CmdResult {
             CliError::Failed(format!("cannot create `{}`: {e}", dir.join(d).display()))
         })?;
     }
+    Ok(files
+        .into_iter()
+        .map(|(p, _, secret)| (p, secret))
+        .collect())
+}
 
+fn print_next_steps(io: &mut Io, dir: &Path, files: &[(PathBuf, bool)]) -> CmdResult {
     let shown = dir.display().to_string();
     let w = &mut io.out;
     writeln!(
@@ -158,7 +171,7 @@ pub(crate) fn init(io: &mut Io, a: InitArgs) -> CmdResult {
         paint(style::GOOD, "created"),
         shell_quote(&shown)
     )?;
-    for (rel, _, secret) in &files {
+    for (rel, secret) in files {
         let note = if *secret {
             "  (mode 0600; never commit it)"
         } else {

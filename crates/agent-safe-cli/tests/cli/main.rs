@@ -14,6 +14,7 @@
 
 mod audit;
 mod check;
+mod demo;
 mod init;
 mod misc;
 mod parity;
