@@ -101,6 +101,9 @@ pub(crate) enum Command {
     /// Verify, search and follow the audit log.
     #[command(subcommand, after_help = AUDIT_AFTER)]
     Audit(AuditCmd),
+    /// Print least-privilege Kubernetes RBAC for an agent, derived from the policies.
+    #[command(after_help = RBAC_AFTER, long_about = RBAC_LONG)]
+    Rbac(RbacArgs),
     /// Run the seed scenario end to end on a fresh example project.
     #[command(after_help = DEMO_AFTER, long_about = DEMO_LONG)]
     Demo(DemoArgs),
@@ -550,6 +553,63 @@ pub(crate) struct InitArgs {
     /// Where to create the project (created if missing).
     #[arg(default_value = ".")]
     pub dir: PathBuf,
+}
+
+const RBAC_LONG: &str = "\
+Print the Kubernetes Role/ClusterRole and bindings that grant an agent exactly
+the privileges (`required_privileges`) of the actions the policies could ever
+let it run: every action some `allow` or `require_approval` rule could match
+for this caller, on some target of the inventory, at some time. Actions only
+`deny` rules reach are left out, so the agent's service account can do nothing
+the policy would never allow.
+
+With --namespace, namespaced resources go into a Role and RoleBinding in that
+namespace and cluster-scoped ones (nodes, namespaces) into a ClusterRole and
+ClusterRoleBinding; without it everything is cluster-wide. --unattended leaves
+out what needs approval, for setups where approved actions run with a separate
+credential.";
+
+const RBAC_AFTER: &str = "\
+Examples:
+  agent-safe rbac --caller deploy-agent --roles deployer --namespace prod | kubectl apply -f -
+  agent-safe rbac --caller deploy-agent --roles deployer --unattended --output json";
+
+/// `rbac`.
+#[derive(Debug, Args)]
+pub(crate) struct RbacArgs {
+    /// The agent id the policies see.
+    #[arg(long, value_name = "AGENT")]
+    pub caller: String,
+    /// The caller's roles, comma-separated (as its signed tokens carry them).
+    #[arg(long, value_delimiter = ',', value_name = "ROLE,...")]
+    pub roles: Vec<String>,
+    /// The caller's groups, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "GROUP,...")]
+    pub groups: Vec<String>,
+    /// Put namespaced privileges in a Role in this namespace.
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// The agent's service account (default: the agent id, DNS-safe).
+    #[arg(long, value_name = "NAME")]
+    pub service_account: Option<String>,
+    /// The service account's namespace (default: --namespace, else `default`).
+    #[arg(long, value_name = "NS")]
+    pub service_account_namespace: Option<String>,
+    /// Leave out actions that only `require_approval` rules reach.
+    #[arg(long)]
+    pub unattended: bool,
+    /// `yaml` (manifests for kubectl) or `json` (the plan: actions, privileges, manifests).
+    #[arg(long, value_enum, default_value = "yaml", value_name = "FORMAT")]
+    pub output: RbacFormat,
+}
+
+/// `rbac --output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RbacFormat {
+    /// Kubernetes manifests.
+    Yaml,
+    /// The whole plan as JSON.
+    Json,
 }
 
 const DEMO_LONG: &str = "\

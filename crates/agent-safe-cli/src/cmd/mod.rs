@@ -6,6 +6,7 @@ pub(crate) mod check;
 pub(crate) mod demo;
 pub(crate) mod init;
 pub(crate) mod policy_test;
+pub(crate) mod rbac;
 pub(crate) mod registry;
 pub(crate) mod schema;
 pub(crate) mod token;

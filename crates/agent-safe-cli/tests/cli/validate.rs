@@ -218,3 +218,40 @@ fn registry_lock_then_tamper() {
         &["check", "restart-app"]
     );
 }
+
+#[test]
+fn rbac_for_an_agent() {
+    let p = Project::fixture();
+    snap!(
+        p,
+        "rbac_yaml",
+        &[
+            "rbac",
+            "--caller",
+            "deploy-agent",
+            "--roles",
+            "deployer",
+            "--namespace",
+            "prod"
+        ]
+    );
+    snap!(
+        p,
+        "rbac_unattended_json",
+        &[
+            "rbac",
+            "--caller",
+            "deploy-agent",
+            "--roles",
+            "deployer",
+            "--unattended",
+            "--output",
+            "json"
+        ]
+    );
+    snap!(
+        p,
+        "rbac_without_config",
+        &["--config", "missing.yaml", "rbac", "--caller", "x"]
+    );
+}

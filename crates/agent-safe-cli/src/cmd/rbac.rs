@@ -1,0 +1,58 @@
+//! `rbac`: least-privilege Kubernetes RBAC for an agent, from the policies.
+
+use std::io::Write;
+
+use agent_safe_core::engine::Snapshot;
+use agent_safe_core::identity::Caller;
+use agent_safe_core::rbac::{RbacRequest, plan, to_yaml};
+
+use crate::cli::{RbacArgs, RbacFormat};
+use crate::error::{CliError, CmdResult, exit};
+use crate::output::Io;
+use crate::project::Ctx;
+
+/// `rbac --caller AGENT ...`.
+pub(crate) fn rbac(io: &mut Io, ctx: &Ctx, a: RbacArgs) -> CmdResult {
+    let config = ctx.require_config("`agent-safe rbac`")?;
+    let snap = Snapshot::load(&config).map_err(CliError::Config)?;
+    let req = RbacRequest {
+        caller: Caller {
+            agent_id: a.caller,
+            agent_name: None,
+            roles: a.roles.into_iter().filter(|r| !r.is_empty()).collect(),
+            groups: a.groups.into_iter().filter(|g| !g.is_empty()).collect(),
+            signed: true,
+        },
+        namespace: a.namespace,
+        service_account: a.service_account,
+        service_account_namespace: a.service_account_namespace,
+        include_approval: !a.unattended,
+    };
+    let p = plan(&snap, &req);
+    for u in &p.unknown_resources {
+        writeln!(
+            io.err,
+            "warning: `{u}` is not a resource of the built-in Kubernetes table (a custom resource?); granted as namespaced"
+        )?;
+    }
+    match a.output {
+        RbacFormat::Json => {
+            let text = serde_json::to_string_pretty(&p)
+                .map_err(|e| CliError::Failed(format!("cannot render the plan: {e}")))?;
+            writeln!(io.out, "{text}")?;
+        }
+        RbacFormat::Yaml => {
+            if p.actions.is_empty() {
+                writeln!(
+                    io.err,
+                    "warning: the policies never allow `{}` anything: no RBAC is needed",
+                    req.caller.agent_id
+                )?;
+            }
+            let text =
+                to_yaml(&p).map_err(|e| CliError::Failed(format!("cannot render YAML: {e}")))?;
+            write!(io.out, "{text}")?;
+        }
+    }
+    Ok(exit::OK)
+}
