@@ -10,7 +10,9 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::audit::{AppendReceipt, AuditConfig, AuditError, AuditLog, Durability, EventKind, NewEvent, Rotation};
+use crate::audit::{
+    AppendReceipt, AuditConfig, AuditError, AuditLog, Durability, EventKind, NewEvent, Rotation,
+};
 use crate::config::{Config, DurabilitySetting, discover, load_config};
 use crate::diag::{ConfigError, Diagnostic, Pos};
 use crate::engine::{CallerInput, Decision, PlanDecision, Request, Snapshot, format_ts};
@@ -114,8 +116,14 @@ impl AgentSafe {
             let cfg = audit_config(&config);
             Some(AuditLog::open(cfg).map_err(|e| {
                 ConfigError::single(
-                    Diagnostic::error(&config.audit.path, Pos::FILE, format!("cannot open the audit log: {e}"))
-                        .with_help("check that the directory exists or can be created, and is writable"),
+                    Diagnostic::error(
+                        &config.audit.path,
+                        Pos::FILE,
+                        format!("cannot open the audit log: {e}"),
+                    )
+                    .with_help(
+                        "check that the directory exists or can be created, and is writable",
+                    ),
                 )
             })?)
         } else {
@@ -228,7 +236,13 @@ impl AgentSafe {
         snap.evaluate(&request, Timestamp::now(), at)
     }
 
-    fn log(&self, req: &CheckRequest, mut d: Decision, at: Option<Timestamp>, step: Option<u32>) -> Decision {
+    fn log(
+        &self,
+        req: &CheckRequest,
+        mut d: Decision,
+        at: Option<Timestamp>,
+        step: Option<u32>,
+    ) -> Decision {
         let Some(audit) = &self.audit else {
             return d;
         };
@@ -247,7 +261,11 @@ impl AgentSafe {
             action_version: d.action_version.clone(),
             target: d.target.clone().or_else(|| req.target.clone()),
             caller,
-            params: loggable(req.params.clone().unwrap_or(Json::Object(Default::default()))),
+            params: loggable(
+                req.params
+                    .clone()
+                    .unwrap_or(Json::Object(Default::default())),
+            ),
             decision: Some(d.result.as_str().to_owned()),
             reason: Some(d.reason.clone()),
             policy_matched: d.policy_matched.clone(),
@@ -261,7 +279,10 @@ impl AgentSafe {
         match audit.append(ev) {
             Ok(receipt) => d.audit_id = Some(receipt.event_id),
             Err(e) => {
-                deny_with(&mut d, format!("audit log unavailable, failing closed: {e}"));
+                deny_with(
+                    &mut d,
+                    format!("audit log unavailable, failing closed: {e}"),
+                );
             }
         }
         d
@@ -269,7 +290,10 @@ impl AgentSafe {
 
     /// Records a human's answer to a `require_approval` decision, linked by
     /// correlation id.
-    pub fn record_approval(&self, approval: &Approval) -> Result<Option<AppendReceipt>, AuditError> {
+    pub fn record_approval(
+        &self,
+        approval: &Approval,
+    ) -> Result<Option<AppendReceipt>, AuditError> {
         let Some(audit) = &self.audit else {
             return Ok(None);
         };
@@ -279,7 +303,14 @@ impl AgentSafe {
             target: approval.target.clone(),
             caller: Some(approval.approver.clone()),
             params: loggable(approval.params.clone().unwrap_or(Json::Null)),
-            decision: Some(if approval.approved { "approve" } else { "reject" }.to_owned()),
+            decision: Some(
+                if approval.approved {
+                    "approve"
+                } else {
+                    "reject"
+                }
+                .to_owned(),
+            ),
             reason: approval.comment.clone(),
             correlation_id: Some(approval.correlation_id.clone()),
             context: loggable(serde_json::json!({ "audit_id": approval.audit_id })),
@@ -324,10 +355,7 @@ pub fn new_id() -> String {
 fn correlation_id(given: Option<&str>) -> Result<String, String> {
     match given {
         None | Some("") => Ok(new_id()),
-        Some(c)
-            if c.len() <= MAX_CORRELATION_ID
-                && c.chars().all(|ch| ch.is_ascii_graphic()) =>
-        {
+        Some(c) if c.len() <= MAX_CORRELATION_ID && c.chars().all(|ch| ch.is_ascii_graphic()) => {
             Ok(c.to_owned())
         }
         Some(_) => Err(format!(
@@ -347,7 +375,11 @@ fn loggable(v: Json) -> Json {
                 (None, Some(_)) => false,
                 (None, None) => n.as_f64().is_some_and(f64::is_finite),
             };
-            if safe { Json::Number(n) } else { Json::String(n.to_string()) }
+            if safe {
+                Json::Number(n)
+            } else {
+                Json::String(n.to_string())
+            }
         }
         Json::Array(items) => Json::Array(items.into_iter().map(loggable).collect()),
         Json::Object(map) => Json::Object(map.into_iter().map(|(k, v)| (k, loggable(v))).collect()),

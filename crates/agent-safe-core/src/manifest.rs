@@ -92,12 +92,15 @@ pub fn check_manifest(path: &Path, builtin: bool, files: &[SourceFile]) -> Resul
             continue;
         }
         match line.split_once("  ") {
-            Some((hash, file)) if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some((hash, file))
+                if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
                 expected.insert(file.to_owned(), (hash.to_ascii_lowercase(), line_no));
             }
             _ => d.push(
-                Diagnostic::error(path, Pos::new(line_no, 1), "malformed manifest line")
-                    .with_help("lines are `<sha256 hex>  <path>`; regenerate with `agent-safe registry lock`"),
+                Diagnostic::error(path, Pos::new(line_no, 1), "malformed manifest line").with_help(
+                    "lines are `<sha256 hex>  <path>`; regenerate with `agent-safe registry lock`",
+                ),
             ),
         }
     }
@@ -124,12 +127,26 @@ pub fn check_manifest(path: &Path, builtin: bool, files: &[SourceFile]) -> Resul
     for (file, f) in &actual {
         match expected.get(file) {
             None => d.push(
-                Diagnostic::error(&f.path, Pos::FILE, format!("action file is not in the registry manifest {}", path.display()))
-                    .with_help(relock),
+                Diagnostic::error(
+                    &f.path,
+                    Pos::FILE,
+                    format!(
+                        "action file is not in the registry manifest {}",
+                        path.display()
+                    ),
+                )
+                .with_help(relock),
             ),
             Some((hash, line)) if *hash != sha256_hex(f.text.as_bytes()) => d.push(
-                Diagnostic::error(&f.path, Pos::FILE, format!("action file changed since it was locked (manifest {}:{line})", path.display()))
-                    .with_help(relock),
+                Diagnostic::error(
+                    &f.path,
+                    Pos::FILE,
+                    format!(
+                        "action file changed since it was locked (manifest {}:{line})",
+                        path.display()
+                    ),
+                )
+                .with_help(relock),
             ),
             Some(_) => {}
         }
@@ -137,8 +154,12 @@ pub fn check_manifest(path: &Path, builtin: bool, files: &[SourceFile]) -> Resul
     for (file, (_, line)) in &expected {
         if !actual.contains_key(file) {
             d.push(
-                Diagnostic::error(path, Pos::new(*line, 1), format!("action file `{file}` is in the manifest but missing"))
-                    .with_help(relock),
+                Diagnostic::error(
+                    path,
+                    Pos::new(*line, 1),
+                    format!("action file `{file}` is in the manifest but missing"),
+                )
+                .with_help(relock),
             );
         }
     }

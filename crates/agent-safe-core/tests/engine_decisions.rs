@@ -1,6 +1,11 @@
 //! Which rule wins, fail-closed paths, target binding and the seed's three
 //! example policies.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -61,14 +66,20 @@ fn tie_breaks() {
         assert_eq!(d.result, want, "{what}: {d:?}");
         assert_eq!(d.policy_matched.as_deref(), rule, "{what}");
         if rule.is_none() {
-            assert!(d.reason.contains("no matching policy (default deny)"), "{what}: {}", d.reason);
+            assert!(
+                d.reason.contains("no matching policy (default deny)"),
+                "{what}: {}",
+                d.reason
+            );
         }
     }
 }
 
 #[test]
 fn reason_comes_from_the_rule() {
-    let snap = snapshot("rules:\n  - {name: r, decision: allow, reason: Staging is fair game}\n  - {name: s, priority: -1, decision: allow}\n");
+    let snap = snapshot(
+        "rules:\n  - {name: r, decision: allow, reason: Staging is fair game}\n  - {name: s, priority: -1, decision: allow}\n",
+    );
     let d = restart("staging/api", "staging", "api").run(&snap);
     assert_eq!(d.reason, "Staging is fair game");
     let snap = snapshot("rules:\n  - {name: r, decision: allow}\n");
@@ -86,18 +97,35 @@ fn trace_lists_every_candidate_and_why() {
   - {name: other-action, match: {actions: [drain-node]}, decision: allow}
 ",
     );
-    let d = restart("staging/api", "staging", "api").explain().run(&snap);
+    let d = restart("staging/api", "staging", "api")
+        .explain()
+        .run(&snap);
     let trace = d.trace.unwrap();
     let names: Vec<&str> = trace.iter().map(|t| t.rule.as_str()).collect();
-    assert_eq!(names, ["prod", "staging", "catch-all"], "rules for other actions are not candidates");
+    assert_eq!(
+        names,
+        ["prod", "staging", "catch-all"],
+        "rules for other actions are not candidates"
+    );
     assert!(!trace[0].matched);
-    assert!(trace[0].note.contains("targets.environments: `staging` is not in [prod]"), "{}", trace[0].note);
+    assert!(
+        trace[0]
+            .note
+            .contains("targets.environments: `staging` is not in [prod]"),
+        "{}",
+        trace[0].note
+    );
     assert!(trace[1].matched);
     assert_eq!(trace[1].note, "winner");
     assert!(trace[2].matched);
     assert!(trace[2].note.contains("outranked by `staging`"));
     // Without explain there is no trace.
-    assert!(restart("staging/api", "staging", "api").run(&snap).trace.is_none());
+    assert!(
+        restart("staging/api", "staging", "api")
+            .run(&snap)
+            .trace
+            .is_none()
+    );
 }
 
 const ALLOW_ALL: &str = "rules:\n  - {name: allow-all, decision: allow}\n";
@@ -132,34 +160,57 @@ fn fail_closed_paths() {
     }
     // Unknown action is critical risk.
     let d = ask("nope", None, json!({})).run(&snap);
-    assert_eq!((d.risk_class, d.effective_risk), (RiskClass::Critical, RiskClass::Critical));
+    assert_eq!(
+        (d.risk_class, d.effective_risk),
+        (RiskClass::Critical, RiskClass::Critical)
+    );
 }
 
 #[test]
 fn unknown_target_needs_a_rule_without_target_selector() {
-    let snap = snapshot("rules:\n  - {name: staging, match: {targets: {environments: [staging]}}, decision: allow}\n");
+    let snap = snapshot(
+        "rules:\n  - {name: staging, match: {targets: {environments: [staging]}}, decision: allow}\n",
+    );
     let d = restart("staging/ghost", "staging", "ghost").run(&snap);
     assert_eq!(d.result, D::Deny);
-    assert!(d.reason.contains("target `staging/ghost` is not in the inventory"), "{}", d.reason);
+    assert!(
+        d.reason
+            .contains("target `staging/ghost` is not in the inventory"),
+        "{}",
+        d.reason
+    );
     assert_eq!(d.effective_risk, RiskClass::Critical);
     assert_eq!(d.target.as_deref(), Some("staging/ghost"));
 }
 
 #[test]
 fn target_is_resolved_from_params() {
-    let snap = snapshot("rules:\n  - {name: staging, match: {targets: {ids: [staging/*]}}, decision: allow}\n");
-    let d = ask("restart-deployment", None, json!({"namespace": "staging", "deployment": "api"})).run(&snap);
+    let snap = snapshot(
+        "rules:\n  - {name: staging, match: {targets: {ids: [staging/*]}}, decision: allow}\n",
+    );
+    let d = ask(
+        "restart-deployment",
+        None,
+        json!({"namespace": "staging", "deployment": "api"}),
+    )
+    .run(&snap);
     assert_eq!(d.result, D::Allow, "{d:?}");
     assert_eq!(d.target.as_deref(), Some("staging/api"));
     // Defaults count: drain-node's target is found by node name alone.
-    let snap = snapshot("rules:\n  - {name: nodes, match: {targets: {types: [k8s-node]}}, decision: require_approval}\n");
+    let snap = snapshot(
+        "rules:\n  - {name: nodes, match: {targets: {types: [k8s-node]}}, decision: require_approval}\n",
+    );
     let d = ask("drain-node", None, json!({"node": "prod-node-1"})).run(&snap);
     assert_eq!(d.result, D::RequireApproval);
     assert_eq!(d.target.as_deref(), Some("prod/node-1"));
     // No match in the inventory: unknown target.
     let d = ask("drain-node", None, json!({"node": "nowhere"})).run(&snap);
     assert_eq!(d.result, D::Deny);
-    assert!(d.reason.contains("no inventory target matches the params"), "{}", d.reason);
+    assert!(
+        d.reason.contains("no inventory target matches the params"),
+        "{}",
+        d.reason
+    );
 }
 
 fn key() -> IdentityConfig {
@@ -196,7 +247,11 @@ fn signed_callers() {
     assert_eq!(d.result, D::Allow, "{d:?}");
     assert_eq!(d.caller.as_deref(), Some("deploy-agent"));
     // Expired: evaluated an hour later.
-    let d = base.clone().raw(&token).at("2026-01-07T11:00:00Z").run(&snap);
+    let d = base
+        .clone()
+        .raw(&token)
+        .at("2026-01-07T11:00:00Z")
+        .run(&snap);
     assert_eq!(d.result, D::Deny);
     assert!(d.reason.contains("expired"), "{}", d.reason);
     // Unsigned refused.
@@ -239,7 +294,11 @@ rules:
 fn seed_policies() {
     let snap = snapshot(SEED);
     let deploy = caller("deploy-agent", &["deployer"], &[]);
-    let status_staging = ask("rollout-status", Some("staging/api"), json!({"namespace": "staging", "deployment": "api"}));
+    let status_staging = ask(
+        "rollout-status",
+        Some("staging/api"),
+        json!({"namespace": "staging", "deployment": "api"}),
+    );
     #[rustfmt::skip]
     let cases: Vec<(&str, Ask, D, Option<&str>)> = vec![
         ("low-risk action on staging: allowed for any agent", status_staging.clone().by(caller("random-bot", &[], &[])), D::Allow, Some("allow-low-risk-staging")),
@@ -258,7 +317,12 @@ fn seed_policies() {
     ];
     for (what, a, want, rule) in cases {
         let d = a.run(&snap);
-        assert_eq!((d.result, d.policy_matched.as_deref()), (want, rule), "{what}: {}", d.reason);
+        assert_eq!(
+            (d.result, d.policy_matched.as_deref()),
+            (want, rule),
+            "{what}: {}",
+            d.reason
+        );
     }
 }
 
@@ -270,7 +334,20 @@ fn decision_json_shape() {
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
         keys,
-        ["action", "action_version", "audit_id", "caller", "correlation_id", "effective_risk", "evaluated_at", "policy_matched", "reason", "result", "risk_class", "target"]
+        [
+            "action",
+            "action_version",
+            "audit_id",
+            "caller",
+            "correlation_id",
+            "effective_risk",
+            "evaluated_at",
+            "policy_matched",
+            "reason",
+            "result",
+            "risk_class",
+            "target"
+        ]
     );
     assert_eq!(v["result"], "require_approval");
     assert_eq!(v["effective_risk"], "high");

@@ -1,5 +1,10 @@
 //! Table-driven tests: every selector of a rule's `match`, one case per row.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -40,7 +45,11 @@ fn selectors() {
         json!({"namespace": "staging", "deployment": "api", "replicas": 3}),
     );
     let unknown_target = restart("staging/ghost", "staging", "ghost");
-    let drain = ask("drain-node", Some("prod/node-1"), json!({"node": "prod-node-1"}));
+    let drain = ask(
+        "drain-node",
+        Some("prod/node-1"),
+        json!({"node": "prod-node-1"}),
+    );
 
     #[rustfmt::skip]
     let cases: Vec<(&str, &str, Ask, bool)> = vec![
@@ -122,7 +131,13 @@ fn selectors() {
             failures.push(format!("{what}: match {m} expected {want}, got {got}"));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -136,7 +151,10 @@ fn effective_risk_table() {
         (R::Critical, [R::High, R::Critical, R::Critical, R::Critical]),
     ];
     for (action, row) in table {
-        for (s, want) in [S::Public, S::Internal, S::Restricted, S::Critical].into_iter().zip(row) {
+        for (s, want) in [S::Public, S::Internal, S::Restricted, S::Critical]
+            .into_iter()
+            .zip(row)
+        {
             assert_eq!(action.effective(s), want, "{action} x {s}");
         }
     }

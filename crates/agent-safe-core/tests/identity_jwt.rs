@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 //! Caller identity: HS256 JWT verification, plain ids, minting and secrets.
 //!
 //! Every test passes its own clock (`NOW`); nothing reads the wall clock.
@@ -107,7 +112,10 @@ fn cfg() -> IdentityConfig {
 /// Two keys with kids, for rotation.
 fn cfg_rotation() -> IdentityConfig {
     IdentityConfig {
-        keys: vec![key(Some("2026-01"), SECRET_A), key(Some("2026-06"), SECRET_B)],
+        keys: vec![
+            key(Some("2026-01"), SECRET_A),
+            key(Some("2026-06"), SECRET_B),
+        ],
         ..IdentityConfig::default()
     }
 }
@@ -159,11 +167,19 @@ fn wrong_alg(alg: &str) -> IdentityError {
 }
 
 /// Asserts an `InvalidClaim` for `claim` whose reason contains `needle`.
-fn assert_invalid_claim(got: &Result<Caller, IdentityError>, claim: &str, needle: &str, name: &str) {
+fn assert_invalid_claim(
+    got: &Result<Caller, IdentityError>,
+    claim: &str,
+    needle: &str,
+    name: &str,
+) {
     match got {
         Err(IdentityError::InvalidClaim { claim: c, reason }) => {
             assert_eq!(c, claim, "{name}");
-            assert!(reason.contains(needle), "{name}: reason {reason:?} lacks {needle:?}");
+            assert!(
+                reason.contains(needle),
+                "{name}: reason {reason:?} lacks {needle:?}"
+            );
         }
         other => panic!("{name}: expected InvalidClaim({claim}), got {other:?}"),
     }
@@ -199,7 +215,12 @@ fn verify_token_table() {
     let tampered = {
         let parts: Vec<&str> = valid.split('.').collect();
         let evil = with(claims(), "roles", json!(["admin"]));
-        format!("{}.{}.{}", parts[0], b64(evil.to_string().as_bytes()), parts[2])
+        format!(
+            "{}.{}.{}",
+            parts[0],
+            b64(evil.to_string().as_bytes()),
+            parts[2]
+        )
     };
     // The header of a valid token swapped for one naming HS512; the signature
     // is the (genuine) HS256 MAC of the original.
@@ -213,7 +234,11 @@ fn verify_token_table() {
     let cases = vec![
         // --- accepted
         case("valid token", valid.clone(), Ok(expected_caller())),
-        case("valid minimal token", sign(&hdr(), &minimal, SECRET_A), Ok(minimal_caller())),
+        case(
+            "valid minimal token",
+            sign(&hdr(), &minimal, SECRET_A),
+            Ok(minimal_caller()),
+        ),
         case(
             "header without typ",
             sign(&json!({"alg": "HS256"}), &claims(), SECRET_A),
@@ -221,7 +246,11 @@ fn verify_token_table() {
         ),
         case(
             "unknown claims are ignored",
-            sign(&hdr(), &with(claims(), "x-extra", json!({"a": [1, 2]})), SECRET_A),
+            sign(
+                &hdr(),
+                &with(claims(), "x-extra", json!({"a": [1, 2]})),
+                SECRET_A,
+            ),
             Ok(expected_caller()),
         ),
         // --- time
@@ -287,8 +316,16 @@ fn verify_token_table() {
             Ok(expected_caller()),
         ),
         // --- signature and algorithm
-        case("wrong key", sign(&hdr(), &claims(), SECRET_OTHER), Err(IdentityError::BadSignature)),
-        case("tampered payload, original signature", tampered, Err(IdentityError::BadSignature)),
+        case(
+            "wrong key",
+            sign(&hdr(), &claims(), SECRET_OTHER),
+            Err(IdentityError::BadSignature),
+        ),
+        case(
+            "tampered payload, original signature",
+            tampered,
+            Err(IdentityError::BadSignature),
+        ),
         case(
             "signature removed",
             unsigned(&hdr(), &claims(), ""),
@@ -299,7 +336,11 @@ fn verify_token_table() {
             valid[..valid.len() - 3].to_owned(),
             Err(IdentityError::BadSignature),
         ),
-        case("alg none, empty signature", unsigned(&json!({"alg": "none"}), &claims(), ""), Err(wrong_alg("none"))),
+        case(
+            "alg none, empty signature",
+            unsigned(&json!({"alg": "none"}), &claims(), ""),
+            Err(wrong_alg("none")),
+        ),
         case(
             "alg none, some signature",
             unsigned(&json!({"alg": "none", "typ": "JWT"}), &claims(), &fake_sig),
@@ -310,7 +351,11 @@ fn verify_token_table() {
             unsigned(&json!({"alg": "None"}), &claims(), ""),
             Err(wrong_alg("None")),
         ),
-        case("alg HS512, genuine HS256 MAC", alg_swapped, Err(wrong_alg("HS512"))),
+        case(
+            "alg HS512, genuine HS256 MAC",
+            alg_swapped,
+            Err(wrong_alg("HS512")),
+        ),
         case(
             "alg HS512 signed with the key",
             sign(&json!({"alg": "HS512"}), &claims(), SECRET_A),
@@ -323,7 +368,11 @@ fn verify_token_table() {
         ),
         case(
             "alg RS256",
-            unsigned(&json!({"alg": "RS256", "typ": "JWT"}), &claims(), &b64(&[7; 256])),
+            unsigned(
+                &json!({"alg": "RS256", "typ": "JWT"}),
+                &claims(),
+                &b64(&[7; 256]),
+            ),
             Err(wrong_alg("RS256")),
         ),
         case(
@@ -353,14 +402,26 @@ fn verify_token_table() {
         ),
         case(
             "crit header",
-            sign(&json!({"alg": "HS256", "crit": ["b64"], "b64": false}), &claims(), SECRET_A),
+            sign(
+                &json!({"alg": "HS256", "crit": ["b64"], "b64": false}),
+                &claims(),
+                SECRET_A,
+            ),
             Err(malformed(
                 "the header has a `crit` parameter; no JWS extensions are supported",
             )),
         ),
         // --- required claims
-        case("missing exp", sign(&hdr(), &without(claims(), "exp"), SECRET_A), Err(missing("exp"))),
-        case("missing iat", sign(&hdr(), &without(claims(), "iat"), SECRET_A), Err(missing("iat"))),
+        case(
+            "missing exp",
+            sign(&hdr(), &without(claims(), "exp"), SECRET_A),
+            Err(missing("exp")),
+        ),
+        case(
+            "missing iat",
+            sign(&hdr(), &without(claims(), "iat"), SECRET_A),
+            Err(missing("iat")),
+        ),
         case(
             "missing agent_id",
             sign(&hdr(), &without(claims(), "agent_id"), SECRET_A),
@@ -376,13 +437,21 @@ fn verify_token_table() {
             "iss and aud ignored when not configured",
             sign(
                 &hdr(),
-                &with(with(claims(), "iss", json!("someone")), "aud", json!(["x", "y"])),
+                &with(
+                    with(claims(), "iss", json!("someone")),
+                    "aud",
+                    json!(["x", "y"]),
+                ),
                 SECRET_A,
             ),
             Ok(expected_caller()),
         ),
         // --- shape
-        case("empty string", String::new(), Err(malformed("the token is empty"))),
+        case(
+            "empty string",
+            String::new(),
+            Err(malformed("the token is empty")),
+        ),
         case(
             "garbage",
             "this is not a token".to_owned(),
@@ -444,7 +513,11 @@ fn verify_token_table() {
         ),
         case(
             "header repeats alg",
-            sign_raw("{\"alg\":\"none\",\"alg\":\"HS256\"}", &claims().to_string(), SECRET_A),
+            sign_raw(
+                "{\"alg\":\"none\",\"alg\":\"HS256\"}",
+                &claims().to_string(),
+                SECRET_A,
+            ),
             Err(malformed("the header repeats the parameter `alg`")),
         ),
         case(
@@ -459,7 +532,11 @@ fn verify_token_table() {
         ),
         case(
             "token too long",
-            sign(&hdr(), &with(claims(), "pad", json!("x".repeat(9000))), SECRET_A),
+            sign(
+                &hdr(),
+                &with(claims(), "pad", json!("x".repeat(9000))),
+                SECRET_A,
+            ),
             Err(IdentityError::Malformed {
                 reason: String::new(), // checked by prefix below
             }),
@@ -469,23 +546,73 @@ fn verify_token_table() {
     // --- wrong types (the token is genuinely signed; types are still checked)
     let wrong_types: Vec<(&'static str, &'static str, Value, &'static str)> = vec![
         ("exp is a string", "exp", json!("soon"), "found a string"),
-        ("exp is a numeric string", "exp", json!(NOW.to_string()), "found a string"),
-        ("exp is fractional", "exp", json!(1_795_601_700.5), "fractional"),
+        (
+            "exp is a numeric string",
+            "exp",
+            json!(NOW.to_string()),
+            "found a string",
+        ),
+        (
+            "exp is fractional",
+            "exp",
+            json!(1_795_601_700.5),
+            "fractional",
+        ),
         ("exp is null", "exp", Value::Null, "found null"),
         ("exp too large", "exp", json!(u64::MAX), "out of range"),
         ("iat is a bool", "iat", json!(true), "found a boolean"),
         ("nbf is a string", "nbf", json!("now"), "found a string"),
-        ("agent_id is a number", "agent_id", json!(42), "found a number"),
+        (
+            "agent_id is a number",
+            "agent_id",
+            json!(42),
+            "found a number",
+        ),
         ("agent_id is empty", "agent_id", json!(""), "it is empty"),
-        ("agent_id breaks the rule", "agent_id", json!("bad agent\n"), "may only contain"),
-        ("agent_name is an array", "agent_name", json!(["x"]), "found an array"),
-        ("agent_name is null", "agent_name", Value::Null, "found null"),
-        ("roles is a string", "roles", json!("admin"), "found a string"),
-        ("roles contains a number", "roles", json!(["deployer", 1]), "containing a number"),
-        ("groups is an object", "groups", json!({"platform": true}), "found an object"),
+        (
+            "agent_id breaks the rule",
+            "agent_id",
+            json!("bad agent\n"),
+            "may only contain",
+        ),
+        (
+            "agent_name is an array",
+            "agent_name",
+            json!(["x"]),
+            "found an array",
+        ),
+        (
+            "agent_name is null",
+            "agent_name",
+            Value::Null,
+            "found null",
+        ),
+        (
+            "roles is a string",
+            "roles",
+            json!("admin"),
+            "found a string",
+        ),
+        (
+            "roles contains a number",
+            "roles",
+            json!(["deployer", 1]),
+            "containing a number",
+        ),
+        (
+            "groups is an object",
+            "groups",
+            json!({"platform": true}),
+            "found an object",
+        ),
         ("iss is a number", "iss", json!(7), "found a number"),
         ("aud is a number", "aud", json!(7), "found a number"),
-        ("aud array contains null", "aud", json!(["agent-safe", null]), "containing null"),
+        (
+            "aud array contains null",
+            "aud",
+            json!(["agent-safe", null]),
+            "containing null",
+        ),
     ];
 
     for c in &cases {
@@ -504,7 +631,12 @@ fn verify_token_table() {
         // resolve_caller routes every one of these to verify_token
         if !c.token.is_empty() && looks_like_jwt(&c.token) {
             let resolved = resolve_caller(&c.cfg, Some(&c.token), c.now);
-            assert_eq!(resolved, c.want.clone().map(Some), "resolve_caller {:?}", c.name);
+            assert_eq!(
+                resolved,
+                c.want.clone().map(Some),
+                "resolve_caller {:?}",
+                c.name
+            );
         }
     }
 
@@ -519,7 +651,12 @@ fn verify_token_table() {
         &with(with(claims(), "iat", json!(NOW)), "exp", json!(NOW)),
         SECRET_A,
     );
-    assert_invalid_claim(&verify_token(&cfg(), &inverted, NOW), "exp", "later than `iat`", "exp == iat");
+    assert_invalid_claim(
+        &verify_token(&cfg(), &inverted, NOW),
+        "exp",
+        "later than `iat`",
+        "exp == iat",
+    );
 }
 
 #[test]
@@ -626,7 +763,11 @@ fn issuer_and_audience() {
                 found: "https://evil.example".to_owned(),
             }),
         ),
-        ("missing issuer", without(ok.clone(), "iss"), Err(missing("iss"))),
+        (
+            "missing issuer",
+            without(ok.clone(), "iss"),
+            Err(missing("iss")),
+        ),
         (
             "wrong audience",
             with(ok.clone(), "aud", json!("someone-else")),
@@ -648,7 +789,11 @@ fn issuer_and_audience() {
                 expected: "agent-safe".to_owned(),
             }),
         ),
-        ("missing audience", without(ok.clone(), "aud"), Err(missing("aud"))),
+        (
+            "missing audience",
+            without(ok.clone(), "aud"),
+            Err(missing("aud")),
+        ),
         (
             "issuer as an array is not accepted",
             with(ok.clone(), "iss", json!(["https://issuer.example"])),
@@ -668,7 +813,11 @@ fn issuer_and_audience() {
         audience: None,
         ..cfg_iss_aud()
     };
-    let token = sign(&hdr(), &with(ok.clone(), "aud", json!("anything")), SECRET_A);
+    let token = sign(
+        &hdr(),
+        &with(ok.clone(), "aud", json!("anything")),
+        SECRET_A,
+    );
     assert_eq!(verify_token(&only_iss, &token, NOW), Ok(expected_caller()));
 }
 
@@ -687,7 +836,10 @@ fn leeway_is_configurable() {
             leeway: 0
         })
     );
-    assert_eq!(verify_token(&strict, &exp_now, NOW - 1), Ok(expected_caller()));
+    assert_eq!(
+        verify_token(&strict, &exp_now, NOW - 1),
+        Ok(expected_caller())
+    );
 
     let lax = IdentityConfig {
         leeway_seconds: 300,
@@ -695,7 +847,11 @@ fn leeway_is_configurable() {
     };
     let old = sign(
         &hdr(),
-        &with(with(claims(), "iat", json!(NOW - 900)), "exp", json!(NOW - 299)),
+        &with(
+            with(claims(), "iat", json!(NOW - 900)),
+            "exp",
+            json!(NOW - 299),
+        ),
         SECRET_A,
     );
     assert_eq!(verify_token(&lax, &old, NOW), Ok(expected_caller()));
@@ -714,7 +870,11 @@ fn leeway_is_configurable() {
 fn extreme_times_do_not_overflow() {
     let far = sign(
         &hdr(),
-        &with(with(claims(), "iat", json!(i64::MIN)), "exp", json!(i64::MAX)),
+        &with(
+            with(claims(), "iat", json!(i64::MIN)),
+            "exp",
+            json!(i64::MAX),
+        ),
         SECRET_A,
     );
     assert_eq!(verify_token(&cfg(), &far, NOW), Ok(expected_caller()));
@@ -752,6 +912,7 @@ fn extreme_times_do_not_overflow() {
 
 #[test]
 fn resolve_caller_table() {
+    type Resolved = Result<Option<Caller>, IdentityError>;
     let open = cfg();
     let strict = IdentityConfig {
         require_signed: true,
@@ -760,14 +921,10 @@ fn resolve_caller_table() {
     let valid = sign(&hdr(), &claims(), SECRET_A);
     let expired = sign(&hdr(), &with(claims(), "exp", json!(NOW - 300)), SECRET_A);
     let two_segments = valid.rsplit_once('.').unwrap().0.to_owned();
-    let unsigned_id = |id: &str| -> Result<Option<Caller>, IdentityError> {
-        Ok(Some(Caller::unsigned(id)))
-    };
-    let bad_id = |id: &str| -> Result<Option<Caller>, IdentityError> {
-        check_agent_id(id).map(|()| None)
-    };
+    let unsigned_id = |id: &str| -> Resolved { Ok(Some(Caller::unsigned(id))) };
+    let bad_id = |id: &str| -> Resolved { check_agent_id(id).map(|()| None) };
 
-    let cases: Vec<(&str, &IdentityConfig, Option<&str>, Result<Option<Caller>, IdentityError>)> = vec![
+    let cases: Vec<(&str, &IdentityConfig, Option<&str>, Resolved)> = vec![
         ("anonymous", &open, None, Ok(None)),
         ("empty is anonymous", &open, Some(""), Ok(None)),
         (
@@ -782,7 +939,12 @@ fn resolve_caller_table() {
             Some(""),
             Err(IdentityError::UnsignedRefused { anonymous: true }),
         ),
-        ("plain id", &open, Some("deploy-agent-1"), unsigned_id("deploy-agent-1")),
+        (
+            "plain id",
+            &open,
+            Some("deploy-agent-1"),
+            unsigned_id("deploy-agent-1"),
+        ),
         (
             "plain id with every allowed character",
             &open,
@@ -801,8 +963,18 @@ fn resolve_caller_table() {
             Some("deploy-agent-1"),
             Err(IdentityError::UnsignedRefused { anonymous: false }),
         ),
-        ("valid token", &open, Some(&valid), Ok(Some(expected_caller()))),
-        ("valid token, require_signed", &strict, Some(&valid), Ok(Some(expected_caller()))),
+        (
+            "valid token",
+            &open,
+            Some(&valid),
+            Ok(Some(expected_caller())),
+        ),
+        (
+            "valid token, require_signed",
+            &strict,
+            Some(&valid),
+            Ok(Some(expected_caller())),
+        ),
         (
             "expired token is an error, not a downgrade",
             &open,
@@ -822,9 +994,24 @@ fn resolve_caller_table() {
             )),
         ),
         ("leading space", &open, Some(" deploy"), bad_id(" deploy")),
-        ("starts with a dash", &open, Some("-agent"), bad_id("-agent")),
-        ("contains a space", &open, Some("deploy agent"), bad_id("deploy agent")),
-        ("contains a newline", &open, Some("agent\n"), bad_id("agent\n")),
+        (
+            "starts with a dash",
+            &open,
+            Some("-agent"),
+            bad_id("-agent"),
+        ),
+        (
+            "contains a space",
+            &open,
+            Some("deploy agent"),
+            bad_id("deploy agent"),
+        ),
+        (
+            "contains a newline",
+            &open,
+            Some("agent\n"),
+            bad_id("agent\n"),
+        ),
         ("non-ASCII", &open, Some("agënt"), bad_id("agënt")),
         ("asterisk (glob)", &open, Some("agent-*"), bad_id("agent-*")),
     ];
@@ -842,7 +1029,10 @@ fn resolve_caller_table() {
     assert_eq!(err.code(), "invalid_agent_id");
     let msg = err.to_string();
     assert!(msg.contains("longer than 253"), "{msg}");
-    assert!(msg.contains("^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,252}$"), "{msg}");
+    assert!(
+        msg.contains("^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,252}$"),
+        "{msg}"
+    );
     assert!(!msg.contains(&too_long), "the rejected value is not echoed");
 
     // Plain ids need no key: resolving works with no key configured.
@@ -905,7 +1095,11 @@ fn mint_round_trip() {
         assert!(looks_like_jwt(&token));
         let header = decode_part(&token, 0);
         assert_eq!(header["alg"], "HS256");
-        assert_eq!(header["kid"], json!(kid.unwrap_or("2026-01")), "default: first key");
+        assert_eq!(
+            header["kid"],
+            json!(kid.unwrap_or("2026-01")),
+            "default: first key"
+        );
         let body = decode_part(&token, 1);
         assert_eq!(body["iat"], json!(NOW));
         assert_eq!(body["exp"], json!(NOW + 900));
@@ -913,10 +1107,16 @@ fn mint_round_trip() {
         assert_eq!(body["aud"], "agent-safe");
         // Independent check of the MAC.
         let (input, sig) = token.rsplit_once('.').unwrap();
-        assert_eq!(URL_SAFE_NO_PAD.decode(sig).unwrap(), hs256(secret, input.as_bytes()));
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(sig).unwrap(),
+            hs256(secret, input.as_bytes())
+        );
 
         assert_eq!(verify_token(&c, &token, NOW), Ok(expected_caller()));
-        assert_eq!(verify_token(&c, &token, NOW + 900 + 29), Ok(expected_caller()));
+        assert_eq!(
+            verify_token(&c, &token, NOW + 900 + 29),
+            Ok(expected_caller())
+        );
         assert_eq!(
             verify_token(&c, &token, NOW + 930),
             Err(IdentityError::Expired {
@@ -955,7 +1155,12 @@ fn mint_errors() {
                 kid: "2020-01".to_owned(),
             },
         ),
-        ("no key", IdentityConfig::default(), mint_req(None), IdentityError::NoKeyConfigured),
+        (
+            "no key",
+            IdentityConfig::default(),
+            mint_req(None),
+            IdentityError::NoKeyConfigured,
+        ),
         (
             "no key, kid asked",
             IdentityConfig::default(),
@@ -1092,11 +1297,22 @@ fn secrets() {
     let s2 = generate_secret().unwrap();
     assert_ne!(s1, s2);
     assert_eq!(s1.len(), 43);
-    assert!(s1.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    assert!(
+        s1.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    );
     let bytes = decode_secret(&s1).unwrap();
     assert_eq!(bytes.len(), 32);
-    assert_eq!(decode_secret(&format!("  {s1}\n")).unwrap(), bytes, "whitespace trimmed");
-    assert_eq!(decode_secret(&format!("{s1}=")).unwrap(), bytes, "padding accepted");
+    assert_eq!(
+        decode_secret(&format!("  {s1}\n")).unwrap(),
+        bytes,
+        "whitespace trimmed"
+    );
+    assert_eq!(
+        decode_secret(&format!("{s1}=")).unwrap(),
+        bytes,
+        "padding accepted"
+    );
 
     // A generated secret works end to end.
     let c = IdentityConfig {
@@ -1110,7 +1326,11 @@ fn secrets() {
         ("empty", String::new(), "invalid_secret"),
         ("blank", "   ".to_owned(), "invalid_secret"),
         ("standard alphabet", "+/".repeat(22), "invalid_secret"),
-        ("inner whitespace", format!("{} {}", &s1[..20], &s1[20..]), "invalid_secret"),
+        (
+            "inner whitespace",
+            format!("{} {}", &s1[..20], &s1[20..]),
+            "invalid_secret",
+        ),
         ("not base64", "!".repeat(43), "invalid_secret"),
         ("16 bytes", b64(&[9; 16]), "secret_too_short"),
         ("31 bytes", b64(&[9; 31]), "secret_too_short"),
@@ -1119,7 +1339,10 @@ fn secrets() {
         let err = decode_secret(&input).unwrap_err();
         assert_eq!(err.code(), code, "{name}");
         if !input.trim().is_empty() {
-            assert!(!err.to_string().contains(input.trim()), "{name}: secret echoed");
+            assert!(
+                !err.to_string().contains(input.trim()),
+                "{name}: secret echoed"
+            );
         }
     }
     assert_eq!(decode_secret(&b64(&[9; 32])).unwrap(), vec![9; 32]);
@@ -1200,7 +1423,11 @@ fn messages_are_plain_and_leak_nothing() {
         assert!(msg.len() < 300, "{msg}");
         assert!(msg.chars().next().unwrap().is_lowercase(), "{msg}");
     }
-    assert_eq!(codes.len(), tokens.len(), "one distinct cause per token: {codes:?}");
+    assert_eq!(
+        codes.len(),
+        tokens.len(),
+        "one distinct cause per token: {codes:?}"
+    );
     let err = verify_token(&cfg(), &tokens[4], NOW).unwrap_err();
     match err {
         IdentityError::UnknownKid { kid } => assert_eq!(kid, format!("{}…", "k".repeat(64))),
@@ -1241,7 +1468,9 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         "\\PC{0,12}".prop_map(Value::from),
         Just(Value::from("deploy-agent-1")),
     ];

@@ -1,9 +1,16 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 //! Own process: a broken foreign provider (its verifier accepts any
 //! signature) is installed first. The self-test must catch it, so that a
 //! forged token is refused rather than accepted.
 
-use agent_safe_core::identity::{IdentityConfig, SigningKey, install_crypto_provider, verify_token};
+use agent_safe_core::identity::{
+    IdentityConfig, SigningKey, install_crypto_provider, verify_token,
+};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -64,11 +71,19 @@ fn a_broken_foreign_provider_fails_closed() {
     };
     let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256"}"#);
     let c = URL_SAFE_NO_PAD.encode(
-        format!(r#"{{"agent_id":"admin","iat":{},"exp":{}}}"#, NOW - 1, NOW + 60).as_bytes(),
+        format!(
+            r#"{{"agent_id":"admin","iat":{},"exp":{}}}"#,
+            NOW - 1,
+            NOW + 60
+        )
+        .as_bytes(),
     );
     let forged = format!("{h}.{c}.{}", "A".repeat(43));
     let err = verify_token(&cfg, &forged, NOW).unwrap_err();
     assert_eq!(err.code(), "crypto_unavailable", "{err}");
     assert!(err.to_string().contains("self-test"), "{err}");
-    assert_eq!(install_crypto_provider().unwrap_err().code(), "crypto_unavailable");
+    assert_eq!(
+        install_crypto_provider().unwrap_err().code(),
+        "crypto_unavailable"
+    );
 }

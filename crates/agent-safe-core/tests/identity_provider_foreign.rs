@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 //! Own process: another jsonwebtoken crypto provider is installed first.
 //!
 //! A correct foreign provider is kept and used (HS256 is still pinned). The
@@ -89,5 +94,8 @@ fn a_correct_foreign_provider_is_used() {
     // The foreign verifier is really used: a forged signature is refused.
     let (input, _) = token.rsplit_once('.').unwrap();
     let forged = format!("{input}.{}", "A".repeat(43));
-    assert_eq!(verify_token(&cfg, &forged, NOW).unwrap_err().code(), "bad_signature");
+    assert_eq!(
+        verify_token(&cfg, &forged, NOW).unwrap_err().code(),
+        "bad_signature"
+    );
 }

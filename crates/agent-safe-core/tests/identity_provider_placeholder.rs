@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 //! Own process: jsonwebtoken used before our provider was installed.
 //!
 //! jsonwebtoken without crypto features then locks in a placeholder provider
@@ -19,12 +24,14 @@ const SECRET: &[u8] = b"secret-A-0123456789abcdef0123456789abcdef";
 
 fn token() -> String {
     let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256"}"#);
-    let c = URL_SAFE_NO_PAD.encode(
-        format!(r#"{{"agent_id":"a","iat":{},"exp":{}}}"#, NOW - 1, NOW + 60).as_bytes(),
-    );
+    let c = URL_SAFE_NO_PAD
+        .encode(format!(r#"{{"agent_id":"a","iat":{},"exp":{}}}"#, NOW - 1, NOW + 60).as_bytes());
     let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).unwrap();
     mac.update(format!("{h}.{c}").as_bytes());
-    format!("{h}.{c}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    format!(
+        "{h}.{c}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
 }
 
 #[test]
@@ -32,7 +39,10 @@ fn placeholder_provider_fails_closed_without_panicking() {
     let first_use = std::panic::catch_unwind(|| {
         jsonwebtoken::crypto::sign(b"x", &EncodingKey::from_secret(b"k"), Algorithm::HS256)
     });
-    assert!(first_use.is_err(), "expected jsonwebtoken's panicking placeholder");
+    assert!(
+        first_use.is_err(),
+        "expected jsonwebtoken's panicking placeholder"
+    );
 
     let cfg = IdentityConfig {
         keys: vec![SigningKey::new(None, SECRET.to_vec())],
@@ -51,10 +61,18 @@ fn placeholder_provider_fails_closed_without_panicking() {
         ttl_seconds: 60,
         kid: None,
     };
-    assert_eq!(mint_token(&cfg, &req, NOW).unwrap_err().code(), "crypto_unavailable");
-    assert_eq!(install_crypto_provider().unwrap_err().code(), "crypto_unavailable");
     assert_eq!(
-        resolve_caller(&cfg, Some(&token()), NOW).unwrap_err().code(),
+        mint_token(&cfg, &req, NOW).unwrap_err().code(),
+        "crypto_unavailable"
+    );
+    assert_eq!(
+        install_crypto_provider().unwrap_err().code(),
+        "crypto_unavailable"
+    );
+    assert_eq!(
+        resolve_caller(&cfg, Some(&token()), NOW)
+            .unwrap_err()
+            .code(),
         "crypto_unavailable"
     );
     // Plain ids need no cryptography.

@@ -333,8 +333,21 @@ fn write_number(out: &mut Vec<u8>, n: &Number) -> Result<(), Unsafe> {
     Ok(())
 }
 
+/// Whether `v` holds a number that [`write_value`] refuses (no allocation).
+pub(crate) fn has_unsafe_number(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => !number_is_safe(n),
+        Value::Array(items) => items.iter().any(has_unsafe_number),
+        Value::Object(map) => map.values().any(has_unsafe_number),
+        _ => false,
+    }
+}
+
 /// The first number in `v` that [`write_value`] refuses: (JSON pointer, text).
 pub(crate) fn find_unsafe_number(v: &Value, at: &str) -> Option<(String, String)> {
+    if !has_unsafe_number(v) {
+        return None;
+    }
     match v {
         Value::Number(n) if !number_is_safe(n) => Some((at.to_string(), n.to_string())),
         Value::Array(items) => items
@@ -366,7 +379,18 @@ mod tests {
         let cases = [
             json!({"b": 1, "a": [1.5, -0.0, 1e21, 1e-7, 123456789.125], "\u{e000}": 1, "\u{1f600}": 2}),
             json!({"s": "tab\t nl\n ctl\u{1} del\u{7f} quote\" bs\\ slash/ é \u{2028}"}),
-            json!([null, true, false, {}, [], "", 0, -5, 9007199254740991i64, -9007199254740991i64]),
+            json!([
+                null,
+                true,
+                false,
+                {},
+                [],
+                "",
+                0,
+                -5,
+                9007199254740991i64,
+                -9007199254740991i64
+            ]),
             json!({"nested": {"z": {"y": 1, "x": [{"b": 2, "a": 1}]}}}),
         ];
         for v in cases {
@@ -389,11 +413,13 @@ mod tests {
             assert!(pointer.starts_with("params/a"), "{pointer}");
         }
         let (pointer, number) =
-            find_unsafe_number(&json!({"a": {"b/c": [1, 9007199254740992u64]}}), "params")
-                .unwrap();
+            find_unsafe_number(&json!({"a": {"b/c": [1, 9007199254740992u64]}}), "params").unwrap();
         assert_eq!(pointer, "params/a/b~1c/1");
         assert_eq!(number, "9007199254740992");
         // Large but exponent-form doubles read back exactly and are fine.
-        assert_eq!(canon(&json!({"a": 1e21, "b": 9007199254740991u64})), r#"{"a":1e+21,"b":9007199254740991}"#);
+        assert_eq!(
+            canon(&json!({"a": 1e21, "b": 9007199254740991u64})),
+            r#"{"a":1e+21,"b":9007199254740991}"#
+        );
     }
 }

@@ -60,8 +60,9 @@ pub enum AuditError {
 
     /// A reader met a complete line that is not an event of this schema.
     #[error(
-        "audit log {}: line {line} is not a valid event: {reason} (run `agent-safe audit verify`)",
-        .path.display()
+        "audit log {}: {} is not a valid event: {reason} (run `agent-safe audit verify`)",
+        .path.display(),
+        line_label(*.line)
     )]
     Malformed {
         /// The file.
@@ -81,6 +82,14 @@ pub enum AuditError {
         /// What is wrong and how to fix it.
         reason: String,
     },
+}
+
+fn line_label(line: u64) -> String {
+    if line == 0 {
+        "a line".to_string()
+    } else {
+        format!("line {line}")
+    }
 }
 
 impl AuditError {

@@ -70,7 +70,11 @@ fn rotated_at(name: &str, i: usize, pattern_len: usize) -> Option<RotatedName> {
         return None;
     }
     let ext = name.get(i + pattern_len..)?;
-    if !(ext.is_empty() || (ext.starts_with('.') && ext.len() > 1 && !ext.get(1..).unwrap_or_default().contains('.'))) {
+    if !(ext.is_empty()
+        || (ext.starts_with('.')
+            && ext.len() > 1
+            && !ext.get(1..).unwrap_or_default().contains('.')))
+    {
         return None;
     }
     let stem = name.get(..i)?;
@@ -351,8 +355,54 @@ pub(crate) fn for_each_line(
     buf: &mut Vec<u8>,
     mut f: impl FnMut(u64, u64, &[u8]) -> ControlFlow<()>,
 ) -> io::Result<LinesEnd> {
-    if buf.len() < READ_BLOCK {
-        buf.resize(READ_BLOCK, 0);
+    let mut stopped_at = None;
+    let mut end = for_each_batch(
+        file,
+        start,
+        line_before,
+        buf,
+        READ_BLOCK,
+        |first, base, batch| {
+            let mut line_start = 0usize;
+            for (k, nl) in memchr::memchr_iter(b'\n', batch).enumerate() {
+                let line_no = first + k as u64;
+                let line = batch.get(line_start..nl).unwrap_or_default();
+                if f(line_no, base + line_start as u64, line).is_break() {
+                    stopped_at = Some((base + nl as u64 + 1, line_no));
+                    return ControlFlow::Break(());
+                }
+                line_start = nl + 1;
+            }
+            ControlFlow::Continue(())
+        },
+    )?;
+    if let Some((offset, line)) = stopped_at {
+        end.end = offset;
+        end.line = line;
+    }
+    Ok(end)
+}
+
+/// Calls `f(first_line_number, offset, batch)` with successive batches of
+/// complete lines of `file` from byte `start` on; each batch ends with `\n`
+/// and holds up to about `block` bytes (more for a single longer line).
+pub(crate) fn for_each_batch(
+    file: &File,
+    start: u64,
+    line_before: u64,
+    buf: &mut Vec<u8>,
+    block: usize,
+    mut f: impl FnMut(u64, u64, &[u8]) -> ControlFlow<()>,
+) -> io::Result<LinesEnd> {
+    // No bigger than the data (a short log needs no 4 MiB buffer), no
+    // smaller than 64 KiB (the file may be growing).
+    let size = file.metadata()?.len().saturating_sub(start);
+    let block = usize::try_from(size)
+        .unwrap_or(block)
+        .clamp(64 * 1024, block.max(64 * 1024));
+    if buf.len() < block {
+        // `vec!` of zeros is a calloc: no page is touched until it is used.
+        *buf = vec![0u8; block];
     }
     let mut base = start;
     let mut filled = 0usize;
@@ -362,31 +412,35 @@ pub(crate) fn for_each_line(
             // One line longer than the buffer.
             buf.resize(buf.len() * 2, 0);
         }
-        let n = file.read_at(buf.get_mut(filled..).unwrap_or_default(), base + filled as u64)?;
+        let n = file.read_at(
+            buf.get_mut(filled..).unwrap_or_default(),
+            base + filled as u64,
+        )?;
         if n == 0 {
             break;
         }
         let scan_from = filled;
         filled += n;
-        let mut line_start = 0usize;
         let data = buf.get(..filled).unwrap_or_default();
-        for nl in memchr::memchr_iter(b'\n', data.get(scan_from..).unwrap_or_default()) {
-            let end = scan_from + nl;
-            line_no += 1;
-            let line = data.get(line_start..end).unwrap_or_default();
-            if f(line_no, base + line_start as u64, line).is_break() {
-                return Ok(LinesEnd {
-                    stopped: true,
-                    unterminated: None,
-                    end: base + end as u64 + 1,
-                    line: line_no,
-                });
-            }
-            line_start = end + 1;
+        let Some(last_nl) = memchr::memrchr(b'\n', data.get(scan_from..).unwrap_or_default())
+        else {
+            continue;
+        };
+        let cut = scan_from + last_nl + 1;
+        let batch = data.get(..cut).unwrap_or_default();
+        let lines = memchr::memchr_iter(b'\n', batch).count() as u64;
+        if f(line_no + 1, base, batch).is_break() {
+            return Ok(LinesEnd {
+                stopped: true,
+                unterminated: None,
+                end: base + cut as u64,
+                line: line_no + lines,
+            });
         }
-        buf.copy_within(line_start..filled, 0);
-        base += line_start as u64;
-        filled -= line_start;
+        line_no += lines;
+        buf.copy_within(cut..filled, 0);
+        base += cut as u64;
+        filled -= cut;
     }
     Ok(LinesEnd {
         stopped: false,

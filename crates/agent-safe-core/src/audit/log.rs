@@ -126,16 +126,28 @@ pub type Clock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
 /// (`2026-11-25T19:35:01.123456Z`). Such strings sort in time order.
 pub fn format_timestamp(ts: jiff::Timestamp) -> String {
     let dt = jiff::tz::TimeZone::UTC.to_datetime(ts);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        dt.year(),
-        dt.month(),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second(),
-        dt.subsec_nanosecond() / 1000
-    )
+    let Ok(year) = u32::try_from(dt.year()) else {
+        return format!("{dt:?}Z");
+    };
+    let mut out = String::with_capacity(27);
+    let mut push = |n: u32, width: u32, sep: Option<char>| {
+        let mut div = 10u32.pow(width - 1);
+        while div > 0 {
+            out.push(char::from(b'0' + ((n / div) % 10) as u8));
+            div /= 10;
+        }
+        if let Some(c) = sep {
+            out.push(c);
+        }
+    };
+    push(year, 4, Some('-'));
+    push(dt.month().unsigned_abs().into(), 2, Some('-'));
+    push(dt.day().unsigned_abs().into(), 2, Some('T'));
+    push(dt.hour().unsigned_abs().into(), 2, Some(':'));
+    push(dt.minute().unsigned_abs().into(), 2, Some(':'));
+    push(dt.second().unsigned_abs().into(), 2, Some('.'));
+    push(dt.subsec_nanosecond().unsigned_abs() / 1000, 6, Some('Z'));
+    out
 }
 
 /// The hash-chained, append-only audit log. `Send + Sync`: share one through
@@ -170,6 +182,9 @@ impl std::fmt::Debug for AuditLog {
 
 struct Inner {
     lock_file: File,
+    /// The process that opened `lock_file`: a forked child must not share
+    /// the parent's open lock (flock locks belong to the open file).
+    pid: u32,
     state: State,
 }
 
@@ -177,6 +192,33 @@ struct Inner {
 struct State {
     active: Option<Active>,
     buf: Vec<u8>,
+    /// Random bytes for event ids, drawn from the OS a page at a time.
+    random: Vec<u8>,
+    random_used: usize,
+}
+
+impl State {
+    /// A new UUID v7 for `now`.
+    fn event_id(&mut self, now: jiff::Timestamp) -> String {
+        const POOL: usize = 4096;
+        if self.random_used + 10 > self.random.len() {
+            self.random.resize(POOL, 0);
+            if getrandom::fill(&mut self.random).is_err() {
+                self.random.clear();
+                return uuid::Uuid::now_v7().to_string();
+            }
+            self.random_used = 0;
+        }
+        let mut bytes = [0u8; 10];
+        if let Some(src) = self.random.get(self.random_used..self.random_used + 10) {
+            bytes.copy_from_slice(src);
+        }
+        self.random_used += 10;
+        let millis = u64::try_from(now.as_millisecond()).unwrap_or(0);
+        uuid::Builder::from_unix_timestamp_millis(millis, &bytes)
+            .into_uuid()
+            .to_string()
+    }
 }
 
 /// What this writer knows of the active file.
@@ -281,6 +323,7 @@ impl AuditLog {
             gate: Gate::default(),
             inner: Mutex::new(Inner {
                 lock_file,
+                pid: std::process::id(),
                 state: State::default(),
             }),
             group: GroupCommit::default(),
@@ -316,6 +359,15 @@ impl AuditLog {
     /// returns `Ok`, the line is in the file (and, with `durability: sync`,
     /// on disk). On `Err` the event is not in the log.
     pub fn append(&self, ev: NewEvent) -> Result<AppendReceipt, AuditError> {
+        if matches!(ev.kind, EventKind::Recovery | EventKind::Rotation) {
+            return Err(AuditError::InvalidEvent {
+                path: self.path.clone(),
+                message: format!(
+                    "`{}` events are written by the log itself; append `decision` or `approval` events",
+                    ev.kind.as_str()
+                ),
+            });
+        }
         if let Some((pointer, number)) = canon::find_unsafe_number(&ev.params, "params")
             .or_else(|| canon::find_unsafe_number(&ev.context, "context"))
         {
@@ -352,7 +404,22 @@ impl AuditLog {
             return Err(timeout());
         };
         let mut inner = lock(&self.inner);
-        let Inner { lock_file, state } = &mut *inner;
+        if inner.pid != std::process::id() {
+            // Forked: take our own lock file handle and forget what the
+            // parent knew (its random pool too).
+            inner.lock_file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&self.lock_path)
+                .map_err(|e| AuditError::io(&self.lock_path, "open lock file", e))?;
+            inner.pid = std::process::id();
+            inner.state = State::default();
+        }
+        let Inner {
+            lock_file, state, ..
+        } = &mut *inner;
         let Some(_flock) = Flock::acquire(lock_file, deadline)
             .map_err(|e| AuditError::io(&self.lock_path, "lock", e))?
         else {
@@ -381,7 +448,7 @@ impl AuditLog {
                 self.rotate(st, RotationTrigger::Daily, now)?;
             }
         }
-        let event_id = uuid::Uuid::now_v7().to_string();
+        let event_id = st.event_id(now);
         let mut buf = std::mem::take(&mut st.buf);
         let result = self.append_event(st, &mut buf, ev, &event_id, &ts, now);
         st.buf = buf;
@@ -465,31 +532,33 @@ impl AuditLog {
         Ok((seq, hash))
     }
 
-    /// Writes a `recovery` or `rotation` event (the log's own events).
-    fn write_own_event(
+    /// Appends a `recovery` or `rotation` event (the log's own events) to
+    /// `out`, with the given place in the chain; returns its hash.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the fields of the log's own events"
+    )]
+    fn own_line(
         &self,
-        st: &mut State,
-        pred: Option<&Predecessor>,
+        out: &mut Vec<u8>,
+        event_id: &str,
+        seq: u64,
+        prev_hash: &str,
         recovery: Option<&RecoveryInfo>,
         rotation: Option<&RotationInfo>,
         reason: &str,
-        now: jiff::Timestamp,
-    ) -> Result<(), AuditError> {
-        let ts = format_timestamp(now);
-        let event_id = uuid::Uuid::now_v7().to_string();
+        ts: &str,
+    ) -> Result<String, AuditError> {
         let context = serde_json::json!({ "writer_pid": std::process::id() });
         let kind = if rotation.is_some() {
             EventKind::Rotation
         } else {
             EventKind::Recovery
         };
-        let mut buf = Vec::with_capacity(768);
-        let active = self.active(st)?;
-        let (seq, prev_hash) = next_link(active, pred);
         let fields = LineFields {
             seq,
-            event_id: &event_id,
-            timestamp: &ts,
+            event_id,
+            timestamp: ts,
             kind,
             action: None,
             action_version: None,
@@ -509,9 +578,10 @@ impl AuditLog {
             rotation,
             prev_hash,
         };
-        let hash = seal_into(&mut buf, &fields).map_err(|e| self.invalid(e))?;
-        self.write_line(st, &buf, seq, &hash, &ts, kind)?;
-        Ok(())
+        let mut line = Vec::with_capacity(768);
+        let hash = seal_into(&mut line, &fields).map_err(|e| self.invalid(e))?;
+        out.extend_from_slice(&line);
+        Ok(hash)
     }
 
     fn active<'s>(&self, st: &'s mut State) -> Result<&'s mut Active, AuditError> {
@@ -565,23 +635,130 @@ impl AuditLog {
     /// tail, and links an empty active file to its predecessor.
     fn prepare(&self, st: &mut State, now: jiff::Timestamp) -> Result<(), AuditError> {
         self.refresh(st)?;
-        let recovery = match self.active(st)?.torn_from {
-            Some(from) => Some(self.quarantine(st, from, now)?),
-            None => None,
+        let active = self.active(st)?;
+        let torn_from = active.torn_from;
+        let empty = active.tail.is_none();
+        let pred = if empty { self.predecessor()? } else { None };
+        match (torn_from, pred) {
+            (Some(from), pred) => self.recover(st, from, pred.as_ref(), now),
+            (None, Some(pred)) => self.link_to(st, &pred, RotationTrigger::Resume, now),
+            (None, None) => Ok(()),
+        }
+    }
+
+    /// Repairs a torn tail (`from..len` after the last `\n`): copies the
+    /// torn bytes to a quarantine file (fsynced), then overwrites them, in
+    /// one positional write, with a `recovery` event recording their length
+    /// and SHA-256 (preceded by a `resume` rotation event when the file held
+    /// no complete event and rotated files exist). There is no moment at
+    /// which the torn bytes are gone from the log and not yet recorded in
+    /// it; if the write fails, the torn bytes are put back and the
+    /// quarantine copy removed.
+    fn recover(
+        &self,
+        st: &mut State,
+        from: u64,
+        pred: Option<&Predecessor>,
+        now: jiff::Timestamp,
+    ) -> Result<(), AuditError> {
+        const MAX_TORN: u64 = 64 << 20;
+        let active = self.active(st)?;
+        let len = active.len;
+        if len - from > MAX_TORN {
+            return Err(AuditError::Corrupt {
+                path: self.path.clone(),
+                reason: format!(
+                    "{} bytes after the last newline (at byte {from}) are too many to be a torn line; move them away by hand",
+                    len - from
+                ),
+            });
+        }
+        let torn = files::read_range(&active.file, from, len)
+            .map_err(|e| AuditError::io(&self.path, "read torn tail", e))?;
+        let (qpath, qname) = self.write_quarantine(&torn, now)?;
+        let info = RecoveryInfo {
+            quarantine_file: qname,
+            torn_bytes: len - from,
+            torn_sha256: hex::encode(Sha256::digest(&torn)),
+            truncated_at: from,
         };
-        if self.active(st)?.tail.is_none()
-            && let Some(pred) = self.predecessor()?
-        {
-            self.link_to(st, &pred, RotationTrigger::Resume, now)?;
+        let ts = format_timestamp(now);
+        let mut lines = Vec::with_capacity(1536);
+        let (mut seq, prev) = next_link(active, pred);
+        let mut prev = prev.to_string();
+        let mut head = None;
+        if let Some(p) = pred {
+            let rotation = self.rotation_info(p, RotationTrigger::Resume);
+            let reason = rotation_reason(p, RotationTrigger::Resume);
+            let id = st.event_id(now);
+            prev = self.own_line(
+                &mut lines,
+                &id,
+                seq,
+                &prev,
+                None,
+                Some(&rotation),
+                &reason,
+                &ts,
+            )?;
+            head = Some((seq, EventKind::Rotation));
+            seq += 1;
         }
-        if let Some(info) = recovery {
-            let reason = format!(
-                "recovered a torn final line: {} bytes moved to `{}`",
-                info.torn_bytes, info.quarantine_file
-            );
-            self.write_own_event(st, None, Some(&info), None, &reason, now)?;
-            self.recoveries.fetch_add(1, Ordering::Relaxed);
+        let reason = format!(
+            "recovered a torn final line: {} bytes moved to `{}`",
+            info.torn_bytes, info.quarantine_file
+        );
+        let id = st.event_id(now);
+        let hash = self.own_line(&mut lines, &id, seq, &prev, Some(&info), None, &reason, &ts)?;
+        let new_len = from + lines.len() as u64;
+        // The append handle ignores offsets: write through a second handle.
+        let replaced = OpenOptions::new()
+            .write(true)
+            .open(&self.path)
+            .and_then(|w| {
+                w.write_all_at(&lines, from)?;
+                if new_len < len {
+                    w.set_len(new_len)?;
+                }
+                if pred.is_some() {
+                    w.sync_all()?;
+                }
+                Ok(w)
+            });
+        let w = match replaced {
+            Ok(w) => w,
+            Err(e) => {
+                let restored = OpenOptions::new()
+                    .write(true)
+                    .open(&self.path)
+                    .and_then(|w| {
+                        w.write_all_at(&torn, from)?;
+                        w.set_len(len)
+                    });
+                if restored.is_ok() {
+                    let _ = std::fs::remove_file(&qpath);
+                }
+                st.active = None;
+                return Err(AuditError::io(&self.path, "write", e));
+            }
+        };
+        drop(w);
+        if pred.is_some() {
+            files::sync_dir(&self.dir)?;
         }
+        let active = self.active(st)?;
+        active.len = new_len;
+        active.torn_from = None;
+        if active.head.is_none() {
+            let (seq, kind) = head.unwrap_or((seq, EventKind::Recovery));
+            active.head = Some(Head {
+                seq,
+                day: ts.get(..10).unwrap_or_default().to_string(),
+                kind,
+            });
+        }
+        active.tail = Some(Tail { seq, hash });
+        self.recoveries.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -612,7 +789,9 @@ impl AuditLog {
             .create(md.is_none())
             .open(&self.path)
             .map_err(|e| AuditError::io(&self.path, "open", e))?;
-        if md.is_none() {
+        if md.is_none() && self.durability == Durability::Sync {
+            // A new file's name must be durable too. (A rotation syncs the
+            // directory after writing the new file's first event.)
             files::sync_dir(&self.dir)?;
         }
         let fmd = file
@@ -634,8 +813,8 @@ impl AuditLog {
 
     /// Reads the last complete line (and the first, when unknown).
     fn load_ends(&self, a: &mut Active) -> Result<(), AuditError> {
-        let scan = files::scan_tail(&a.file, a.len)
-            .map_err(|e| AuditError::io(&self.path, "read", e))?;
+        let scan =
+            files::scan_tail(&a.file, a.len).map_err(|e| AuditError::io(&self.path, "read", e))?;
         a.torn_from = scan.torn_from;
         a.tail = match scan.last_line {
             Some((start, line)) => {
@@ -685,52 +864,19 @@ impl AuditLog {
         Ok(p)
     }
 
-    /// Moves the torn bytes `from..len` to a quarantine file and cuts them off.
-    fn quarantine(
+    /// Writes `torn` to a new quarantine file next to the log, durably.
+    fn write_quarantine(
         &self,
-        st: &mut State,
-        from: u64,
+        torn: &[u8],
         now: jiff::Timestamp,
-    ) -> Result<RecoveryInfo, AuditError> {
-        let active = self.active(st)?;
-        let len = active.len;
+    ) -> Result<(PathBuf, String), AuditError> {
         let (qpath, qname, mut qfile) = self.create_quarantine_file(now)?;
-        let mut hasher = Sha256::new();
-        let mut off = from;
-        let mut block = vec![0u8; 64 * 1024];
-        while off < len {
-            let want = usize::try_from((len - off).min(block.len() as u64)).unwrap_or(0);
-            let chunk = block.get_mut(..want).unwrap_or_default();
-            active
-                .file
-                .read_exact_at(chunk, off)
-                .map_err(|e| AuditError::io(&self.path, "read torn tail", e))?;
-            hasher.update(&*chunk);
-            qfile
-                .write_all(chunk)
-                .map_err(|e| AuditError::io(&qpath, "write", e))?;
-            off += want as u64;
-        }
         qfile
-            .sync_all()
-            .map_err(|e| AuditError::io(&qpath, "fsync", e))?;
+            .write_all(torn)
+            .and_then(|()| qfile.sync_all())
+            .map_err(|e| AuditError::io(&qpath, "write", e))?;
         files::sync_dir(&self.dir)?;
-        active
-            .file
-            .set_len(from)
-            .map_err(|e| AuditError::io(&self.path, "truncate torn tail", e))?;
-        active.len = from;
-        active.torn_from = None;
-        if from == 0 {
-            active.head = None;
-            active.tail = None;
-        }
-        Ok(RecoveryInfo {
-            quarantine_file: qname,
-            torn_bytes: len - from,
-            torn_sha256: hex::encode(hasher.finalize()),
-            truncated_at: from,
-        })
+        Ok((qpath, qname))
     }
 
     fn create_quarantine_file(
@@ -800,7 +946,8 @@ impl AuditLog {
     }
 
     /// Writes the `rotation` event that starts an (empty) active file, and
-    /// fsyncs the file.
+    /// fsyncs the file and the directory (which makes the rename that sealed
+    /// the previous file durable too).
     fn link_to(
         &self,
         st: &mut State,
@@ -808,23 +955,29 @@ impl AuditLog {
         trigger: RotationTrigger,
         now: jiff::Timestamp,
     ) -> Result<(), AuditError> {
-        let info = RotationInfo {
-            previous_file: pred.file_name.clone(),
-            previous_last_hash: pred.tail.hash.clone(),
-            previous_last_seq: pred.tail.seq,
-            trigger,
-        };
-        let reason = format!(
-            "new file ({}); the chain continues from `{}`",
-            trigger.as_str(),
-            pred.file_name
-        );
-        self.write_own_event(st, Some(pred), None, Some(&info), &reason, now)?;
+        let info = self.rotation_info(pred, trigger);
+        let reason = rotation_reason(pred, trigger);
+        let ts = format_timestamp(now);
+        let (seq, prev) = next_link(self.active(st)?, Some(pred));
+        let prev = prev.to_string();
+        let mut line = Vec::with_capacity(768);
+        let id = st.event_id(now);
+        let hash = self.own_line(&mut line, &id, seq, &prev, None, Some(&info), &reason, &ts)?;
+        self.write_line(st, &line, seq, &hash, &ts, EventKind::Rotation)?;
         self.active(st)?
             .file
             .sync_all()
             .map_err(|e| AuditError::io(&self.path, "fsync", e))?;
-        Ok(())
+        files::sync_dir(&self.dir)
+    }
+
+    fn rotation_info(&self, pred: &Predecessor, trigger: RotationTrigger) -> RotationInfo {
+        RotationInfo {
+            previous_file: pred.file_name.clone(),
+            previous_last_hash: pred.tail.hash.clone(),
+            previous_last_seq: pred.tail.seq,
+            trigger,
+        }
     }
 
     /// Renames the active file to its seq range and starts a new one.
@@ -838,10 +991,14 @@ impl AuditLog {
         let (Some(head), Some(tail)) = (active.head.clone(), active.tail.clone()) else {
             return Ok(());
         };
-        active
-            .file
-            .sync_all()
-            .map_err(|e| AuditError::io(&self.path, "fsync", e))?;
+        if self.durability == Durability::Sync {
+            // Appends waiting for a group fdatasync of this file may be
+            // behind; after the rename the group syncs the new file.
+            active
+                .file
+                .sync_data()
+                .map_err(|e| AuditError::io(&self.path, "fdatasync", e))?;
+        }
         let file_name = rotated_file_name(&self.name, head.seq, tail.seq);
         let target = self.dir.join(&file_name);
         if target.exists() {
@@ -850,15 +1007,26 @@ impl AuditLog {
                 reason: "cannot rotate: a file with this name already exists".into(),
             });
         }
-        std::fs::rename(&self.path, &target).map_err(|e| AuditError::io(&self.path, "rename", e))?;
+        std::fs::rename(&self.path, &target)
+            .map_err(|e| AuditError::io(&self.path, "rename", e))?;
         st.active = None;
-        files::sync_dir(&self.dir)?;
+        // A crash from here until `link_to` has synced the directory leaves
+        // either the old name (the rotation is redone) or a missing/empty
+        // active file (the next writer links it with a `resume` rotation).
         self.refresh(st)?;
         let pred = Predecessor { file_name, tail };
         self.link_to(st, &pred, trigger, now)?;
         self.rotations.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
+}
+
+fn rotation_reason(pred: &Predecessor, trigger: RotationTrigger) -> String {
+    format!(
+        "new file ({}); the chain continues from `{}`",
+        trigger.as_str(),
+        pred.file_name
+    )
 }
 
 /// Writes `fields` as a line with its hash filled in and a final `\n`.
@@ -1005,7 +1173,8 @@ impl GroupCommit {
             let first = st.synced + 1;
             st.synced = st.synced.max(target);
             if let Err(e) = result {
-                st.failures.push_back((first, target, e.kind(), e.to_string()));
+                st.failures
+                    .push_back((first, target, e.kind(), e.to_string()));
                 if st.failures.len() > KEPT_FAILURES
                     && let Some((_, last, _, _)) = st.failures.pop_front()
                 {
@@ -1013,6 +1182,40 @@ impl GroupCommit {
                 }
             }
             self.cv.notify_all();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_microseconds() {
+        let t = |s: &str| format_timestamp(s.parse().unwrap());
+        assert_eq!(t("1970-01-01T00:00:00Z"), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            t("2026-11-25T19:35:01.123456789+02:00"),
+            "2026-11-25T17:35:01.123456Z"
+        );
+        assert_eq!(
+            t("2999-12-31T23:59:59.999999Z"),
+            "2999-12-31T23:59:59.999999Z"
+        );
+    }
+
+    #[test]
+    fn event_ids_are_distinct_uuid_v7_of_the_given_time() {
+        let mut st = State::default();
+        let now: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let ids: std::collections::HashSet<String> = (0..2000).map(|_| st.event_id(now)).collect();
+        assert_eq!(ids.len(), 2000);
+        for id in ids.iter().take(5) {
+            let u = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(u.get_version_num(), 7);
+            let (secs, _) = u.get_timestamp().unwrap().to_unix();
+            assert_eq!(secs, 1_767_225_600);
         }
     }
 }

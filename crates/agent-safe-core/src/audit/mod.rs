@@ -13,6 +13,7 @@ mod event;
 mod files;
 mod log;
 mod reader;
+mod scan;
 mod verify;
 
 pub use canon::{CanonicalError, MAX_SAFE_INTEGER};

@@ -143,19 +143,28 @@ pub fn read_events(
             .map_err(|e| AuditError::io(path, "read", e))?
             .map_or(0, |p| p + 1);
         let mut err = None;
-        let stopped = files::for_each_line_rev(&file, end, |_, line| match parse(path, 0, line) {
-            Ok(ev) if m.matches(&ev) => {
-                out.push(ev.into_owned());
-                if out.len() >= n {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
+        let stopped = files::for_each_line_rev(&file, end, |offset, line| {
+            match parse(path, 0, line).map_err(|e| match e {
+                AuditError::Malformed { path, line, reason } => AuditError::Malformed {
+                    path,
+                    line,
+                    reason: format!("at byte {offset}: {reason}"),
+                },
+                other => other,
+            }) {
+                Ok(ev) if m.matches(&ev) => {
+                    out.push(ev.into_owned());
+                    if out.len() >= n {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
                 }
-            }
-            Ok(_) => ControlFlow::Continue(()),
-            Err(e) => {
-                err = Some(e);
-                ControlFlow::Break(())
+                Ok(_) => ControlFlow::Continue(()),
+                Err(e) => {
+                    err = Some(e);
+                    ControlFlow::Break(())
+                }
             }
         })
         .map_err(|e| AuditError::io(path, "read", e))?;
@@ -172,80 +181,92 @@ pub fn read_events(
 
 /// Follows a live log (`audit tail --follow`): each [`Follower::poll`] returns
 /// the matching events appended since the previous one, across rotations
-/// (when the active file is renamed away, the rest of the old file is read
-/// before the new file).
+/// (when the active file is renamed away, the rest of it is read, then any
+/// file rotated after it, then the new active file).
 #[derive(Debug)]
 pub struct Follower {
     path: PathBuf,
     filter: EventFilter,
-    file: Option<(File, u64, u64)>,
+    current: Option<Current>,
+    last_seq: Option<u64>,
+    buf: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct Current {
+    file: File,
+    path: PathBuf,
+    id: (u64, u64),
     offset: u64,
     line: u64,
-    buf: Vec<u8>,
+}
+
+fn file_id(md: &std::fs::Metadata) -> (u64, u64) {
+    (md.dev(), md.ino())
 }
 
 impl Follower {
     /// Follows `active` (the log's active file) from its current end.
     pub fn new(active: &Path, filter: EventFilter) -> Result<Follower, AuditError> {
         let mut f = Follower::from_start(active, filter)?;
-        if let Some((file, _, _)) = &f.file {
-            let len = file
+        if let Some(c) = &mut f.current {
+            let len = c
+                .file
                 .metadata()
                 .map_err(|e| AuditError::io(active, "stat", e))?
                 .len();
-            f.offset = files::last_newline_before(file, len)
-                .map_err(|e| AuditError::io(active, "read", e))?
-                .map_or(0, |p| p + 1);
-            // Line numbers are only used in error messages; unknown here.
-            f.line = 0;
+            let end = files::last_newline_before(&c.file, len)
+                .map_err(|e| AuditError::io(active, "read", e))?;
+            if let Some(p) = end {
+                let start = files::last_newline_before(&c.file, p)
+                    .map_err(|e| AuditError::io(active, "read", e))?
+                    .map_or(0, |q| q + 1);
+                let line = files::read_range(&c.file, start, p)
+                    .map_err(|e| AuditError::io(active, "read", e))?;
+                f.last_seq = parse(active, 0, &line).ok().map(|ev| ev.seq);
+                c.offset = p + 1;
+            }
         }
         Ok(f)
     }
 
     /// Follows `active` from its first line.
     pub fn from_start(active: &Path, filter: EventFilter) -> Result<Follower, AuditError> {
-        let mut f = Follower {
+        Ok(Follower {
             path: active.to_path_buf(),
             filter,
-            file: None,
-            offset: 0,
-            line: 0,
+            current: open(active)?,
+            last_seq: None,
             buf: Vec::new(),
-        };
-        f.file = f.open_current()?;
-        Ok(f)
-    }
-
-    fn open_current(&self) -> Result<Option<(File, u64, u64)>, AuditError> {
-        match File::open(&self.path) {
-            Ok(file) => {
-                let md = file
-                    .metadata()
-                    .map_err(|e| AuditError::io(&self.path, "stat", e))?;
-                Ok(Some((file, md.dev(), md.ino())))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(AuditError::io(&self.path, "open", e)),
-        }
+        })
     }
 
     /// The matching events appended since the last call (complete lines only).
     pub fn poll(&mut self) -> Result<Vec<AuditEvent>, AuditError> {
         let mut out = Vec::new();
         self.drain(&mut out)?;
-        let current = match std::fs::metadata(&self.path) {
-            Ok(md) => Some((md.dev(), md.ino())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(AuditError::io(&self.path, "stat", e)),
-        };
-        let ours = self.file.as_ref().map(|(_, dev, ino)| (*dev, *ino));
-        if current.is_some() && current != ours {
-            // Rotated: finish the old file (a writer may have appended to it
-            // just before renaming it), then start on the new one.
+        // Bounded: each step moves to a file of later seqs, or stops.
+        for _ in 0..100_000 {
+            let active = match std::fs::metadata(&self.path) {
+                Ok(md) => file_id(&md),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) => return Err(AuditError::io(&self.path, "stat", e)),
+            };
+            if self.current.as_ref().is_some_and(|c| c.id == active) {
+                break;
+            }
+            // The file we read was rotated away (a writer may have appended
+            // to it just before): finish it, then go to its successor.
             self.drain(&mut out)?;
-            self.file = self.open_current()?;
-            self.offset = 0;
-            self.line = 0;
+            let next_seq = self.last_seq.map_or(1, |s| s.saturating_add(1));
+            let successor = files::rotated_files(&self.path)?
+                .into_iter()
+                .find(|(_, r)| r.first_seq == next_seq)
+                .map(|(p, _)| p);
+            self.current = match successor {
+                Some(p) => open(&p)?,
+                None => open(&self.path)?,
+            };
             self.drain(&mut out)?;
         }
         Ok(out)
@@ -269,15 +290,21 @@ impl Follower {
     }
 
     fn drain(&mut self, out: &mut Vec<AuditEvent>) -> Result<(), AuditError> {
-        let Some((file, _, _)) = &self.file else {
+        let Some(c) = &mut self.current else {
             return Ok(());
         };
         let m = Matcher::new(&self.filter);
-        let path = &self.path;
         let mut err = None;
-        let end = files::for_each_line(file, self.offset, self.line, &mut self.buf, |line_no, _, line| {
-            match parse(path, line_no, line) {
+        let mut last_seq = self.last_seq;
+        let path = &c.path;
+        let end = files::for_each_line(
+            &c.file,
+            c.offset,
+            c.line,
+            &mut self.buf,
+            |line_no, _, line| match parse(path, line_no, line) {
                 Ok(ev) => {
+                    last_seq = Some(ev.seq);
                     if m.matches(&ev) {
                         out.push(ev.into_owned());
                     }
@@ -287,14 +314,34 @@ impl Follower {
                     err = Some(e);
                     ControlFlow::Break(())
                 }
-            }
-        })
+            },
+        )
         .map_err(|e| AuditError::io(path, "read", e))?;
+        self.last_seq = last_seq;
         if let Some(e) = err {
             return Err(e);
         }
-        self.offset = end.end;
-        self.line = end.line;
+        c.offset = end.end;
+        c.line = end.line;
         Ok(())
+    }
+}
+
+fn open(path: &Path) -> Result<Option<Current>, AuditError> {
+    match File::open(path) {
+        Ok(file) => {
+            let md = file
+                .metadata()
+                .map_err(|e| AuditError::io(path, "stat", e))?;
+            Ok(Some(Current {
+                file,
+                path: path.to_path_buf(),
+                id: file_id(&md),
+                offset: 0,
+                line: 0,
+            }))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(AuditError::io(path, "open", e)),
     }
 }

@@ -12,12 +12,14 @@
 use std::fmt;
 use std::fs::File;
 use std::ops::ControlFlow;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use super::canon;
 use super::error::AuditError;
-use super::event::{EventKind, EventRef, GENESIS_HASH, SCHEMA_VERSION};
+use super::event::{EventKind, EventRef, GENESIS_HASH, RecoveryInfo, RotationInfo, SCHEMA_VERSION};
 use super::files::{self, parse_rotated_name, resolve_paths};
+use super::scan;
 
 /// What `verify` found.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -136,11 +138,7 @@ impl fmt::Display for VerifyReport {
             } else {
                 write!(f, "{}: {}", p.path.display(), p.message)?;
             }
-            return write!(
-                f,
-                " ({} events before it verified)",
-                self.events
-            );
+            return write!(f, " ({} events before it verified)", self.events);
         }
         let seqs = match (self.first_seq, self.last_seq) {
             (Some(a), Some(b)) => format!(", seq {a}–{b}"),
@@ -157,7 +155,11 @@ impl fmt::Display for VerifyReport {
             write!(f, "; last hash {h}")?;
         }
         if self.recoveries > 0 {
-            write!(f, "; {} torn tail(s) were recovered by writers", self.recoveries)?;
+            write!(
+                f,
+                "; {} torn tail(s) were recovered by writers",
+                self.recoveries
+            )?;
         }
         if let Some(t) = &self.torn_tail {
             write!(
@@ -179,7 +181,10 @@ impl fmt::Display for VerifyReport {
 /// are put in seq order) and directories (every file of the one log in it).
 /// Never fails: problems, unreadable files included, are in the report.
 pub fn verify(paths: &[PathBuf]) -> VerifyReport {
-    let mut v = Verifier::default();
+    let mut v = Verifier {
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+        ..Verifier::default()
+    };
     let files = match resolve_paths(paths) {
         Ok(files) => files,
         Err(e) => {
@@ -212,6 +217,10 @@ pub fn verify(paths: &[PathBuf]) -> VerifyReport {
             break;
         }
     }
+    v.report.last_hash = v
+        .prev
+        .as_ref()
+        .map(|p| String::from_utf8_lossy(&p.hash).into_owned());
     v.report
 }
 
@@ -222,6 +231,68 @@ struct Verifier {
     prev: Option<Prev>,
     buf: Vec<u8>,
     canon: Vec<u8>,
+    ranges: Vec<Range<usize>>,
+    pre: Vec<Pre>,
+    threads: usize,
+}
+
+/// Bytes read and checked per batch.
+const BATCH: usize = 4 << 20;
+
+/// The per-line result of the parallel phase.
+enum Pre {
+    /// The fast scanner did not accept the line: check it on the slow path.
+    Slow,
+    /// A canonical decision/approval line and its hash check.
+    Fast {
+        seq: u64,
+        kind: EventKind,
+        prev_hash: Range<usize>,
+        hash: Result<[u8; 64], String>,
+    },
+}
+
+fn pre_line(line: &[u8]) -> Pre {
+    match scan::scan(line) {
+        Some(s) => Pre::Fast {
+            seq: s.seq,
+            kind: s.kind,
+            hash: check_hash(line, line.get(s.hash).unwrap_or_default(), &s.member),
+            prev_hash: s.prev_hash,
+        },
+        None => Pre::Slow,
+    }
+}
+
+/// Fills `pre` for every line, on up to `threads` threads.
+fn precheck(batch: &[u8], ranges: &[Range<usize>], pre: &mut [Pre], threads: usize) {
+    let line = |r: &Range<usize>| batch.get(r.clone()).unwrap_or_default();
+    if threads <= 1 || ranges.len() < 256 {
+        for (r, p) in ranges.iter().zip(pre.iter_mut()) {
+            *p = pre_line(line(r));
+        }
+        return;
+    }
+    let chunk = ranges.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let mut parts = ranges.chunks(chunk).zip(pre.chunks_mut(chunk));
+        let mine = parts.next();
+        for (rs, ps) in parts {
+            let work = move || {
+                for (r, p) in rs.iter().zip(ps.iter_mut()) {
+                    *p = pre_line(line(r));
+                }
+            };
+            // If no thread can be started, the lines stay `Slow` and are
+            // checked on the slow path: slower, same answer.
+            let _ = std::thread::Builder::new().spawn_scoped(s, work);
+        }
+        if let Some((rs, ps)) = mine {
+            for (r, p) in rs.iter().zip(ps.iter_mut()) {
+                *p = pre_line(line(r));
+            }
+        }
+    });
 }
 
 struct Prev {
@@ -240,7 +311,8 @@ impl Verifier {
             kind,
             message,
         };
-        let file = File::open(path).map_err(|e| problem(0, ProblemKind::Io, format!("cannot open: {e}")))?;
+        let file = File::open(path)
+            .map_err(|e| problem(0, ProblemKind::Io, format!("cannot open: {e}")))?;
         let file_name = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -254,13 +326,13 @@ impl Verifier {
         });
         let mut buf = std::mem::take(&mut self.buf);
         let mut failure = None;
-        let end = files::for_each_line(&file, 0, 0, &mut buf, |line_no, _, line| {
-            match self.line(path, &file_name, line_no, line) {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(p) => {
-                    failure = Some(p);
-                    ControlFlow::Break(())
-                }
+        let end = files::for_each_batch(&file, 0, 0, &mut buf, BATCH, |first, _, batch| match self
+            .batch(path, &file_name, first, batch)
+        {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(p) => {
+                failure = Some(p);
+                ControlFlow::Break(())
             }
         });
         self.buf = buf;
@@ -297,11 +369,21 @@ impl Verifier {
                     (Some(a), Some(b)) => format!("holds seqs {a}–{b}"),
                     _ => "holds no event".to_string(),
                 };
+                // Point at the first line that disagrees with the name: the
+                // first, or the one after the last when events are missing
+                // from the end.
+                let (line, hint) = if first != Some(r.first_seq) {
+                    (1, "")
+                } else if last_seq < Some(r.last_seq) {
+                    (end.line + 1, " (events removed from its end?)")
+                } else {
+                    (end.line, "")
+                };
                 return Err(problem(
-                    0,
+                    line,
                     ProblemKind::FileName,
                     format!(
-                        "the file name says seqs {}–{} but the file {holds} (events removed from its end?)",
+                        "the file name says seqs {}–{} but the file {holds}{hint}",
                         r.first_seq, r.last_seq
                     ),
                 ));
@@ -316,7 +398,91 @@ impl Verifier {
         Ok(())
     }
 
-    fn line(&mut self, path: &Path, file_name: &str, line_no: u64, line: &[u8]) -> Result<(), Problem> {
+    /// Checks a batch of complete lines (the last ends with `\n`): the
+    /// per-line work (canonical scan, SHA-256) runs on all cores, then the
+    /// chain is walked in order.
+    fn batch(
+        &mut self,
+        path: &Path,
+        file_name: &str,
+        first: u64,
+        batch: &[u8],
+    ) -> Result<(), Problem> {
+        let mut ranges = std::mem::take(&mut self.ranges);
+        let mut pre = std::mem::take(&mut self.pre);
+        ranges.clear();
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', batch) {
+            ranges.push(start..nl);
+            start = nl + 1;
+        }
+        pre.clear();
+        pre.resize_with(ranges.len(), || Pre::Slow);
+        precheck(batch, &ranges, &mut pre, self.threads);
+        let mut result = Ok(());
+        for (k, (r, p)) in ranges.iter().zip(pre.iter_mut()).enumerate() {
+            let line = batch.get(r.clone()).unwrap_or_default();
+            let line_no = first + k as u64;
+            result = match std::mem::replace(p, Pre::Slow) {
+                Pre::Fast {
+                    seq,
+                    kind,
+                    prev_hash,
+                    hash,
+                } => self.fast_line(path, file_name, line_no, line, seq, kind, prev_hash, hash),
+                Pre::Slow => self.line(path, file_name, line_no, line),
+            };
+            if result.is_err() {
+                break;
+            }
+        }
+        self.ranges = ranges;
+        self.pre = pre;
+        result
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "the pieces of one scanned line")]
+    fn fast_line(
+        &mut self,
+        path: &Path,
+        file_name: &str,
+        line_no: u64,
+        line: &[u8],
+        seq: u64,
+        kind: EventKind,
+        prev_hash: Range<usize>,
+        hash: Result<[u8; 64], String>,
+    ) -> Result<(), Problem> {
+        let problem = |kind: ProblemKind, message: String| VerifyProblem {
+            path: path.to_path_buf(),
+            line: line_no,
+            kind,
+            message,
+        };
+        let computed = hash.map_err(|m| problem(ProblemKind::Hash, m))?;
+        let link = Link {
+            seq,
+            kind,
+            prev_hash: line.get(prev_hash).unwrap_or_default(),
+            rotation: None,
+            recovery: None,
+        };
+        self.chain(&link, line_no)
+            .map_err(|(kind, message)| problem(kind, message))?;
+        self.accept(seq, kind, computed, file_name);
+        Ok(())
+    }
+
+    /// The slow path, and the reference: parse, write back canonically,
+    /// compare; it also handles `rotation`/`recovery` events and words every
+    /// error.
+    fn line(
+        &mut self,
+        path: &Path,
+        file_name: &str,
+        line_no: u64,
+        line: &[u8],
+    ) -> Result<(), Problem> {
         let problem = |kind: ProblemKind, message: String| VerifyProblem {
             path: path.to_path_buf(),
             line: line_no,
@@ -359,40 +525,37 @@ impl Verifier {
                 ),
             ));
         }
-        if !is_hash(&ev.hash) {
-            return Err(problem(
-                ProblemKind::Hash,
-                "`hash` is not 64 lowercase hex digits".into(),
-            ));
-        }
-        let computed = canon::hash_without(line, &member);
-        if computed.as_slice() != ev.hash.as_bytes() {
-            return Err(problem(
-                ProblemKind::Hash,
-                format!(
-                    "`hash` does not match the event's content (the content hashes to {}): the line was changed",
-                    String::from_utf8_lossy(&computed)
-                ),
-            ));
-        }
-        self.chain(&ev, line_no)
+        let computed = check_hash(line, ev.hash.as_bytes(), &member)
+            .map_err(|m| problem(ProblemKind::Hash, m))?;
+        let link = Link {
+            seq: ev.seq,
+            kind: ev.kind,
+            prev_hash: ev.prev_hash.as_bytes(),
+            rotation: ev.rotation.as_ref(),
+            recovery: ev.recovery.as_ref(),
+        };
+        self.chain(&link, line_no)
             .map_err(|(kind, message)| problem(kind, message))?;
-        // Sound: account for it.
-        if ev.kind == EventKind::Recovery {
+        self.accept(ev.seq, ev.kind, computed, file_name);
+        Ok(())
+    }
+
+    /// Accounts for a sound event.
+    fn accept(&mut self, seq: u64, kind: EventKind, hash: [u8; 64], file_name: &str) {
+        if kind == EventKind::Recovery {
             self.report.recoveries += 1;
         }
         if let Some(f) = self.report.files.last_mut() {
             f.events += 1;
-            f.first_seq.get_or_insert(ev.seq);
-            f.last_seq = Some(ev.seq);
+            f.first_seq.get_or_insert(seq);
+            f.last_seq = Some(seq);
         }
         self.report.events += 1;
-        self.report.first_seq.get_or_insert(ev.seq);
-        self.report.last_seq = Some(ev.seq);
-        let hash = computed;
+        self.report.first_seq.get_or_insert(seq);
+        self.report.last_seq = Some(seq);
         match &mut self.prev {
             Some(p) => {
-                p.seq = ev.seq;
+                p.seq = seq;
                 p.hash = hash;
                 if p.file_name != file_name {
                     p.file_name = file_name.to_string();
@@ -400,36 +563,38 @@ impl Verifier {
             }
             None => {
                 self.prev = Some(Prev {
-                    seq: ev.seq,
+                    seq,
                     hash,
                     file_name: file_name.to_string(),
                 })
             }
         }
-        Ok(())
     }
 
     /// The event's place in the chain: seq, prev_hash, rotation links.
-    fn chain(
-        &mut self,
-        ev: &EventRef<'_>,
-        line_no: u64,
-    ) -> Result<(), (ProblemKind, String)> {
+    fn chain(&mut self, ev: &Link<'_>, line_no: u64) -> Result<(), (ProblemKind, String)> {
         match ev.kind {
             EventKind::Rotation => {
                 let Some(r) = &ev.rotation else {
-                    return Err((ProblemKind::Rotation, "a rotation event without `rotation`".into()));
+                    return Err((
+                        ProblemKind::Rotation,
+                        "a rotation event without `rotation`".into(),
+                    ));
                 };
                 if ev.recovery.is_some() {
-                    return Err((ProblemKind::Rotation, "a rotation event with `recovery`".into()));
+                    return Err((
+                        ProblemKind::Rotation,
+                        "a rotation event with `recovery`".into(),
+                    ));
                 }
                 if line_no != 1 {
                     return Err((
                         ProblemKind::Rotation,
-                        "a rotation event in the middle of a file (it must be a file's first line)".into(),
+                        "a rotation event in the middle of a file (it must be a file's first line)"
+                            .into(),
                     ));
                 }
-                if r.previous_last_hash != ev.prev_hash {
+                if r.previous_last_hash.as_bytes() != ev.prev_hash {
                     return Err((
                         ProblemKind::Rotation,
                         "`rotation.previous_last_hash` differs from `prev_hash`".into(),
@@ -479,7 +644,7 @@ impl Verifier {
         match &self.prev {
             None => {
                 if ev.seq == 1 {
-                    if ev.prev_hash != GENESIS_HASH {
+                    if ev.prev_hash != GENESIS_HASH.as_bytes() {
                         return Err((
                             ProblemKind::Link,
                             "the first event (seq 1) must have a `prev_hash` of 64 zeros".into(),
@@ -523,7 +688,7 @@ impl Verifier {
                         ),
                     ));
                 }
-                if ev.prev_hash.as_bytes() != p.hash.as_slice() {
+                if ev.prev_hash != p.hash.as_slice() {
                     return Err((
                         ProblemKind::Link,
                         "`prev_hash` is not the previous event's hash: an event before this one was removed or replaced".into(),
@@ -535,6 +700,26 @@ impl Verifier {
     }
 }
 
-fn is_hash(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+/// What the chain check looks at.
+struct Link<'a> {
+    seq: u64,
+    kind: EventKind,
+    prev_hash: &'a [u8],
+    rotation: Option<&'a RotationInfo>,
+    recovery: Option<&'a RecoveryInfo>,
+}
+
+/// Checks `hash` (as written in the line) against the line's content.
+fn check_hash(line: &[u8], hash: &[u8], member: &Range<usize>) -> Result<[u8; 64], String> {
+    if hash.len() != 64 || !hash.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err("`hash` is not 64 lowercase hex digits".into());
+    }
+    let computed = canon::hash_without(line, member);
+    if computed.as_slice() != hash {
+        return Err(format!(
+            "`hash` does not match the event's content (the content hashes to {}): the line was changed",
+            String::from_utf8_lossy(&computed)
+        ));
+    }
+    Ok(computed)
 }

@@ -205,9 +205,7 @@ impl IdentityConfig {
                     });
                 }
                 if !kids.insert(kid.as_str()) {
-                    return Err(IdentityError::DuplicateKid {
-                        kid: sanitize(kid),
-                    });
+                    return Err(IdentityError::DuplicateKid { kid: sanitize(kid) });
                 }
             }
         }
@@ -408,7 +406,12 @@ pub(crate) fn sanitize(s: &str) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 mod tests {
     use super::*;
 

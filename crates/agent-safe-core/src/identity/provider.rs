@@ -18,9 +18,9 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 
-use hmac::{Hmac, Mac};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
 use jsonwebtoken::crypto::{self, CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
 use jsonwebtoken::errors::{ErrorKind, Result as JwtResult};
 use jsonwebtoken::signature::{Error as SignatureError, Signer, Verifier};
@@ -114,7 +114,8 @@ fn hs256_signer(alg: &Algorithm, key: &EncodingKey) -> JwtResult<Box<dyn JwtSign
     if key.family() != AlgorithmFamily::Hmac {
         return Err(ErrorKind::InvalidKeyFormat.into());
     }
-    let mac = HmacSha256::new_from_slice(key.as_bytes()).map_err(|_| ErrorKind::InvalidKeyFormat)?;
+    let mac =
+        HmacSha256::new_from_slice(key.as_bytes()).map_err(|_| ErrorKind::InvalidKeyFormat)?;
     Ok(Box::new(Hs256Signer(mac)))
 }
 
@@ -154,7 +155,8 @@ impl Verifier<Vec<u8>> for Hs256Verifier {
     fn verify(&self, msg: &[u8], signature: &Vec<u8>) -> Result<(), SignatureError> {
         let mut mac = self.0.clone();
         mac.update(msg);
-        mac.verify_slice(signature).map_err(|_| SignatureError::new())
+        mac.verify_slice(signature)
+            .map_err(|_| SignatureError::new())
     }
 }
 
@@ -165,7 +167,12 @@ impl JwtVerifier for Hs256Verifier {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 mod tests {
     use super::*;
 

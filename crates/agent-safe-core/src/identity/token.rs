@@ -12,8 +12,8 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::{
-    AGENT_ID_RULE, Caller, IdentityConfig, IdentityError, MAX_TOKEN_BYTES, MintRequest,
-    SigningKey, agent_id_problem, check_agent_id, provider, sanitize,
+    AGENT_ID_RULE, Caller, IdentityConfig, IdentityError, MAX_TOKEN_BYTES, MintRequest, SigningKey,
+    agent_id_problem, check_agent_id, provider, sanitize,
 };
 
 /// Verifies a JWT and returns the signed [`Caller`] it names.
@@ -67,9 +67,7 @@ pub fn verify_token(
         Some(_) => return Err(IdentityError::malformed("the header `alg` is not a string")),
     };
     if alg != "HS256" {
-        return Err(IdentityError::WrongAlgorithm {
-            alg: sanitize(alg),
-        });
+        return Err(IdentityError::WrongAlgorithm { alg: sanitize(alg) });
     }
     if header.contains_key("crit") {
         return Err(IdentityError::malformed(
@@ -353,7 +351,10 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn required_string<'a>(claims: &'a Map<String, Value>, name: &str) -> Result<&'a str, IdentityError> {
+fn required_string<'a>(
+    claims: &'a Map<String, Value>,
+    name: &str,
+) -> Result<&'a str, IdentityError> {
     match optional_string(claims, name)? {
         None => Err(IdentityError::missing_claim(name)),
         Some(s) => Ok(s),
@@ -482,9 +483,7 @@ pub fn mint_token(
     let exp = i64::try_from(req.ttl_seconds)
         .ok()
         .and_then(|ttl| now_unix.checked_add(ttl))
-        .ok_or_else(|| {
-            IdentityError::invalid_claim("exp", "now + ttl_seconds is out of range")
-        })?;
+        .ok_or_else(|| IdentityError::invalid_claim("exp", "now + ttl_seconds is out of range"))?;
     let key = match &req.kid {
         _ if cfg.keys.is_empty() => return Err(IdentityError::NoKeyConfigured),
         Some(kid) => cfg

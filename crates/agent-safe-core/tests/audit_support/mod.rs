@@ -26,12 +26,20 @@ pub fn event(i: u64) -> NewEvent {
     ev.params = json!({"namespace": "staging", "replicas": i, "ratio": 0.5, "tags": ["a", "b"], "deep": {"z": 1, "a": null}});
     ev.decision = Some(["allow", "deny", "require_approval"][(i % 3) as usize].into());
     ev.reason = Some(format!("reason \"{i}\"\n"));
-    ev.policy_matched = if i % 2 == 0 { Some("rule-a".into()) } else { None };
+    ev.policy_matched = if i.is_multiple_of(2) {
+        Some("rule-a".into())
+    } else {
+        None
+    };
     ev.risk_class = Some("medium".into());
     ev.effective_risk = Some("high".into());
     ev.correlation_id = Some(format!("corr-{}", i / 4));
     ev.context = json!({"request": i, "é": "ü"});
-    ev.plan_step = if i % 4 == 0 { Some((i / 4) as u32) } else { None };
+    ev.plan_step = if i.is_multiple_of(4) {
+        Some((i / 4) as u32)
+    } else {
+        None
+    };
     ev
 }
 
@@ -85,10 +93,24 @@ pub fn dir_files(dir: &Path) -> Vec<PathBuf> {
 pub fn child(name: &str, envs: &[(&str, String)]) -> Command {
     let exe = std::env::current_exe().unwrap();
     let mut cmd = Command::new(exe);
-    cmd.args(["--exact", name, "--ignored", "--nocapture", "--test-threads=1"]);
+    cmd.args([
+        "--exact",
+        name,
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
     for (k, v) in envs {
         cmd.env(k, v);
     }
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd
+}
+
+/// The rest of each line of `out` after `tag` (the test harness may print
+/// `test name ... ` on the same line before a child's first output).
+pub fn tagged<'a>(out: &'a str, tag: &str) -> Vec<&'a str> {
+    out.lines()
+        .filter_map(|l| l.find(tag).map(|i| &l[i + tag.len()..]))
+        .collect()
 }

@@ -1,0 +1,116 @@
+"""Plain value types of the public API."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["AuditProblem", "AuditReport", "AuditTornTail", "DecisionResult"]
+
+
+class DecisionResult(str, enum.Enum):
+    """The answer to a check. A ``str``: ``DecisionResult.ALLOW == "allow"``."""
+
+    ALLOW = "allow"
+    """The action may run."""
+    DENY = "deny"
+    """The action must not run; the reason says why."""
+    REQUIRE_APPROVAL = "require_approval"
+    """A human must approve first (see ``AgentSafe.record_approval``)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class AuditProblem:
+    """The first place where the audit chain breaks."""
+
+    file: str
+    """The file."""
+    line: int
+    """1-based line number; 0 when the problem is the file as a whole."""
+    kind: str
+    """The class of problem: ``hash``, ``link``, ``seq``, ``malformed``, ..."""
+    message: str
+    """A plain explanation."""
+
+
+@dataclass(frozen=True)
+class AuditTornTail:
+    """Bytes after the last newline of the last file: a writer stopped mid-line.
+
+    A warning, not a break: the next append moves them to a quarantine file
+    and records a ``recovery`` event.
+    """
+
+    file: str
+    line: int
+    offset: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """What :meth:`AgentSafe.verify_audit` found.
+
+    ``to_dict()`` is the JSON of ``agent-safe audit verify --output json``;
+    ``str()`` is a one-paragraph summary (the first broken line, or the
+    event count and last hash).
+    """
+
+    ok: bool
+    """True when the whole chain holds (a torn tail is allowed)."""
+    events: int
+    """Events checked and found sound."""
+    files: list[str]
+    """The files checked, in chain order."""
+    first_seq: int | None
+    last_seq: int | None
+    last_hash: str | None
+    """The hash of the last sound event: a checkpoint worth keeping elsewhere."""
+    recoveries: int
+    """Torn tails that writers repaired (``recovery`` events seen)."""
+    problem: AuditProblem | None
+    torn_tail: AuditTornTail | None
+    notes: list[str]
+    text: str = field(default="", repr=False, compare=False)
+    """The summary (also ``str(report)``)."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AuditReport:
+        """Builds a report from its JSON form (``to_dict()``, the CLI's JSON)."""
+        problem = data.get("problem")
+        torn = data.get("torn_tail")
+        return cls(
+            ok=bool(data["ok"]),
+            events=int(data["events"]),
+            files=list(data["files"]),
+            first_seq=data.get("first_seq"),
+            last_seq=data.get("last_seq"),
+            last_hash=data.get("last_hash"),
+            recoveries=int(data.get("recoveries", 0)),
+            problem=AuditProblem(**problem) if problem else None,
+            torn_tail=AuditTornTail(**torn) if torn else None,
+            notes=list(data.get("notes", [])),
+            text=str(data.get("text", "")),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of ``agent-safe audit verify --output json``."""
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "files": list(self.files),
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+            "last_hash": self.last_hash,
+            "recoveries": self.recoveries,
+            "problem": None if self.problem is None else vars(self.problem).copy(),
+            "torn_tail": None if self.torn_tail is None else vars(self.torn_tail).copy(),
+            "notes": list(self.notes),
+        }
+
+    def __str__(self) -> str:
+        return self.text or ("ok" if self.ok else "broken")
