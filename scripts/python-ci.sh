@@ -63,6 +63,8 @@ mapfile -t sdk_tests < <(ls python/tests/*.py | grep -v -e /test_langchain -e /t
   --allowlist "$root/python/stubtest-allowlist.txt")
 
 step "pytest against the installed package"
+# The getting-started test installs this same wheel into a venv of its own.
+export AGENT_SAFE_WHEEL=$wheel
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 (

@@ -6,8 +6,8 @@
 //! - `yaml` blocks are loaded here (policy, action, inventory, config; policy
 //!   test files are checked by the CLI's parser in its own tests);
 //! - `sh` and `python` blocks of GETTING-STARTED.md are run in order by
-//!   `python/tests/test_getting_started.py`; those of PYTHON.md,
-//!   LANGGRAPH.md and AUDIT-LOG.md by `python/tests/test_docs_blocks.py`;
+//!   `python/tests/test_getting_started.py`; the `python` block of
+//!   AUDIT-LOG.md by `python/tests/test_docs_blocks.py`;
 //! - `text` blocks are output or diagrams;
 //! - any other block says so in its info string: ```` ```sh illustrative ````.
 #![allow(
@@ -48,12 +48,7 @@ fn blocks(text: &str) -> Vec<(String, String, usize)> {
     out
 }
 
-const RUN_BY_PYTHON_TESTS: &[&str] = &[
-    "GETTING-STARTED.md",
-    "PYTHON.md",
-    "LANGGRAPH.md",
-    "AUDIT-LOG.md",
-];
+const RUN_BY_PYTHON_TESTS: &[&str] = &["GETTING-STARTED.md", "AUDIT-LOG.md"];
 
 #[test]
 fn every_doc_block_is_checked_or_illustrative() {
