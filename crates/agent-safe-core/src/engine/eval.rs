@@ -319,8 +319,12 @@ fn early_deny(
 
 /// RFC 3339 UTC with microseconds.
 pub fn format_ts(t: Timestamp) -> String {
-    let dt = t.to_zoned(jiff::tz::TimeZone::UTC).datetime();
-    format!(
+    use std::fmt::Write as _;
+    // A fixed offset needs no time zone lookup; write the 27 characters directly.
+    let dt = jiff::tz::Offset::UTC.to_datetime(t);
+    let mut s = String::with_capacity(27);
+    let _ = write!(
+        s,
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
         dt.year(),
         dt.month(),
@@ -329,7 +333,8 @@ pub fn format_ts(t: Timestamp) -> String {
         dt.minute(),
         dt.second(),
         dt.subsec_nanosecond() / 1000
-    )
+    );
+    s
 }
 
 enum Resolved<'a> {
