@@ -101,6 +101,9 @@ pub(crate) enum Command {
     /// Verify, search and follow the audit log.
     #[command(subcommand, after_help = AUDIT_AFTER)]
     Audit(AuditCmd),
+    /// Run the HTTP sidecar: the same decisions over loopback HTTP.
+    #[command(after_help = SERVE_AFTER, long_about = SERVE_LONG)]
+    Serve(ServeArgs),
     /// Print least-privilege Kubernetes RBAC for an agent, derived from the policies.
     #[command(after_help = RBAC_AFTER, long_about = RBAC_LONG)]
     Rbac(RbacArgs),
@@ -553,6 +556,55 @@ pub(crate) struct InitArgs {
     /// Where to create the project (created if missing).
     #[arg(default_value = ".")]
     pub dir: PathBuf,
+}
+
+const SERVE_LONG: &str = "\
+Run the HTTP sidecar: POST /v1/check and /v1/check-plan answer exactly as
+`check` does (the decision JSON is the same), GET /v1/actions lists the
+registry, /healthz, /readyz and /metrics serve probes and Prometheus, and
+/openapi.json describes it all. The action, policy and inventory files are
+watched and reloaded (a broken edit keeps the last good snapshot and shows in
+/readyz and /metrics); SIGHUP reloads too. SIGTERM or Ctrl-C stops accepting
+connections, lets the checks in flight finish and be logged, and exits 0.
+
+Listens on `server.listen` from the config (default 127.0.0.1:8400: loopback
+only). A caller's `Authorization: Bearer <JWT>` header is its identity. The
+HTTP API never accepts an evaluation time. See docs/SIDECAR.md.";
+
+const SERVE_AFTER: &str = "\
+Examples:
+  agent-safe serve
+  agent-safe serve --config /etc/agent-safe/agent-safe.yaml --health-listen 0.0.0.0:8401
+  curl -s localhost:8400/v1/check -H 'content-type: application/json' \\
+      -d '{\"action\":\"rollout-status\",\"target\":\"staging/api\",\"params\":{\"namespace\":\"staging\",\"deployment\":\"api\"}}'";
+
+/// `serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Listen address (overrides `server.listen`; default 127.0.0.1:8400).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// A second listener serving only /healthz, /readyz and /metrics (for
+    /// Kubernetes probes, which reach the pod IP, not its loopback).
+    #[arg(long, value_name = "ADDR")]
+    pub health_listen: Option<std::net::SocketAddr>,
+    /// Do not watch the files (SIGHUP still reloads).
+    #[arg(long)]
+    pub no_watch: bool,
+    /// Log format on stderr: `json`, `compact`, or `auto` (compact on a terminal).
+    #[arg(long, value_enum, default_value = "auto", value_name = "FORMAT")]
+    pub log: ServeLog,
+}
+
+/// `serve --log`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ServeLog {
+    /// One JSON object per line.
+    Json,
+    /// One readable line per event.
+    Compact,
+    /// Compact on a terminal, else JSON.
+    Auto,
 }
 
 const RBAC_LONG: &str = "\

@@ -1,0 +1,38 @@
+//! `serve`: the HTTP sidecar (crate `agent-safe-server`).
+
+use std::io::Write;
+
+use agent_safe_server::{LogFormat, ServeError, ServeOptions, serve as run_server};
+
+use crate::cli::{ServeArgs, ServeLog};
+use crate::error::{CliError, CmdResult, exit};
+use crate::output::Io;
+use crate::project::Ctx;
+
+/// `serve [--listen ADDR] [--health-listen ADDR] [--no-watch] [--log FORMAT]`.
+pub(crate) fn serve(io: &mut Io, ctx: &Ctx, a: ServeArgs) -> CmdResult {
+    let opts = ServeOptions {
+        config: ctx.config_path()?,
+        listen: a.listen,
+        health_listen: a.health_listen,
+        watch: !a.no_watch,
+        log: Some(match a.log {
+            ServeLog::Json => LogFormat::Json,
+            ServeLog::Compact => LogFormat::Compact,
+            ServeLog::Auto => LogFormat::Auto,
+        }),
+        execution: None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?;
+    match runtime.block_on(run_server(opts)) {
+        Ok(()) => Ok(exit::OK),
+        Err(ServeError::Config(e)) => Err(CliError::Config(e)),
+        Err(e) => {
+            writeln!(io.err, "error: {e}")?;
+            Ok(e.exit_code())
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! End to end: the real server process (the `agent-safe-serve` example,
+//! which calls `agent_safe_server::serve` exactly as `agent-safe serve`
+//! does), a real HTTP client, a policy edit picked up by the file watcher,
+//! and SIGTERM while requests are in flight: the process exits 0 and every
+//! acknowledged decision is in a verified audit log.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// `target/<profile>/examples/agent-safe-serve`, built (or found up to
+/// date) by a nested `cargo build` with the same profile and target
+/// directory as this test, so that `cargo test --test e2e` never runs a
+/// stale server. (Cargo releases its build lock before it runs tests.)
+fn server_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+        let target_dir = profile_dir.parent().unwrap();
+        let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
+            "debug" => "dev".to_owned(),
+            other => other.to_owned(),
+        };
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "--locked",
+                "-p",
+                "agent-safe-server",
+                "--example",
+                "agent-safe-serve",
+                "--profile",
+            ])
+            .arg(&profile)
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cannot build the server:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bin = profile_dir
+            .join("examples")
+            .join(format!("agent-safe-serve{}", std::env::consts::EXE_SUFFIX));
+        assert!(bin.is_file(), "{} is missing", bin.display());
+        bin
+    })
+    .clone()
+}
+
+struct Proc {
+    child: Child,
+    addr: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Proc {
+    /// A failed test must not leave a server behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn spawn(dir: &Path) -> Proc {
+    let mut child = Command::new(server_binary())
+        .args(["--config"])
+        .arg(dir.join("agent-safe.yaml"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--health-listen",
+            "127.0.0.1:0",
+            "--log",
+            "json",
+        ])
+        .env("AGENT_SAFE_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sink = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let listening = serde_json::from_str::<Value>(&line)
+                .ok()
+                .filter(|v| v["message"] == "listening")
+                .map(|v| v["addr"].as_str().unwrap_or_default().to_owned());
+            sink.lock().unwrap().push(line);
+            if let Some(addr) = listening {
+                let _ = tx.send(addr);
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!(
+                "the server did not start:\n{}",
+                log.lock().unwrap().join("\n")
+            )
+        });
+    Proc { child, addr, log }
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server did not exit within {within:?} of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// How many steps of the long plan are in the audit log so far.
+fn plan_events(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("audit/audit.jsonl"))
+        .map(|t| t.matches(r#""correlation_id":"the-long-plan""#).count())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_reload_and_graceful_sigterm() {
+    let dir = common::project("server:\n  max_body_bytes: 1048576\n  request_timeout_ms: 30000\n");
+    let mut proc = spawn(dir.path());
+    let base = format!("http://{}", proc.addr);
+    let client = reqwest::Client::new();
+    let body = json!({"action": "restart-deployment", "target": "staging/api", "caller": "a",
+                      "params": {"namespace": "staging", "deployment": "api"}});
+
+    // Acknowledged decisions: audit id → correlation id.
+    let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let record = |d: &Value, acked: &Arc<Mutex<Vec<(String, String)>>>| {
+        acked.lock().unwrap().push((
+            d["audit_id"].as_str().unwrap().to_owned(),
+            d["correlation_id"].as_str().unwrap().to_owned(),
+        ));
+    };
+
+    let d: Value = client
+        .post(format!("{base}/v1/check"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["result"], "allow");
+    record(&d, &acked);
+
+    // The policy edit is picked up by the watcher.
+    common::tighten_staging(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let d: Value = client
+            .post(format!("{base}/v1/check"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        record(&d, &acked);
+        if d["result"] == "require_approval" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the policy edit was not picked up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Load: clients in a loop until the server goes away.
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let client = client.clone();
+        let url = format!("{base}/v1/check");
+        let acked = Arc::clone(&acked);
+        let mut body = body.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0;
+            loop {
+                body["correlation_id"] = json!(format!("client-{i}-{n}"));
+                n += 1;
+                let Ok(resp) = client.post(&url).json(&body).send().await else {
+                    break;
+                };
+                let Ok(d) = resp.json::<Value>().await else {
+                    break;
+                };
+                acked.lock().unwrap().push((
+                    d["audit_id"].as_str().unwrap().to_owned(),
+                    d["correlation_id"].as_str().unwrap().to_owned(),
+                ));
+                if n > 100_000 {
+                    break;
+                }
+            }
+        }));
+    }
+    // A long plan that is certainly in flight when SIGTERM arrives: wait
+    // until its first steps are in the audit log (its own, not the loops').
+    let steps: Vec<Value> = (0..1000)
+        .map(|_| {
+            let mut s = body.clone();
+            s["explain"] = json!(true);
+            s
+        })
+        .collect();
+    let plan_client = client.clone();
+    let plan_url = format!("{base}/v1/check-plan");
+    let plan = tokio::spawn(async move {
+        plan_client
+            .post(plan_url)
+            .json(&json!({"steps": steps, "correlation_id": "the-long-plan"}))
+            .send()
+            .await
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while plan_events(dir.path()) < 20 {
+        assert!(Instant::now() < deadline, "the plan never started");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let kill = Command::new("kill")
+        .args(["-TERM", &proc.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+
+    // The plan that was in flight completes.
+    let resp = plan.await.unwrap().expect("the in-flight plan is answered");
+    assert_eq!(resp.status().as_u16(), 200);
+    let p: Value = resp.json().await.unwrap();
+    assert_eq!(p["steps"].as_array().unwrap().len(), 1000);
+    for s in p["steps"].as_array().unwrap() {
+        record(s, &acked);
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let status = wait_exit(&mut proc.child, Duration::from_secs(30));
+    let log = proc.log.lock().unwrap().join("\n");
+    assert!(status.success(), "exit status {status:?}; log:\n{log}");
+    assert!(log.contains("shutting down"), "{log}");
+
+    // Every acknowledged decision is in the verified audit log.
+    let report = agent_safe_core::audit::verify(&[dir.path().join("audit")]);
+    assert!(report.is_clean(), "{report:?}");
+    let text = std::fs::read_to_string(dir.path().join("audit/audit.jsonl")).unwrap();
+    let logged: BTreeSet<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["event_id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let acked = acked.lock().unwrap();
+    assert!(acked.len() > 1000, "{} acknowledged", acked.len());
+    for (audit_id, correlation) in acked.iter() {
+        assert!(
+            logged.contains(audit_id),
+            "acknowledged decision {audit_id} ({correlation}) is not in the log"
+        );
+    }
+    eprintln!(
+        "{} acknowledged decisions, {} events in the log",
+        acked.len(),
+        logged.len()
+    );
+}
+
+#[test]
+fn a_broken_config_exits_2_with_the_diagnostic() {
+    let dir = common::project("");
+    std::fs::write(
+        dir.path().join("policies/parity.yaml"),
+        "rules:\n  - name: x\n    decison: allow\n",
+    )
+    .unwrap();
+    let out = Command::new(server_binary())
+        .arg("--config")
+        .arg(dir.path().join("agent-safe.yaml"))
+        .args(["--listen", "127.0.0.1:0", "--log", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("parity.yaml:3:5"), "{stderr}");
+}
+
+#[test]
+fn health_listener_answers_probes() {
+    let dir = common::project("");
+    let mut proc = spawn(dir.path());
+    let health = proc
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["message"] == "listening")
+        .and_then(|v| v["health_addr"].as_str().map(str::to_owned))
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        let r = c
+            .get(format!("http://{health}/readyz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let r = c
+            .get(format!("http://{health}/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let r = c
+            .get(format!("http://{health}/v1/actions"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 404);
+    });
+    Command::new("kill")
+        .args(["-TERM", &proc.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(wait_exit(&mut proc.child, Duration::from_secs(20)).success());
+}

@@ -1,0 +1,328 @@
+//! The real server in-process on a loopback port, driven by a real HTTP
+//! client: the parity fixture, group commit under `durability: sync`, hot
+//! reload, and a graceful stop.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use agent_safe_server::{ServeError, ServeOptions, Server};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+struct Running {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    join: tokio::task::JoinHandle<Result<(), ServeError>>,
+    client: reqwest::Client,
+}
+
+impl Running {
+    async fn start(dir: &Path, watch: bool) -> Running {
+        let server = Server::bind(ServeOptions {
+            config: Some(dir.join("agent-safe.yaml")),
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+            watch,
+            log: None,
+            ..ServeOptions::default()
+        })
+        .await
+        .unwrap();
+        let addr = server.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let join = tokio::spawn(server.run(async {
+            let _ = rx.await;
+        }));
+        Running {
+            addr,
+            stop: Some(tx),
+            join,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn check(&self, body: &Value, bearer: Option<&str>) -> (u16, Value) {
+        let mut req = self.client.post(self.url("/v1/check")).json(body);
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap())
+    }
+
+    async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(20), self.join)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// The median time of an `fdatasync` of a small write in `dir`.
+fn fsync_cost(dir: &Path) -> Duration {
+    use std::io::Write;
+    let mut f = std::fs::File::create(dir.join("fsync-probe")).unwrap();
+    let mut times: Vec<Duration> = (0..15)
+        .map(|_| {
+            f.write_all(b"x").unwrap();
+            let t = Instant::now();
+            f.sync_data().unwrap();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no `{name}` in\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parity_cases_over_http() {
+    let dir = common::project("");
+    let safe = common::open(dir.path()); // only to mint tokens with the project's key
+    let server = Running::start(dir.path(), false).await;
+    let mut checked = 0;
+    for case in common::cases() {
+        let name = case["name"].as_str().unwrap();
+        let (body, bearer) = common::http_request(&safe, &case["request"]);
+        let (status, d) = server.check(&body, bearer.as_deref()).await;
+        assert_eq!(status, 200, "{name}: {d}");
+        common::assert_expected(name, &d, &case["expect"]);
+        assert!(d["audit_id"].is_string(), "{name}: every check is audited");
+        checked += 1;
+    }
+    assert_eq!(checked, 15);
+    server.stop().await;
+    let report = agent_safe_core::audit::verify(&[dir.path().join("audit")]);
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(report.events, 15);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_durability_shares_fsyncs_between_concurrent_requests() {
+    let dir = common::sync_project();
+    let server = Running::start(dir.path(), false).await;
+    let body = json!({"action": "restart-deployment", "target": "staging/api", "caller": "a",
+                      "params": {"namespace": "staging", "deployment": "api"}});
+    let clients = 32;
+    let per_client = 10;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let client = server.client.clone();
+        let url = server.url("/v1/check");
+        let body = body.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..per_client {
+                let d: Value = client
+                    .post(&url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                assert_eq!(d["result"], "allow");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let took = started.elapsed();
+    let text = server.metrics().await;
+    let appends = metric(&text, "agent_safe_audit_appends_total");
+    let syncs = metric(&text, "agent_safe_audit_syncs_total");
+    eprintln!(
+        "{} synced checks in {took:?}: {appends} appends, {syncs} fdatasyncs",
+        clients * per_client
+    );
+    assert_eq!(appends, f64::from(clients * per_client));
+    assert!(syncs >= 1.0 && syncs <= appends);
+    // Sharing needs appends to pile up while a sync runs: on a disk where
+    // fdatasync is nearly free (a volatile cache), there is nothing to share.
+    let cost = fsync_cost(dir.path());
+    if cost >= Duration::from_micros(200) {
+        assert!(
+            syncs < appends * 0.9,
+            "concurrent requests must reach the log together so that fsyncs are shared: \
+             {syncs} syncs for {appends} appends (fdatasync ≈ {cost:?})"
+        );
+    } else {
+        eprintln!("fdatasync takes {cost:?} here: too fast to expect shared syncs");
+    }
+    server.stop().await;
+    let report = agent_safe_core::audit::verify(&[dir.path().join("audit")]);
+    assert!(report.is_clean(), "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_edit_is_picked_up_and_a_broken_one_is_not() {
+    let dir = common::project("");
+    let server = Running::start(dir.path(), true).await;
+    let body = json!({"action": "restart-deployment", "target": "staging/api", "caller": "a",
+                      "params": {"namespace": "staging", "deployment": "api"}});
+    assert_eq!(server.check(&body, None).await.1["result"], "allow");
+
+    common::tighten_staging(dir.path());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, d) = server.check(&body, None).await;
+        if d["result"] == "require_approval" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the edit was not picked up: {d}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A broken file: the reload fails, the last good snapshot stays.
+    std::fs::write(
+        dir.path().join("policies/broken.yaml"),
+        "rules:\n  - name: [\n",
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let ready: Value = server
+            .client
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if ready["last_reload"]["ok"] == false {
+            assert!(
+                ready["last_reload"]["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("broken.yaml")
+            );
+            assert_eq!(ready["status"], "ready");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the broken edit was not noticed: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        server.check(&body, None).await.1["result"],
+        "require_approval"
+    );
+    let text = server.metrics().await;
+    assert!(metric(&text, "agent_safe_reload_failures_total") >= 1.0);
+    assert!(text.contains("agent_safe_last_reload_error{error=\""));
+    assert!(text.contains("broken.yaml"));
+    server.stop().await;
+}
+
+/// The `curl` examples of docs/SIDECAR.md, run against a live server: each
+/// must succeed and print JSON that is not an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_curl_examples_in_the_sidecar_guide_work() {
+    if std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        panic!("curl is needed to run the documentation examples");
+    }
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/SIDECAR.md"),
+    )
+    .unwrap();
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in doc.lines() {
+        match (&mut current, line.starts_with("```")) {
+            (None, true) if line.starts_with("```sh") => current = Some(String::new()),
+            (Some(body), true) => {
+                if body.contains("curl ") {
+                    blocks.push(body.clone());
+                }
+                current = None;
+            }
+            (Some(body), false) => {
+                body.push_str(line);
+                body.push('\n');
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        blocks.len() >= 4,
+        "expected the curl examples, found {}",
+        blocks.len()
+    );
+
+    let dir = common::project("");
+    let safe = common::open(dir.path());
+    let token = common::token(&safe, "deploy-agent", &["deployer"], &[], 300);
+    let server = Running::start(dir.path(), false).await;
+    let base = format!("http://{}", server.addr);
+    for block in &blocks {
+        let script = block.replace("http://127.0.0.1:8400", &base);
+        let out = tokio::process::Command::new("bash")
+            .args(["-euo", "pipefail", "-c", &script])
+            .env("TOKEN", &token)
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{script}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!stdout.trim().is_empty(), "{script}: no output");
+        // Each command prints one JSON document; none is an error.
+        let docs: Vec<Value> = serde_json::Deserializer::from_str(&stdout)
+            .into_iter::<Value>()
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{script}: not JSON ({e}): {stdout}"));
+        for d in docs {
+            assert!(d.get("error").is_none(), "{script}: {d}");
+            if d.get("result").is_some() {
+                assert_eq!(d["result"], "allow", "{script}: {d}");
+            }
+        }
+    }
+    server.stop().await;
+}
