@@ -17,7 +17,7 @@ lint: ## rustfmt and clippy (warnings are errors)
 
 .PHONY: rust-test
 rust-test: ## Rust unit, integration, property and snapshot tests
-	cargo test --workspace --locked
+	cargo test --workspace --locked --no-fail-fast
 
 .PHONY: python-test
 python-test: ## Build the wheel, install it in a fresh venv, run ruff, stubtest and pytest
