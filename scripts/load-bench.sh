@@ -21,8 +21,9 @@
 #   --no-build   use the binaries already in target/release
 #   --check      exit 1 unless `process` meets the budget (> 20k/s, p99 < 2 ms)
 # Environment: SERVER_CMD overrides the server command (default: the
-# `agent-safe serve` of the CLI when it has that subcommand, else the
-# `agent-safe-serve` example of crates/agent-safe-server).
+# `agent-safe serve` of the CLI, or the `agent-safe-serve` example of
+# crates/agent-safe-server, the same serve(), when the CLI lacks `serve` or
+# -e is given).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,7 +48,7 @@ while [[ $# -gt 0 ]]; do
     --quiet-log) LOG_FILTER=info,agent_safe_server::access=off; shift ;;
     --check) CHECK=1; shift ;;
     --no-build) BUILD=0; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -79,6 +80,9 @@ elif [[ -x target/release/agent-safe ]]; then
 fi
 if [[ -n "${SERVER_CMD:-}" ]]; then
   read -r -a SERVER <<<"$SERVER_CMD"
+elif [[ $EXECUTION != auto ]]; then
+  # Only the example has --execution (the CLI picks by durability).
+  SERVER=(target/release/examples/agent-safe-serve)
 elif [[ $CLI_OK == 1 ]] && target/release/agent-safe serve --help >/dev/null 2>&1; then
   SERVER=(target/release/agent-safe serve)
 else

@@ -32,7 +32,7 @@ PATHS=()
 for arg in "$@"; do
   case "$arg" in
     --no-rbac) RBAC=0 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     -*) echo "unknown option $arg" >&2; exit 2 ;;
     *) PATHS+=("$arg") ;;
   esac

@@ -41,7 +41,7 @@ pub fn init(format: LogFormat) -> LogGuard {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .thread_name("agent-safe-log")
-        .finish(std::io::stderr());
+        .finish(stderr_sink());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
@@ -57,4 +57,21 @@ pub fn init(format: LogFormat) -> LogGuard {
         builder.compact().with_ansi(terminal).try_init()
     };
     LogGuard(installed.is_ok().then_some(guard))
+}
+
+/// Where the writer thread writes: a duplicate of file descriptor 2, not
+/// `std::io::stderr()`. Writing through `Stderr` takes the process-wide
+/// stderr lock, and a host that holds that lock for its whole run (the CLI
+/// keeps a locked stderr for its output) would stall the writer thread, and
+/// with it, once the queue is full, every request. The duplicate is the same
+/// open file, with no lock of std's in the way.
+fn stderr_sink() -> Box<dyn std::io::Write + Send> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        if let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() {
+            return Box::new(std::fs::File::from(fd));
+        }
+    }
+    Box::new(std::io::stderr())
 }

@@ -1,6 +1,5 @@
-//! End to end: the real server process (the `agent-safe-serve` example,
-//! which calls `agent_safe_server::serve` exactly as `agent-safe serve`
-//! does), a real HTTP client, a policy edit picked up by the file watcher,
+//! End to end: the real server process (`agent-safe serve`, built from the
+//! CLI crate), a real HTTP client, a policy edit picked up by the file watcher,
 //! and SIGTERM while requests are in flight: the process exits 0 and every
 //! acknowledged decision is in a verified audit log.
 #![allow(
@@ -21,50 +20,76 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-/// `target/<profile>/examples/agent-safe-serve`, built (or found up to
-/// date) by a nested `cargo build` with the same profile and target
-/// directory as this test, so that `cargo test --test e2e` never runs a
-/// stale server. (Cargo releases its build lock before it runs tests.)
-fn server_binary() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-        let target_dir = profile_dir.parent().unwrap();
-        let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
-            "debug" => "dev".to_owned(),
-            other => other.to_owned(),
-        };
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "--locked",
-                "-p",
-                "agent-safe-server",
-                "--example",
-                "agent-safe-serve",
-                "--profile",
-            ])
-            .arg(&profile)
-            .arg("--target-dir")
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+/// Builds `package`'s `target` (`--bin NAME` or `--example NAME`) with the
+/// same profile and target directory as this test and returns the binary,
+/// so that `cargo test --test e2e` never runs a stale server. (Cargo
+/// releases its build lock before it runs tests.)
+fn build(package: &str, kind: &str, name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let target_dir = profile_dir.parent().unwrap();
+    let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
+        "debug" => "dev".to_owned(),
+        other => other.to_owned(),
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--locked",
+            "-p",
+            package,
+            kind,
+            name,
+            "--profile",
+        ])
+        .arg(&profile)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cannot build {package} {kind} {name}:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = if kind == "--example" {
+        profile_dir.join("examples")
+    } else {
+        profile_dir
+    };
+    let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.is_file(), "{} is missing", bin.display());
+    bin
+}
+
+/// The server command: the real `agent-safe serve` of the CLI crate; the
+/// `agent-safe-serve` example (the same `serve()` with the same options)
+/// only if the CLI has no `serve` command.
+fn server_command() -> Command {
+    static CMD: OnceLock<(PathBuf, bool)> = OnceLock::new();
+    let (bin, is_cli) = CMD.get_or_init(|| {
+        let cli = build("agent-safe-cli", "--bin", "agent-safe");
+        let has_serve = Command::new(&cli)
+            .args(["serve", "--help"])
             .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "cannot build the server:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let bin = profile_dir
-            .join("examples")
-            .join(format!("agent-safe-serve{}", std::env::consts::EXE_SUFFIX));
-        assert!(bin.is_file(), "{} is missing", bin.display());
-        bin
-    })
-    .clone()
+            .is_ok_and(|o| o.status.success());
+        if has_serve {
+            (cli, true)
+        } else {
+            (
+                build("agent-safe-server", "--example", "agent-safe-serve"),
+                false,
+            )
+        }
+    });
+    let mut cmd = Command::new(bin);
+    if *is_cli {
+        cmd.arg("serve");
+    }
+    cmd
 }
 
 struct Proc {
@@ -84,7 +109,7 @@ impl Drop for Proc {
 }
 
 fn spawn(dir: &Path) -> Proc {
-    let mut child = Command::new(server_binary())
+    let mut child = server_command()
         .args(["--config"])
         .arg(dir.join("agent-safe.yaml"))
         .args([
@@ -314,7 +339,7 @@ fn a_broken_config_exits_2_with_the_diagnostic() {
         "rules:\n  - name: x\n    decison: allow\n",
     )
     .unwrap();
-    let out = Command::new(server_binary())
+    let out = server_command()
         .arg("--config")
         .arg(dir.path().join("agent-safe.yaml"))
         .args(["--listen", "127.0.0.1:0", "--log", "json"])
