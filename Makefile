@@ -7,7 +7,7 @@ help: ## List the commands
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 
 .PHONY: test
-test: lint rust-test python-test manifests ## The whole test suite (what CI runs)
+test: lint rust-test python-test manifests package ## The whole test suite (what CI runs)
 	@echo "all checks passed"
 
 .PHONY: lint
@@ -26,6 +26,10 @@ python-test: ## Build the wheel, install it in a fresh venv, run ruff, stubtest 
 .PHONY: manifests
 manifests: ## Validate deploy/ manifests and generated RBAC offline against the Kubernetes schemas
 	@if [ -x scripts/validate-manifests.sh ]; then scripts/validate-manifests.sh; else echo "manifests: scripts/validate-manifests.sh not present yet"; fi
+
+.PHONY: package
+package: ## Release packaging: cargo publish --dry-run and maturin sdist
+	scripts/package-check.sh
 
 .PHONY: bench
 bench: ## Criterion benchmarks (engine, audit)
