@@ -114,7 +114,7 @@ fi
 # --- generated RBAC ---------------------------------------------------------------
 if [[ $RBAC == 1 ]]; then
   cargo build --quiet --locked -p agent-safe-cli
-  CLI="$ROOT/target/debug/agent-safe"
+  CLI="${CARGO_TARGET_DIR:-$ROOT/target}/debug/agent-safe"
   "$CLI" init "$TMP/project" >/dev/null
   n=0
   for args in "--caller deploy-agent --roles deployer --namespace staging" \
