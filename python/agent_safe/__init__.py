@@ -20,6 +20,7 @@ Every check is recorded in a hash-chained audit log. See docs/PYTHON.md.
 from agent_safe import _native
 from agent_safe._errors import AgentSafeError, ConfigError, Diagnostic, UnknownActionError
 from agent_safe._native import Decision, Plan
+from agent_safe._remote import RemoteAgentSafe, RemoteError
 from agent_safe._safe import AgentSafe
 from agent_safe._types import AuditProblem, AuditReport, AuditTornTail, DecisionResult
 
@@ -35,6 +36,8 @@ for _public in (
     ConfigError,
     DecisionResult,
     Diagnostic,
+    RemoteAgentSafe,
+    RemoteError,
     UnknownActionError,
 ):
     _public.__module__ = __name__
@@ -51,6 +54,8 @@ __all__ = [
     "DecisionResult",
     "Diagnostic",
     "Plan",
+    "RemoteAgentSafe",
+    "RemoteError",
     "UnknownActionError",
     "__version__",
 ]

@@ -1,0 +1,145 @@
+"""`RemoteAgentSafe`: the same questions, asked of an `agent-safe serve` sidecar."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from agent_safe._errors import AgentSafeError
+from agent_safe._native import Decision, Plan
+
+_JWT = re.compile(r"^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+
+
+class RemoteError(AgentSafeError):
+    """The sidecar could not be asked, or refused the request.
+
+    Nothing is ever silently allowed: the caller decides what an unreachable
+    policy decision point means (the safe default is not to act).
+
+    Attributes:
+        status: The HTTP status, or ``None`` when no answer arrived.
+        code: The sidecar's error code (``malformed_json``, ``timeout``, ...).
+        message: What went wrong.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+
+class RemoteAgentSafe:
+    """A client of the HTTP sidecar with the same ``check``/``check_plan`` API.
+
+    ``RemoteAgentSafe("http://127.0.0.1:8400")`` sends ``POST /v1/check`` and
+    ``POST /v1/check-plan`` and returns the same `Decision` and `Plan` types
+    as `AgentSafe`. A ``caller`` that is a JWT is sent as ``Authorization:
+    Bearer``; a plain agent id goes in the body. The sidecar evaluates at its
+    own clock: there is no ``at``. Connection failures, timeouts and refused
+    requests raise `RemoteError`.
+    """
+
+    def __init__(self, url: str, *, timeout: float = 5.0) -> None:
+        """Point the client at a sidecar, e.g. ``http://127.0.0.1:8400``."""
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://, got {url!r}")
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"RemoteAgentSafe({self.url!r}, timeout={self.timeout})"
+
+    def _post(self, path: str, body: dict[str, Any], token: str | None) -> Any:
+        data = json.dumps(body).encode()
+        headers = {"content-type": "application/json", "accept": "application/json"}
+        if token is not None:
+            headers["authorization"] = f"Bearer {token}"
+        req = urllib.request.Request(self.url + path, data=data, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            code, message = None, f"HTTP {e.code}"
+            try:
+                err = json.loads(e.read())["error"]
+                code, message = err.get("code"), err.get("message", message)
+            except (ValueError, KeyError, TypeError):
+                pass
+            raise RemoteError(
+                f"agent-safe sidecar refused the request: {message}", status=e.code, code=code
+            ) from None
+        except (urllib.error.URLError, TimeoutError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise RemoteError(
+                f"cannot reach the agent-safe sidecar at {self.url}: {reason}"
+            ) from None
+
+    @staticmethod
+    def _split_caller(caller: str | None) -> tuple[str | None, str | None]:
+        """(body caller, bearer token)."""
+        if caller is not None and _JWT.match(caller):
+            return None, caller
+        return caller, None
+
+    def check(
+        self,
+        action: str,
+        *,
+        target: str | None = None,
+        caller: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        context: Any = None,
+        correlation_id: str | None = None,
+        explain: bool = False,
+    ) -> Decision:
+        """Ask the sidecar one question; see `AgentSafe.check`."""
+        body_caller, token = self._split_caller(caller)
+        body: dict[str, Any] = {"action": action}
+        for key, value in (
+            ("target", target),
+            ("caller", body_caller),
+            ("params", dict(params) if params is not None else None),
+            ("context", context),
+            ("correlation_id", correlation_id),
+        ):
+            if value is not None:
+                body[key] = value
+        if explain:
+            body["explain"] = True
+        return Decision.from_dict(self._post("/v1/check", body, token))
+
+    def check_plan(
+        self, steps: Sequence[Mapping[str, Any]], *, correlation_id: str | None = None
+    ) -> Plan:
+        """Ask about every step of a plan under one correlation id.
+
+        A step's ``caller`` that is a JWT cannot travel in the body: give the
+        token once as the ``caller`` of every step (it is sent as the bearer).
+        """
+        tokens = set()
+        out_steps = []
+        for step in steps:
+            s = dict(step)
+            caller = s.get("caller")
+            if isinstance(caller, str):
+                body_caller, token = self._split_caller(caller)
+                if token is not None:
+                    tokens.add(token)
+                    del s["caller"]
+                else:
+                    s["caller"] = body_caller
+            out_steps.append(s)
+        if len(tokens) > 1:
+            raise ValueError("steps of one plan must share one signed caller token")
+        body: dict[str, Any] = {"steps": out_steps}
+        if correlation_id is not None:
+            body["correlation_id"] = correlation_id
+        return Plan.from_dict(self._post("/v1/check-plan", body, next(iter(tokens), None)))
