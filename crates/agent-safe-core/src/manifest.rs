@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
@@ -164,9 +164,4 @@ pub fn check_manifest(path: &Path, builtin: bool, files: &[SourceFile]) -> Resul
         }
     }
     d.finish(())
-}
-
-/// Where the manifest for a config lives, if it exists.
-pub fn existing_manifest(path: PathBuf) -> Option<PathBuf> {
-    path.is_file().then_some(path)
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::diag::{ConfigError, Diagnostic, Diagnostics, Pos};
+use crate::diag::{ConfigError, Diagnostic, Diagnostics};
 use crate::load::{SourceFile, parse_action, parse_action_json, read_sources};
 use crate::model::{ActionDef, RiskClass};
 
@@ -243,15 +243,6 @@ impl Registry {
     pub fn project_files(&self) -> &[PathBuf] {
         &self.project_files
     }
-}
-
-/// A diagnostic about the registry as a whole.
-pub fn registry_error(message: impl Into<String>) -> ConfigError {
-    ConfigError::single(Diagnostic::error(
-        Path::new(BUILTIN_PREFIX),
-        Pos::FILE,
-        message,
-    ))
 }
 
 /// Renders the catalogue reference page (`docs/CATALOGUE.md`) from the

@@ -15,7 +15,7 @@ use globset::{GlobMatcher, GlobSet, GlobSetBuilder};
 use super::inventory::Inventory;
 use crate::config::Config;
 use crate::diag::{ConfigError, Diagnostic, Diagnostics, Pos};
-use crate::identity::{Caller, IdentityConfig, SigningKey};
+use crate::identity::{IdentityConfig, SigningKey};
 use crate::load::{compile_glob, load_inventory, load_policies, read_sources};
 use crate::model::{RiskClass, Rule, Sensitivity, Target};
 use crate::registry::Registry;
@@ -560,15 +560,4 @@ pub fn identity_config(config: &Config) -> Result<IdentityConfig, ConfigError> {
         ));
     }
     d.finish(cfg)
-}
-
-/// A caller used by tests and what-if checks that carry claims directly.
-pub fn verified_caller(agent_id: &str, roles: &[&str], groups: &[&str]) -> Caller {
-    Caller {
-        agent_id: agent_id.to_owned(),
-        agent_name: None,
-        roles: roles.iter().map(|s| (*s).to_owned()).collect(),
-        groups: groups.iter().map(|s| (*s).to_owned()).collect(),
-        signed: true,
-    }
 }
