@@ -133,6 +133,11 @@ fn to_yaml(rules: &[RefRule]) -> String {
             )
         })
     };
+    if rules.is_empty() {
+        // `rules:` with nothing under it is refused (it is what a file
+        // caught mid-rewrite looks like); no rules is said explicitly.
+        return String::from("rules: []\n");
+    }
     let mut out = String::from("rules:\n");
     for (i, r) in rules.iter().enumerate() {
         out.push_str(&format!(

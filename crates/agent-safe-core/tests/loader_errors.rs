@@ -162,7 +162,9 @@ fn policy_errors() {
             "unknown top-level key",
             "rule:\n  - {name: r, decision: allow}\n",
         ),
-        ("empty file is no rules", ""),
+        ("empty file is refused", ""),
+        ("rules key with no value is refused", "rules:\n"),
+        ("explicit empty rules", "rules: []\n"),
     ];
     insta::assert_snapshot!(table(cases, parse_policy));
 }

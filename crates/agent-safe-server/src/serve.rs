@@ -244,6 +244,7 @@ impl Server {
             "listening"
         );
         drop(snap);
+        crate::state::log_unloaded_files(config);
 
         // One signal, observed by both servers and the drain timer.
         let (stop_tx, stop_rx) = watch::channel(false);

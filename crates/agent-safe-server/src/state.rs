@@ -243,6 +243,21 @@ impl AppState {
                 "reload failed; still serving the previous snapshot"
             ),
         }
+        log_unloaded_files(self.safe.config());
         result
+    }
+}
+
+/// Logs a warning for every file in the configured directories that is not
+/// loaded (another extension than `.yaml`/`.yml`), so that a `deny.YML~` or
+/// `deny.json` left by mistake is visible in the sidecar's log.
+pub(crate) fn log_unloaded_files(config: &agent_safe_core::config::Config) {
+    for path in [&config.actions, &config.policies, &config.inventory]
+        .into_iter()
+        .flatten()
+    {
+        for d in agent_safe_core::load::unloaded_entries(path) {
+            tracing::warn!(file = %d.file.display(), "{}", d.message);
+        }
     }
 }

@@ -47,7 +47,8 @@ impl From<&Diagnostic> for JsonDiagnostic {
 #[derive(Debug, Serialize)]
 struct Warning {
     /// `conflict`, `shadowed`, `unknown_action`, `unknown_target_type`,
-    /// `time_window`, `no_matching_target`, `invalid_privilege`.
+    /// `time_window`, `no_matching_target`, `invalid_privilege`,
+    /// `unloaded_file`.
     kind: String,
     /// `file:line` of the rule or action.
     file: String,
@@ -111,6 +112,25 @@ fn privilege_warnings(registry: &Registry) -> Vec<Warning> {
         }
     }
     out
+}
+
+/// Files in the configured directories that are not loaded (another
+/// extension than `.yaml`/`.yml`).
+fn unloaded_warnings(config: &Config) -> Vec<Warning> {
+    [&config.actions, &config.policies, &config.inventory]
+        .into_iter()
+        .flatten()
+        .flat_map(|p| agent_safe_core::load::unloaded_entries(p))
+        .map(|d| Warning {
+            kind: "unloaded_file".into(),
+            file: d.file.display().to_string(),
+            rule: None,
+            other_rule: None,
+            other_file: None,
+            action: None,
+            message: format!("{}; {}", d.message, d.help.unwrap_or_default()),
+        })
+        .collect()
 }
 
 /// The outcome of a validation, printed the same way by both commands.
@@ -259,6 +279,7 @@ pub(crate) fn validate(io: &mut Io, ctx: &Ctx, a: ValidateArgs) -> CmdResult {
             report.warnings.extend(privilege_warnings(&snap.registry));
         }
     }
+    report.warnings.extend(unloaded_warnings(&config));
     report.finish(io, a.output, a.strict)
 }
 

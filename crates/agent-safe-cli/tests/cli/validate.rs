@@ -1,5 +1,7 @@
 //! `validate`, `validate-policy`, `list-actions`, `show-action`, `registry lock`.
 
+use std::process::Command;
+
 use crate::{Project, snap};
 
 /// A policy with findings: a shadowed rule and a name that matches no action;
@@ -254,4 +256,65 @@ fn rbac_for_an_agent() {
         "rbac_without_config",
         &["--config", "missing.yaml", "rbac", "--caller", "x"]
     );
+}
+
+/// Issue 13, item 2: every entry of a policy directory is loaded or
+/// reported. A misnamed file is a warning; a FIFO and a dangling symlink are
+/// errors for `validate` and for `check` (exit 2, at once, never a hang).
+#[test]
+fn policy_directory_entries_are_loaded_or_reported() {
+    let p = Project::fixture();
+    p.write("policies/deny-prod.json", "{\"rules\": []}\n");
+    let (code, out, _) = p.run(&["validate"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "deny-prod.json: warning: not loaded: only files named `*.yaml` or `*.yml` are read"
+        ),
+        "{out}"
+    );
+    let (code, out, _) = p.run(&["validate", "--output", "json"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\"kind\": \"unloaded_file\""), "{out}");
+    let (code, _, _) = p.run(&["validate", "--strict"]);
+    assert_eq!(code, 1);
+    std::fs::remove_file(p.dir.join("policies/deny-prod.json")).unwrap();
+
+    std::os::unix::fs::symlink(
+        p.dir.join("policies/moved-away.yaml"),
+        p.dir.join("policies/zz-link.yaml"),
+    )
+    .unwrap();
+    let (code, out, _) = p.run(&["validate"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("zz-link.yaml: error: dangling symlink"),
+        "{out}"
+    );
+    std::fs::remove_file(p.dir.join("policies/zz-link.yaml")).unwrap();
+
+    let fifo = p.dir.join("policies/zz-pipe.yaml");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (code, out, _) = p.run(&["validate"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("zz-pipe.yaml: error: a FIFO (named pipe)"),
+        "{out}"
+    );
+    let (code, out, err) = p.run(&[
+        "check",
+        "restart-deployment",
+        "--target",
+        "staging/web",
+        "--caller",
+        "ops-agent",
+    ]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("zz-pipe.yaml"), "{err}");
 }

@@ -54,12 +54,15 @@ fn read_inventory(src: &SourceFile, d: &mut Diagnostics) -> Vec<Target> {
         return Vec::new();
     };
     if root.value == Value::Null {
+        d.push(super::empty_document(file, "inventory file", "targets"));
         return Vec::new();
     }
     let Some(mut r) = MapReader::new(file, &root, "inventory", ROOT_KEYS, d) else {
         return Vec::new();
     };
-    let items = r.opt_list("targets", d).unwrap_or_default();
+    // As for policies: `targets: []` says "no targets"; an empty or cut-short
+    // file is an error, not an inventory that lost its entries.
+    let items = super::required_root_list(&mut r, &root, "targets", d);
     r.finish(d);
     items
         .iter()

@@ -27,74 +27,417 @@ pub struct SourceFile {
     pub text: String,
 }
 
+/// The files of a configured path, read as one consistent snapshot, and
+/// what was seen but not loaded.
+#[derive(Debug, Clone, Default)]
+pub struct SourceSet {
+    /// The files that were read, in path order.
+    pub files: Vec<SourceFile>,
+    /// Warnings about directory entries that were not loaded (a name with
+    /// another extension than `.yaml`/`.yml`, other than a `README*`).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// How many times a set of files is read before giving up because it kept
+/// changing while it was read.
+pub const READ_ATTEMPTS: u32 = 6;
+
 /// Reads `path`: a single file, or every `.yaml`/`.yml` file under a directory
-/// (recursively, in name order). Entries whose name starts with `.` are
-/// skipped, which also skips the `..data` machinery of Kubernetes ConfigMap
-/// volumes while following their top-level symlinks.
+/// (recursively, in name order). See [`read_source_set`]; this drops the
+/// warnings.
 pub fn read_sources(path: &Path) -> Result<Vec<SourceFile>, ConfigError> {
+    read_source_set(path).map(|s| s.files)
+}
+
+/// Reads `path` — a single file, or every `.yaml`/`.yml` file (any case)
+/// under a directory, recursively, in name order — as one consistent
+/// snapshot.
+///
+/// * Entries whose name starts with `.` are skipped, which also skips the
+///   `..data` machinery of Kubernetes ConfigMap volumes while following their
+///   top-level symlinks.
+/// * Every other entry is either loaded or reported: a dangling symlink or a
+///   FIFO, socket or device is an error (found from its metadata, never by
+///   opening it, so a FIFO cannot block the reader); a regular file with
+///   another extension is a warning naming it.
+/// * A file rewritten in place is read empty or half-written for a moment.
+///   So after reading, the identity of every entry (device, inode, size,
+///   modification and change times) is taken again, and everything is read
+///   again if anything changed, up to [`READ_ATTEMPTS`] times with a short,
+///   growing pause; if the files never hold still, the read fails.
+pub fn read_source_set(path: &Path) -> Result<SourceSet, ConfigError> {
+    let mut pause = std::time::Duration::from_millis(5);
+    let mut last_changed: Vec<PathBuf> = Vec::new();
+    for attempt in 1..=READ_ATTEMPTS {
+        let before = fingerprint(path);
+        let result = read_once(path);
+        let after = fingerprint(path);
+        let mut changed = changed_paths(&before, &after);
+        if let Ok((_, stamps)) = &result {
+            // The inode that was read must be the one the walk saw, unchanged.
+            for (p, stamp) in stamps {
+                if before.get(p) != Some(&Some(*stamp)) && !changed.contains(p) {
+                    changed.push(p.clone());
+                }
+            }
+        }
+        if changed.is_empty() {
+            return result.map(|(set, _)| set);
+        }
+        last_changed = changed;
+        if attempt < READ_ATTEMPTS {
+            std::thread::sleep(pause);
+            pause = pause.saturating_mul(2);
+        }
+    }
+    let names = last_changed
+        .iter()
+        .take(3)
+        .map(|p| format!("`{}`", p.display()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(ConfigError::single(
+        Diagnostic::error(
+            path,
+            Pos::FILE,
+            format!(
+                "files kept changing while they were read ({names}); gave up after {READ_ATTEMPTS} attempts"
+            ),
+        )
+        .with_help(
+            "a file is being written in place; try again when the write has finished, or write to a temporary file and rename it over the old one (an atomic replace)",
+        ),
+    ))
+}
+
+/// Warnings for the entries under `path` that no loader reads (a name with
+/// another extension than `.yaml`/`.yml`); empty when `path` is a file.
+/// Errors (dangling symlinks, FIFOs, …) are left to the loaders.
+pub fn unloaded_entries(path: &Path) -> Vec<Diagnostic> {
+    let mut warnings = Vec::new();
+    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        let mut files = Vec::new();
+        let mut errors = Diagnostics::new();
+        collect_dir(path, &mut files, &mut warnings, &mut errors, 0);
+    }
+    warnings.sort_by(|a, b| a.file.cmp(&b.file));
+    warnings
+}
+
+/// Identity of a file as `stat` sees it: equal stamps mean the bytes read
+/// belong to one version of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+    mode: u32,
+}
+
+impl Stamp {
+    #[cfg(unix)]
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+            mode: meta.mode(),
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        let nanos = |t: std::io::Result<std::time::SystemTime>| {
+            t.ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or((0, 0), |d| {
+                    (
+                        i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                        i64::from(d.subsec_nanos()),
+                    )
+                })
+        };
+        Stamp {
+            dev: 0,
+            ino: 0,
+            len: meta.len(),
+            mtime: nanos(meta.modified()),
+            ctime: nanos(meta.created()),
+            mode: u32::from(meta.is_dir()),
+        }
+    }
+}
+
+type Fingerprint = std::collections::BTreeMap<PathBuf, Option<Stamp>>;
+
+/// The stamp of `path` and of every entry under it (symlinks followed, as
+/// the reader follows them; `None` where `stat` fails). Directories are
+/// included, so an entry added or removed changes the fingerprint.
+fn fingerprint(path: &Path) -> Fingerprint {
+    let mut out = Fingerprint::new();
+    fingerprint_into(path, &mut out, 0);
+    out
+}
+
+fn fingerprint_into(path: &Path, out: &mut Fingerprint, depth: usize) {
+    let meta = std::fs::metadata(path).ok();
+    out.insert(path.to_path_buf(), meta.as_ref().map(Stamp::of));
+    if depth > MAX_DEPTH || !meta.is_some_and(|m| m.is_dir()) {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        fingerprint_into(&entry.path(), out, depth + 1);
+    }
+}
+
+fn changed_paths(a: &Fingerprint, b: &Fingerprint) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = a
+        .iter()
+        .filter(|(p, s)| b.get(*p) != Some(*s))
+        .map(|(p, _)| p.clone())
+        .collect();
+    out.extend(b.keys().filter(|p| !a.contains_key(*p)).cloned());
+    out
+}
+
+const MAX_DEPTH: usize = 8;
+
+/// One pass: list, then read every file. Returns the stamp of each file as
+/// it was while being read.
+#[allow(clippy::type_complexity)]
+fn read_once(path: &Path) -> Result<(SourceSet, Vec<(PathBuf, Stamp)>), ConfigError> {
     let meta = std::fs::metadata(path).map_err(|e| {
         ConfigError::single(
-            Diagnostic::error(path, Pos::FILE, format!("cannot read: {e}"))
+            Diagnostic::error(path, Pos::FILE, cannot_stat(path, &e))
                 .with_help("check the path in agent-safe.yaml or on the command line"),
         )
     })?;
+    let mut d = Diagnostics::new();
+    let mut set = SourceSet::default();
     let mut files = Vec::new();
     if meta.is_dir() {
-        collect_dir(path, &mut files, 0)?;
+        collect_dir(path, &mut files, &mut set.warnings, &mut d, 0);
         files.sort();
     } else {
         files.push(path.to_path_buf());
     }
-    let mut out = Vec::with_capacity(files.len());
+    let mut stamps = Vec::with_capacity(files.len());
     for f in files {
-        out.push(read_file(&f)?);
+        match read_file_stamped(&f) {
+            Ok((src, stamp)) => {
+                set.files.push(src);
+                stamps.push((f, stamp));
+            }
+            Err(e) => d.extend(e),
+        }
     }
-    Ok(out)
+    d.finish((set, stamps))
 }
 
-/// Reads one file, refusing non-UTF-8 and oversized files with a clear error.
+/// "cannot read", naming a dangling symlink as such.
+fn cannot_stat(path: &Path, e: &std::io::Error) -> String {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() && e.kind() == std::io::ErrorKind::NotFound => {
+            let to = std::fs::read_link(path)
+                .map(|t| t.display().to_string())
+                .unwrap_or_default();
+            format!("dangling symlink: it points to `{to}`, which does not exist")
+        }
+        _ => format!("cannot read: {e}"),
+    }
+}
+
+/// What kind of non-regular file `meta` describes, or `None` for a regular
+/// file or directory.
+fn special_kind(meta: &std::fs::Metadata) -> Option<&'static str> {
+    let ft = meta.file_type();
+    if ft.is_file() || ft.is_dir() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if ft.is_socket() {
+            return Some("a socket");
+        }
+        if ft.is_block_device() || ft.is_char_device() {
+            return Some("a device");
+        }
+    }
+    Some("not a regular file")
+}
+
+/// Reads one file, refusing non-UTF-8, oversized and non-regular files with
+/// a clear error, and a file that changed while it was read.
 pub fn read_file(path: &Path) -> Result<SourceFile, ConfigError> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
-    if meta.len() > crate::yaml::MAX_FILE_BYTES as u64 {
+    let stamp = |p: &Path| std::fs::metadata(p).ok().map(|m| Stamp::of(&m));
+    let mut pause = std::time::Duration::from_millis(5);
+    for attempt in 1..=READ_ATTEMPTS {
+        let before = stamp(path);
+        let result = read_file_stamped(path);
+        let after = stamp(path);
+        let same_version = match &result {
+            Ok((_, read)) => before == Some(*read),
+            Err(_) => true,
+        };
+        if before == after && same_version {
+            return result.map(|(src, _)| src);
+        }
+        if attempt < READ_ATTEMPTS {
+            std::thread::sleep(pause);
+            pause = pause.saturating_mul(2);
+        }
+    }
+    Err(ConfigError::single(
+        Diagnostic::error(
+            path,
+            Pos::FILE,
+            format!(
+                "the file kept changing while it was read; gave up after {READ_ATTEMPTS} attempts"
+            ),
+        )
+        .with_help(
+            "try again when the write has finished, or write to a temporary file and rename it over the old one",
+        ),
+    ))
+}
+
+/// Reads one file and returns its stamp; fails (for the caller to retry)
+/// when the file changed between opening and the end of the read.
+fn read_file_stamped(path: &Path) -> Result<(SourceFile, Stamp), ConfigError> {
+    use std::io::Read;
+    let meta =
+        std::fs::metadata(path).map_err(|e| ConfigError::file(path, cannot_stat(path, &e)))?;
+    if let Some(kind) = special_kind(&meta) {
         return Err(ConfigError::single(
-            Diagnostic::error(
-                path,
-                Pos::FILE,
-                format!(
-                    "file is {} bytes, larger than the {}-byte limit for configuration files",
-                    meta.len(),
-                    crate::yaml::MAX_FILE_BYTES
-                ),
-            )
-            .with_help("split it into several files in the same directory"),
+            Diagnostic::error(path, Pos::FILE, format!("{kind}, not a regular file: it is not read"))
+                .with_help("configuration files must be regular files (or symlinks to them); remove it or move it elsewhere"),
         ));
     }
-    let bytes =
-        std::fs::read(path).map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
+    if meta.is_dir() {
+        return Err(ConfigError::file(path, "is a directory, expected a file"));
+    }
+    let limit = crate::yaml::MAX_FILE_BYTES as u64;
+    if meta.len() > limit {
+        return Err(too_big(path, meta.len()));
+    }
+    let before = Stamp::of(&meta);
+    let mut file = std::fs::File::open(path)
+        .map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
+    let opened = file
+        .metadata()
+        .map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    (&mut file)
+        .take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
+    let after = file
+        .metadata()
+        .map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
+    if Stamp::of(&opened) != before
+        || Stamp::of(&after) != before
+        || bytes.len() as u64 != before.len
+    {
+        return Err(ConfigError::single(
+            Diagnostic::error(path, Pos::FILE, "the file changed while it was read")
+                .with_help("try again when the write has finished, or write to a temporary file and rename it over the old one"),
+        ));
+    }
     let text = String::from_utf8(bytes).map_err(|e| {
         ConfigError::file(
             path,
             format!("not valid UTF-8 (at byte {})", e.utf8_error().valid_up_to()),
         )
     })?;
-    Ok(SourceFile {
-        path: path.to_path_buf(),
-        text,
-    })
+    Ok((
+        SourceFile {
+            path: path.to_path_buf(),
+            text,
+        },
+        before,
+    ))
 }
 
-fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<(), ConfigError> {
-    if depth > 8 {
-        return Err(ConfigError::file(
+fn too_big(path: &Path, len: u64) -> ConfigError {
+    ConfigError::single(
+        Diagnostic::error(
+            path,
+            Pos::FILE,
+            format!(
+                "file is {len} bytes, larger than the {}-byte limit for configuration files",
+                crate::yaml::MAX_FILE_BYTES
+            ),
+        )
+        .with_help("split it into several files in the same directory"),
+    )
+}
+
+/// Whether a directory entry named `name` is a configuration file.
+fn is_yaml_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".yaml") || lower.ends_with(".yml")
+}
+
+/// `README`, `README.md`, `readme.txt`, …: documentation kept beside the
+/// files, never meant to be loaded, so not worth a warning.
+fn is_readme(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower == "readme" || lower.starts_with("readme.")
+}
+
+fn collect_dir(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    warnings: &mut Vec<Diagnostic>,
+    d: &mut Diagnostics,
+    depth: usize,
+) {
+    if depth > MAX_DEPTH {
+        d.push(Diagnostic::error(
             dir,
-            "directories nested more than 8 levels deep",
+            Pos::FILE,
+            format!("directories nested more than {MAX_DEPTH} levels deep"),
         ));
+        return;
     }
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| ConfigError::file(dir, format!("cannot list: {e}")))?;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            d.push(Diagnostic::error(
+                dir,
+                Pos::FILE,
+                format!("cannot list: {e}"),
+            ));
+            return;
+        }
+    };
     for entry in entries {
-        let entry = entry.map_err(|e| ConfigError::file(dir, format!("cannot list: {e}")))?;
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                d.push(Diagnostic::error(
+                    dir,
+                    Pos::FILE,
+                    format!("cannot list: {e}"),
+                ));
+                continue;
+            }
+        };
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name.starts_with('.') {
@@ -102,16 +445,82 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<(), C
         }
         let path = entry.path();
         // Follow symlinks: ConfigMap volumes link each key into `..data/`.
-        let Ok(meta) = std::fs::metadata(&path) else {
-            continue;
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) => {
+                d.push(
+                    Diagnostic::error(&path, Pos::FILE, cannot_stat(&path, &e)).with_help(
+                        "every entry of a configuration directory is loaded or reported: remove it, or fix what it points to",
+                    ),
+                );
+                continue;
+            }
         };
         if meta.is_dir() {
-            collect_dir(&path, out, depth + 1)?;
-        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+            collect_dir(&path, out, warnings, d, depth + 1);
+        } else if let Some(kind) = special_kind(&meta) {
+            d.push(
+                Diagnostic::error(&path, Pos::FILE, format!("{kind}, not a regular file: it is not read"))
+                    .with_help("configuration directories hold regular files (or symlinks to them); remove it or move it elsewhere"),
+            );
+        } else if is_yaml_name(&name) {
             out.push(path);
+        } else if !is_readme(&name) {
+            warnings.push(
+                Diagnostic::warning(
+                    &path,
+                    Pos::FILE,
+                    "not loaded: only files named `*.yaml` or `*.yml` are read",
+                )
+                .with_help(
+                    "rename it to `.yaml` to load it (JSON is valid YAML), or move it out of the directory",
+                ),
+            );
         }
     }
-    Ok(())
+}
+
+/// The error for a file with no YAML document in it (empty, or only
+/// comments), which is also what a file looks like while it is rewritten in
+/// place.
+pub(crate) fn empty_document(file: &Path, what: &str, key: &str) -> Diagnostic {
+    Diagnostic::error(
+        file,
+        Pos::FILE,
+        format!("{what} is empty: it has no `{key}:` key"),
+    )
+    .with_help(format!(
+        "write `{key}: []` for a file that is empty on purpose; an empty file is refused because a file caught while it is rewritten in place looks empty too"
+    ))
+}
+
+/// Takes the required top-level list `key` of a policy or inventory file.
+/// `key:` with no value is an error of its own (it is also what a file cut
+/// short by a rewrite looks like); `key: []` is the explicit empty list.
+pub(crate) fn required_root_list<'a>(
+    r: &mut MapReader<'a>,
+    root: &'a Node,
+    key: &str,
+    d: &mut Diagnostics,
+) -> &'a [Node] {
+    let file = r.file();
+    if let Value::Map(entries) = &root.value
+        && let Some((k, _)) = entries
+            .iter()
+            .find(|(k, v)| k.name == key && v.value == Value::Null)
+    {
+        r.take(key);
+        d.push(
+            Diagnostic::error(file, k.pos, format!("`{key}:` has no value")).with_help(format!(
+                "list the entries under `{key}:`, or write `{key}: []` for none"
+            )),
+        );
+        return &[];
+    }
+    match r.require(key, d) {
+        Some(node) => crate::yaml::list_of(file, node, key, d).unwrap_or_default(),
+        None => &[],
+    }
 }
 
 /// Parses a whole file as a mapping with the given top-level keys.

@@ -67,12 +67,16 @@ fn read_policy(src: &SourceFile, d: &mut Diagnostics) -> Vec<Rule> {
         return Vec::new();
     };
     if root.value == Value::Null {
+        d.push(super::empty_document(file, "policy file", "rules"));
         return Vec::new();
     }
     let Some(mut r) = MapReader::new(file, &root, "policy file", ROOT_KEYS, d) else {
         return Vec::new();
     };
-    let items = r.opt_list("rules", d).unwrap_or_default();
+    // `rules:` is required, and `rules: []` is the explicit way to say "no
+    // rules": a file caught while it is rewritten in place is empty or cut
+    // short, and must not load as a file without its deny rules.
+    let items = super::required_root_list(&mut r, &root, "rules", d);
     r.finish(d);
     items.iter().filter_map(|n| read_rule(file, n, d)).collect()
 }
