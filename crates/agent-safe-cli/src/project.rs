@@ -90,7 +90,7 @@ pub(crate) fn load_registry(config: &Config) -> Result<Registry, ConfigError> {
     let mut d = Diagnostics::new();
     let manifest = config.manifest_path();
     if config.source.is_some()
-        && manifest.is_file()
+        && agent_safe_core::manifest::manifest_exists(&manifest)
         && let Err(e) =
             agent_safe_core::manifest::check_manifest(&manifest, config.builtin_actions, &sources)
     {

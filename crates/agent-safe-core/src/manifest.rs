@@ -73,11 +73,17 @@ pub fn write_manifest(path: &Path, builtin: bool, files: &[SourceFile]) -> std::
     Ok(files.len())
 }
 
+/// Whether a manifest is present at `path` in any form. A dangling symlink,
+/// a FIFO or a directory there counts as present, so that checking it fails
+/// loudly instead of the integrity check being skipped.
+pub fn manifest_exists(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
 /// Checks the project files (and the built-in catalogue) against the manifest
 /// at `path`, reporting every changed, missing and extra file.
 pub fn check_manifest(path: &Path, builtin: bool, files: &[SourceFile]) -> Result<(), ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::file(path, format!("cannot read the registry manifest: {e}")))?;
+    let text = crate::load::read_file(path)?.text;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut d = Diagnostics::new();
     let mut expected: BTreeMap<String, (String, u32)> = BTreeMap::new();

@@ -232,3 +232,42 @@ fn a_file_rewritten_in_place_never_loads_without_its_rules() {
     );
     assert!(ok > 0, "no load ever succeeded");
 }
+
+/// The registry manifest and a signing key's `secret_file` are read the same
+/// way: a FIFO or a dangling symlink there is an error, never a hang, and a
+/// manifest that is a dangling symlink does not switch the integrity check off.
+#[test]
+fn manifest_and_key_files_that_are_fifos_or_dangling_are_errors() {
+    use agent_safe_core::config::load_config;
+    use agent_safe_core::engine::Snapshot;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    std::fs::create_dir(root.join("policies")).unwrap();
+    std::fs::write(root.join("policies/deny.yaml"), DENY).unwrap();
+    std::fs::write(
+        root.join("agent-safe.yaml"),
+        "policies: policies\nidentity:\n  keys:\n    - kid: k1\n      secret_file: signing.key\n",
+    )
+    .unwrap();
+    mkfifo(&root.join("signing.key"));
+    let r = root.clone();
+    let e = within(move || Snapshot::load(&load_config(&r.join("agent-safe.yaml")).unwrap()))
+        .unwrap_err();
+    assert!(messages(&e).contains("FIFO"), "{}", messages(&e));
+
+    std::fs::write(
+        root.join("agent-safe.yaml"),
+        "policies: policies\nactions: actions\n",
+    )
+    .unwrap();
+    std::fs::create_dir(root.join("actions")).unwrap();
+    std::os::unix::fs::symlink(root.join("gone.lock"), root.join("registry.lock")).unwrap();
+    let r = root.clone();
+    let e = within(move || Snapshot::load(&load_config(&r.join("agent-safe.yaml")).unwrap()))
+        .unwrap_err();
+    assert!(
+        messages(&e).contains("dangling symlink"),
+        "{}",
+        messages(&e)
+    );
+}

@@ -421,7 +421,7 @@ impl Snapshot {
         };
         let manifest = config.manifest_path();
         if config.source.is_some()
-            && manifest.is_file()
+            && crate::manifest::manifest_exists(&manifest)
             && let Err(e) =
                 crate::manifest::check_manifest(&manifest, config.builtin_actions, &project_sources)
         {
@@ -500,9 +500,12 @@ pub fn identity_config(config: &Config) -> Result<IdentityConfig, ConfigError> {
     for k in &config.identity.keys {
         let label = k.kid.as_deref().unwrap_or("(no kid)");
         let encoded = if let Some(p) = &k.secret_file {
-            match std::fs::read_to_string(p) {
-                Ok(s) => Some(s.trim().to_owned()),
+            // `read_file`: a FIFO or a dangling symlink is an error, never
+            // a hang, and a key rewritten in place is not read half-written.
+            match crate::load::read_file(p) {
+                Ok(s) => Some(s.text.trim().to_owned()),
                 Err(e) => {
+                    let e = e.first().map(|d| d.message.clone()).unwrap_or_default();
                     d.push(
                         Diagnostic::error(&file, Pos::FILE, format!("cannot read the secret of signing key {label} from {}: {e}", p.display()))
                             .with_help("create it with `agent-safe init`, or point `secret_file` at an existing key file"),
