@@ -263,7 +263,10 @@ pub fn discover(explicit: Option<&Path>, cwd: &Path) -> Result<Option<PathBuf>, 
     let mut dir = Some(cwd);
     while let Some(d) = dir {
         let candidate = d.join(CONFIG_FILE_NAME);
-        if candidate.is_file() {
+        // Present in any form: a dangling symlink or a FIFO here is this
+        // project's config, and reading it fails loudly; it must not make
+        // the search fall through to a parent directory's config.
+        if std::fs::symlink_metadata(&candidate).is_ok() {
             return Ok(Some(candidate));
         }
         dir = d.parent();
@@ -272,7 +275,9 @@ pub fn discover(explicit: Option<&Path>, cwd: &Path) -> Result<Option<PathBuf>, 
 }
 
 fn existing(p: &Path, via: &str) -> Result<PathBuf, ConfigError> {
-    if p.is_file() {
+    // Anything at that path is taken; `read_file` then names what is wrong
+    // with it (a directory, a FIFO, a dangling symlink).
+    if std::fs::symlink_metadata(p).is_ok() {
         Ok(p.to_path_buf())
     } else {
         Err(ConfigError::single(

@@ -230,7 +230,11 @@ fn a_file_rewritten_in_place_never_loads_without_its_rules() {
         rewrites > 100,
         "the writer hardly ran ({rewrites} rewrites)"
     );
-    assert!(ok > 0, "no load ever succeeded");
+    // Once the writer is done, the whole file loads.
+    assert_eq!(
+        names(&load_policies(&dir).unwrap()),
+        ["allow-all", "deny-all"]
+    );
 }
 
 /// The registry manifest and a signing key's `secret_file` are read the same
@@ -270,4 +274,32 @@ fn manifest_and_key_files_that_are_fifos_or_dangling_are_errors() {
         "{}",
         messages(&e)
     );
+}
+
+/// A project whose `agent-safe.yaml` is a dangling symlink (or a FIFO) uses
+/// that file — and fails to load it — instead of falling through to a
+/// parent directory's config.
+#[test]
+fn a_dangling_config_symlink_does_not_fall_through_to_a_parent_config() {
+    use agent_safe_core::config::{discover, load_config};
+    let tmp = tempfile::tempdir().unwrap();
+    let parent = tmp.path();
+    std::fs::write(parent.join("agent-safe.yaml"), "builtin_actions: true\n").unwrap();
+    let child = parent.join("project");
+    std::fs::create_dir(&child).unwrap();
+    std::os::unix::fs::symlink(
+        child.join("..data/agent-safe.yaml"),
+        child.join("agent-safe.yaml"),
+    )
+    .unwrap();
+    let found = discover(None, &child).unwrap().unwrap();
+    assert_eq!(found, child.join("agent-safe.yaml"));
+    let text = messages(&load_config(&found).unwrap_err());
+    assert!(text.contains("dangling symlink"), "{text}");
+
+    std::fs::remove_file(child.join("agent-safe.yaml")).unwrap();
+    mkfifo(&child.join("agent-safe.yaml"));
+    let found = discover(None, &child).unwrap().unwrap();
+    let e = within(move || load_config(&found)).unwrap_err();
+    assert!(messages(&e).contains("FIFO"), "{}", messages(&e));
 }
