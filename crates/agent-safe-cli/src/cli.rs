@@ -378,7 +378,16 @@ Run policy tests: each case is a request and the decision expected for it.
 Cases are evaluated against the configuration without writing to the audit log
 (tests are not real checks), at the case's `at` time (default: now).
 
-Prints `PASS name` or `FAIL name: why` per case, then `N passed, M failed`.";
+Prints `PASS name` or `FAIL name: why` per case, then `N passed, M failed`.
+A failing case also shows the rule trace of its decision (as `check
+--explain` prints it): which rules were tried in rank order, and why each did
+or did not decide.
+
+For CI: `--output json` prints one report object (every case, its status,
+the decision and, for a failure, the trace); `--output junit` prints JUnit XML
+(one testsuite per test file) for CI systems that show test results.
+`--run PATTERN` runs only the cases whose name matches the regular
+expression (unanchored, as `go test -run`).";
 
 const TEST_AFTER: &str = "\
 Test file (YAML; unknown keys are errors):
@@ -398,6 +407,8 @@ Test file (YAML; unknown keys are errors):
 Examples:
   agent-safe test                        # every file under tests/ beside agent-safe.yaml
   agent-safe test tests/10-staging.yaml
+  agent-safe test --run 'staging|prod'   # only the cases whose name matches
+  agent-safe test --output junit > policy-tests.xml
   agent-safe schema tests > tests.schema.json   # for editor completion
 
 Exit codes: 0 every case passed, 1 a case failed or no case was found,
@@ -408,6 +419,24 @@ Exit codes: 0 every case passed, 1 a case failed or no case was found,
 pub(crate) struct TestArgs {
     /// Test files or directories (default: `tests/` beside the configuration).
     pub paths: Vec<PathBuf>,
+    /// Run only the cases whose name matches this regular expression.
+    #[arg(long, value_name = "PATTERN")]
+    pub run: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = TestFormat::Text)]
+    pub output: TestFormat,
+}
+
+/// `--output text|json|junit` (test).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub(crate) enum TestFormat {
+    /// For people.
+    #[default]
+    Text,
+    /// One JSON report object.
+    Json,
+    /// JUnit XML, for CI systems.
+    Junit,
 }
 
 const AUDIT_AFTER: &str = "\

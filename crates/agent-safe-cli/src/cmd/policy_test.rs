@@ -7,7 +7,11 @@ use agent_safe_core::AgentSafe;
 use agent_safe_core::diag::Diagnostics;
 use agent_safe_core::load::read_sources;
 
-use crate::cli::TestArgs;
+use agent_safe_core::Decision;
+use serde::Serialize;
+
+use crate::cli::{TestArgs, TestFormat};
+use crate::cmd::check::write_trace;
 use crate::error::{CliError, CmdResult, exit};
 use crate::output::{Io, paint, style};
 use crate::project::{Ctx, display_path};
@@ -58,42 +62,72 @@ pub(crate) fn test(io: &mut Io, ctx: &Ctx, a: TestArgs) -> CmdResult {
     }
     d.finish(())?;
 
+    let total = cases.len();
+    if let Some(pattern) = &a.run {
+        let re = regex::Regex::new(pattern).map_err(|e| {
+            CliError::usage_help(
+                format!("--run: invalid regular expression `{pattern}`: {e}"),
+                "--run takes a regular expression matched anywhere in the case name, e.g. --run 'staging|prod'",
+            )
+        })?;
+        cases.retain(|c| re.is_match(&c.name));
+    }
+
     // Tests are not real checks: evaluate without the audit log.
     config.audit.enabled = false;
     let safe = AgentSafe::from_config(config)?;
 
-    let mut passed = 0usize;
-    let mut failed = 0usize;
+    let mut outcomes = Vec::with_capacity(cases.len());
     for case in &cases {
-        match run_case(&safe, case) {
-            Ok(()) => {
-                passed += 1;
-                writeln!(io.out, "{} {}", paint(style::GOOD, "PASS"), case.name)?;
+        outcomes.push(run_case(&safe, case));
+        if a.output == TestFormat::Text {
+            write_text_case(io, case, outcomes.last())?;
+            if io.out.closed() {
+                break;
             }
-            Err(why) => {
-                failed += 1;
-                writeln!(io.out, "{} {}: {why}", paint(style::BAD, "FAIL"), case.name)?;
-                writeln!(
-                    io.out,
-                    "  {}",
-                    paint(
-                        style::DIM,
-                        &format!(
-                            "at {}:{}:{}",
-                            case.file.display(),
-                            case.pos.line,
-                            case.pos.col
-                        )
-                    )
-                )?;
-            }
-        }
-        if io.out.closed() {
-            break;
         }
     }
-    writeln!(io.out, "{passed} passed, {failed} failed")?;
-    if cases.is_empty() {
+    let passed = outcomes.iter().filter(|o| o.failure.is_none()).count();
+    let failed = outcomes.len() - passed;
+    let filtered_out = total - cases.len();
+    match a.output {
+        TestFormat::Text => {
+            let filtered = if filtered_out > 0 {
+                format!(", {filtered_out} filtered out by --run")
+            } else {
+                String::new()
+            };
+            writeln!(io.out, "{passed} passed, {failed} failed{filtered}")?;
+        }
+        TestFormat::Json => {
+            let report = JsonReport {
+                ok: failed == 0 && !cases.is_empty(),
+                passed,
+                failed,
+                filtered_out,
+                cases: cases
+                    .iter()
+                    .zip(&outcomes)
+                    .map(|(c, o)| JsonCase {
+                        name: &c.name,
+                        file: c.file.display().to_string(),
+                        line: c.pos.line,
+                        column: c.pos.col,
+                        status: if o.failure.is_none() { "pass" } else { "fail" },
+                        expected: c.expect.as_str(),
+                        message: o.failure.as_deref(),
+                        decision: &o.decision,
+                    })
+                    .collect(),
+            };
+            let text = serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)?;
+            writeln!(io.out, "{text}")?;
+        }
+        TestFormat::Junit => {
+            writeln!(io.out, "{}", junit(&cases, &outcomes)?)?;
+        }
+    }
+    if total == 0 {
         let shown: Vec<String> = paths
             .iter()
             .map(|p| format!("`{}`", display_path(p)))
@@ -103,12 +137,142 @@ pub(crate) fn test(io: &mut Io, ctx: &Ctx, a: TestArgs) -> CmdResult {
             shown.join(", ")
         )));
     }
+    if cases.is_empty() {
+        return Err(CliError::Failed(format!(
+            "--run `{}` matches none of the {total} test cases",
+            a.run.as_deref().unwrap_or_default()
+        )));
+    }
     Ok(if failed == 0 { exit::OK } else { exit::FAILURE })
 }
 
-/// Runs one case; `Err` says why it failed.
-fn run_case(safe: &AgentSafe, case: &Case) -> Result<(), String> {
+/// What running a case gave: the decision (with its rule trace when the
+/// case failed) and why it failed.
+struct Outcome {
+    decision: Decision,
+    failure: Option<String>,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    ok: bool,
+    passed: usize,
+    failed: usize,
+    filtered_out: usize,
+    cases: Vec<JsonCase<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonCase<'a> {
+    name: &'a str,
+    file: String,
+    line: u32,
+    column: u32,
+    /// `pass` or `fail`.
+    status: &'static str,
+    expected: &'static str,
+    /// Why the case failed; null when it passed.
+    message: Option<&'a str>,
+    /// The decision; for a failed case it carries the rule trace.
+    decision: &'a Decision,
+}
+
+fn write_text_case(io: &mut Io, case: &Case, outcome: Option<&Outcome>) -> std::io::Result<()> {
+    let Some(outcome) = outcome else {
+        return Ok(());
+    };
+    match &outcome.failure {
+        None => writeln!(io.out, "{} {}", paint(style::GOOD, "PASS"), case.name),
+        Some(why) => {
+            writeln!(io.out, "{} {}: {why}", paint(style::BAD, "FAIL"), case.name)?;
+            writeln!(
+                io.out,
+                "  {}",
+                paint(
+                    style::DIM,
+                    &format!(
+                        "at {}:{}:{}",
+                        case.file.display(),
+                        case.pos.line,
+                        case.pos.col
+                    )
+                )
+            )?;
+            write_trace(
+                &mut io.out,
+                outcome.decision.trace.as_deref().unwrap_or_default(),
+                "  ",
+            )
+        }
+    }
+}
+
+/// The JUnit XML report: one testsuite per test file, in the order the
+/// files were read.
+fn junit(cases: &[Case], outcomes: &[Outcome]) -> Result<String, CliError> {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut suites: Vec<TestSuite> = Vec::new();
+    for (case, outcome) in cases.iter().zip(outcomes) {
+        let file = case.file.display().to_string();
+        let status = match &outcome.failure {
+            None => TestCaseStatus::success(),
+            Some(why) => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                let mut trace = Vec::new();
+                let _ = write_trace(
+                    &mut trace,
+                    outcome.decision.trace.as_deref().unwrap_or_default(),
+                    "",
+                );
+                s.set_message(why.as_str())
+                    .set_type("policy test failure")
+                    .set_description(format!(
+                        "at {file}:{}:{}\n{}",
+                        case.pos.line,
+                        case.pos.col,
+                        // `write_trace` paints for terminals; XML gets plain text.
+                        anstream::adapter::strip_str(&String::from_utf8_lossy(&trace))
+                    ));
+                s
+            }
+        };
+        let mut tc = TestCase::new(case.name.as_str(), status);
+        tc.set_classname(file.as_str());
+        if suites.last().is_none_or(|s| s.name.as_str() != file) {
+            suites.push(TestSuite::new(file.as_str()));
+        }
+        if let Some(suite) = suites.last_mut() {
+            suite.add_test_case(tc);
+        }
+    }
+    let mut report = Report::new("agent-safe test");
+    report.add_test_suites(suites);
+    report
+        .to_string()
+        .map_err(|e| CliError::Failed(format!("cannot write the JUnit report: {e}")))
+}
+
+/// Runs one case; a failed case is run again with the rule trace.
+fn run_case(safe: &AgentSafe, case: &Case) -> Outcome {
     let d = safe.check_at(&case.request, case.at);
+    match judge(case, &d) {
+        Ok(()) => Outcome {
+            decision: d,
+            failure: None,
+        },
+        Err(why) => {
+            let mut req = case.request.clone();
+            req.explain = true;
+            Outcome {
+                decision: safe.check_at(&req, case.at),
+                failure: Some(why),
+            }
+        }
+    }
+}
+
+/// Whether decision `d` is what `case` expects; `Err` says why not.
+fn judge(case: &Case, d: &Decision) -> Result<(), String> {
     let rule = |r: &Option<String>| match r {
         Some(r) => format!("rule `{r}`"),
         None => "no rule".to_owned(),
