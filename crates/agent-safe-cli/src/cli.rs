@@ -306,8 +306,10 @@ const SHOW_AFTER: &str = "\
 Examples:
   agent-safe show-action restart-deployment
   agent-safe show-action restart-deployment@1.0.0 --output json
-  agent-safe show-action restart-deployment --output yaml > actions/restart-deployment.yaml
-      # a project file with the same name@version replaces the built-in definition";
+  agent-safe show-action restart-deployment --output yaml --out actions/restart-deployment.yaml
+      # a project file with the same name@version replaces the built-in definition;
+      # --out writes atomically (a `>` redirection into actions/ would leave an
+      # empty action file there while the command runs, and it would fail)";
 
 /// `show-action`.
 #[derive(Debug, Args)]
@@ -317,6 +319,14 @@ pub(crate) struct ShowArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = ShowFormat::Text)]
     pub output: ShowFormat,
+    /// Write to FILE instead of stdout, atomically (a temporary file renamed
+    /// into place), so `--output yaml --out actions/NAME.yaml` starts a project
+    /// override without an empty file in the actions directory.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// With --out: replace FILE if it exists.
+    #[arg(long, requires = "out")]
+    pub force: bool,
 }
 
 const VALIDATE_LONG: &str = "\

@@ -1,6 +1,7 @@
 //! `list-actions` and `show-action`.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use agent_safe_core::model::{ActionDef, Constraints, Parameter};
@@ -62,17 +63,18 @@ pub(crate) fn show(io: &mut Io, ctx: &Ctx, a: ShowArgs) -> CmdResult {
             "`agent-safe list-actions` lists the known actions",
         )
     })?;
+    let mut buf: Vec<u8> = Vec::new();
     match a.output {
         ShowFormat::Json => {
             let text =
                 serde_json::to_string_pretty(action.as_ref()).map_err(anyhow::Error::from)?;
-            writeln!(io.out, "{text}")?;
+            writeln!(buf, "{text}")?;
         }
         ShowFormat::Yaml => {
             let text = source_text(action)?;
-            io.out.write_all(text.as_bytes())?;
+            buf.write_all(text.as_bytes())?;
             if !text.ends_with('\n') {
-                writeln!(io.out)?;
+                writeln!(buf)?;
             }
         }
         ShowFormat::Text => {
@@ -81,10 +83,67 @@ pub(crate) fn show(io: &mut Io, ctx: &Ctx, a: ShowArgs) -> CmdResult {
                 .filter(|o| o.name == action.name && o.version != action.version)
                 .map(|o| o.version.clone())
                 .collect();
-            write_action(&mut io.out, action, &others)?;
+            write_action(&mut buf, action, &others)?;
+        }
+    }
+    let Some(out) = &a.out else {
+        io.out.write_all(&buf)?;
+        return Ok(exit::OK);
+    };
+    if a.output == ShowFormat::Text {
+        // The text view is painted for a terminal; a file gets plain text.
+        buf = anstream::adapter::strip_bytes(&buf).into_vec();
+    }
+    write_atomically(out, &buf, a.force)?;
+    writeln!(io.out, "wrote {}", out.display())?;
+    if a.output == ShowFormat::Yaml {
+        writeln!(
+            io.out,
+            "  edit it; in the project's actions directory it replaces {}",
+            action.key()
+        )?;
+        if agent_safe_core::manifest::manifest_exists(&config.manifest_path()) {
+            writeln!(
+                io.out,
+                "  then run `agent-safe registry lock`: registry.lock lists the action files"
+            )?;
         }
     }
     Ok(exit::OK)
+}
+
+/// Writes `bytes` to `path` through a hidden temporary file in the same
+/// directory and a rename: readers (and the loaders, which skip names that
+/// start with `.`) never see a partial or empty file. Refuses to replace an
+/// existing file unless `force`.
+fn write_atomically(path: &Path, bytes: &[u8], force: bool) -> Result<(), CliError> {
+    if !force && std::fs::symlink_metadata(path).is_ok() {
+        return Err(CliError::usage_help(
+            format!("`{}` already exists", path.display()),
+            "pass --force to replace it, or choose another --out path",
+        ));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| CliError::usage(format!("--out `{}` is not a file path", path.display())))?;
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let fail =
+        |e: std::io::Error| CliError::Failed(format!("cannot write {}: {e}", path.display()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        fail(e)
+    })
 }
 
 /// The YAML file that defines `action`, as written.

@@ -57,7 +57,10 @@ Put your own action definitions here, one per `.yaml` file. They are loaded on
 top of the built-in Kubernetes catalogue (`agent-safe list-actions`); a file
 with the same `name` and `version` as a built-in action replaces it:
 
-    agent-safe show-action restart-deployment --output yaml > actions/restart-deployment.yaml
+    agent-safe show-action restart-deployment --output yaml --out actions/restart-deployment.yaml
+
+(`--out` writes the file atomically; a shell redirection `> actions/x.yaml`
+would create an empty action file first, which every command then refuses.)
 
 `agent-safe schema action` prints the JSON Schema of the format.
 After changing this directory, run `agent-safe validate`, and

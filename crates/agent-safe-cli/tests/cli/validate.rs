@@ -318,3 +318,52 @@ fn policy_directory_entries_are_loaded_or_reported() {
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("zz-pipe.yaml"), "{err}");
 }
+
+/// Issue 21: the override recipe works. `show-action --output yaml --out`
+/// writes the file atomically; the project then validates with the override
+/// in place; a second write refuses without --force.
+#[test]
+fn show_action_out_writes_an_override_that_loads() {
+    let p = Project::fixture();
+    std::fs::create_dir_all(p.dir.join("actions")).unwrap();
+    let (code, out, err) = p.run(&[
+        "show-action",
+        "restart-deployment",
+        "--output",
+        "yaml",
+        "--out",
+        "actions/restart-deployment.yaml",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with("wrote actions/restart-deployment.yaml"),
+        "{out}"
+    );
+    assert!(
+        p.read("actions/restart-deployment.yaml")
+            .contains("name: restart-deployment")
+    );
+    let (code, out, _) = p.run(&["show-action", "restart-deployment"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("actions/restart-deployment.yaml"), "{out}");
+    let (code, _, err) = p.run(&[
+        "show-action",
+        "restart-deployment",
+        "--output",
+        "yaml",
+        "--out",
+        "actions/restart-deployment.yaml",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("already exists"), "{err}");
+    let (code, _, err) = p.run(&[
+        "show-action",
+        "restart-deployment",
+        "--out",
+        "actions/restart-deployment.yaml",
+        "--force",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // The text view in a file is plain text, without terminal colours.
+    assert!(!p.read("actions/restart-deployment.yaml").contains('\u{1b}'));
+}
