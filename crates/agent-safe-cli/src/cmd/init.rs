@@ -208,6 +208,17 @@ fn print_next_steps(io: &mut Io, dir: &Path, files: &[(PathBuf, bool)]) -> CmdRe
         "  agent-safe check restart-deployment --target prod/api --caller \"$(agent-safe token create --agent-id deploy-agent --roles deployer)\" --params '{{\"namespace\":\"prod\",\"deployment\":\"api\"}}' --at 2026-03-07T02:30:00Z --explain"
     )?;
     writeln!(w, "  agent-safe audit show && agent-safe audit verify")?;
+    writeln!(w)?;
+    writeln!(w, "{}", paint(style::LABEL, "Mind the clock"))?;
+    writeln!(
+        w,
+        "  policies/10-staging.yaml freezes staging 22:00-06:00 UTC every day (rule `staging-nightly-refresh-freeze`):"
+    )?;
+    writeln!(
+        w,
+        "  changes on staging are DENY then, reads stay allowed. Ask about another time with --at 2026-03-04T12:00:00Z,"
+    )?;
+    writeln!(w, "  or edit or delete the rule.")?;
     Ok(exit::OK)
 }
 

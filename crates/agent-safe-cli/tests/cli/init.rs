@@ -81,10 +81,13 @@ fn init_next_steps_work_when_pasted() {
     let lines: Vec<&str> = out
         .lines()
         .skip_while(|l| !l.starts_with("Next steps"))
+        .take_while(|l| !l.starts_with("Mind the clock"))
         .filter(|l| l.starts_with("  "))
         .map(str::trim)
         .collect();
     assert_eq!(lines.len(), 4, "{out}");
+    // The night freeze of the scaffold's staging rules is said up front.
+    assert!(out.contains("freezes staging 22:00-06:00 UTC"), "{out}");
     let expected = [0, 4, 0, 0];
     let mut cwd = p.root.clone();
     for (line, want) in lines.iter().zip(expected) {
