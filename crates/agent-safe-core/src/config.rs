@@ -135,6 +135,14 @@ pub struct IdentitySettings {
     /// Refuse plain (unsigned) agent ids and anonymous callers.
     #[serde(default)]
     pub require_signed: bool,
+    /// Roles that let a token's holder answer `require_approval` decisions
+    /// through the sidecar (`POST /v1/approvals`); default `[approver]`.
+    #[serde(default = "default_approver_roles")]
+    pub approver_roles: Vec<String>,
+}
+
+fn default_approver_roles() -> Vec<String> {
+    vec!["approver".to_owned()]
 }
 
 fn default_leeway() -> u64 {
@@ -149,6 +157,7 @@ impl Default for IdentitySettings {
             audience: None,
             leeway_seconds: default_leeway(),
             require_signed: false,
+            approver_roles: default_approver_roles(),
         }
     }
 }
@@ -320,6 +329,7 @@ const IDENTITY_KEYS: &[&str] = &[
     "audience",
     "leeway_seconds",
     "require_signed",
+    "approver_roles",
 ];
 const KEY_KEYS: &[&str] = &["kid", "secret_file", "secret_env", "secret"];
 const SERVER_KEYS: &[&str] = &["listen", "max_body_bytes", "request_timeout_ms"];
@@ -468,6 +478,12 @@ fn read_identity(file: &Path, node: &Node, id: &mut IdentitySettings, d: &mut Di
         id.leeway_seconds = v;
     }
     id.require_signed = r.opt_bool("require_signed", d).unwrap_or(false);
+    if let Some(node) = r.take("approver_roles")
+        && let Some(items) = crate::yaml::str_list_of(file, node, "approver_roles", d)
+    {
+        crate::load::non_empty(file, node, "approver_roles", items.len(), d);
+        id.approver_roles = items.into_iter().map(|(s, _)| s).collect();
+    }
     r.finish(d);
 }
 

@@ -6,6 +6,7 @@
 //! Layers: YAML files are parsed into a located tree ([`yaml`]), read into the
 //! typed model ([`model`]) by the strict loaders ([`load`], [`config`]), and
 //! compiled into an immutable snapshot that evaluates requests.
+pub mod approval;
 pub mod audit;
 pub mod config;
 pub mod diag;
@@ -22,5 +23,6 @@ pub mod registry;
 pub mod yaml;
 
 pub use engine::{Decision, PlanDecision};
+pub use approval::{ApprovalError, ApprovalReceipt, ApprovalRequest};
 pub use facade::{AgentSafe, Approval, CheckRequest};
 pub use model::{DecisionResult, RiskClass, Sensitivity};

@@ -87,6 +87,42 @@ pub struct CheckRequestDoc {
     pub explain: bool,
 }
 
+/// A human's answer to a `require_approval` decision (`POST /v1/approvals`).
+#[derive(ToSchema)]
+#[schema(as = ApprovalRequest)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRequestDoc {
+    /// The `audit_id` of the `require_approval` decision being answered.
+    pub audit_id: String,
+    /// `true` to approve, `false` to reject.
+    pub approved: bool,
+    /// Why (recorded as the approval event's `reason`).
+    pub comment: Option<String>,
+    /// The person's name as the approving system knows them; recorded as
+    /// given, beside the verified approver id from the bearer token.
+    pub approver_name: Option<String>,
+}
+
+/// What was recorded.
+#[derive(ToSchema)]
+#[schema(as = ApprovalReceipt)]
+pub struct ApprovalReceiptDoc {
+    /// The id of the `approval` event in the audit log.
+    pub event_id: String,
+    /// The decision answered.
+    pub audit_id: String,
+    /// Its correlation id, shared by the approval event.
+    pub correlation_id: Option<String>,
+    /// The action of the decision (from the log).
+    pub action: Option<String>,
+    /// The target of the decision (from the log).
+    pub target: Option<String>,
+    /// The verified approver: the bearer token's `agent_id`.
+    pub approver: String,
+    /// Approved or rejected.
+    pub approved: bool,
+}
+
 /// A multi-step plan.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

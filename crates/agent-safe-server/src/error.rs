@@ -25,7 +25,8 @@ pub struct ErrorDetail {
     /// `evaluation_time_not_accepted`, `payload_too_large`,
     /// `unsupported_media_type`, `invalid_authorization`, `invalid_query`,
     /// `unknown_action`, `not_found`, `method_not_allowed`, `timeout`,
-    /// `not_ready`, `internal`.
+    /// `not_ready`, `internal`; for approvals `unauthenticated`,
+    /// `forbidden`, `unknown_decision`, `not_pending`, `audit_unavailable`.
     pub code: String,
     /// What to fix, in words; never internal details.
     pub message: String,
@@ -75,6 +76,9 @@ pub enum AppError {
     /// Something failed inside the server; the cause is logged, not sent.
     #[error("internal error")]
     Internal,
+    /// `POST /v1/approvals` refused the answer (401, 403, 404, 409, 400, 503).
+    #[error("{0}")]
+    Approval(agent_safe_core::ApprovalError),
 }
 
 impl AppError {
@@ -92,6 +96,17 @@ impl AppError {
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Timeout | AppError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Approval(e) => {
+                use agent_safe_core::ApprovalError as E;
+                match e {
+                    E::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+                    E::Forbidden(_) => StatusCode::FORBIDDEN,
+                    E::NotFound(_) => StatusCode::NOT_FOUND,
+                    E::Conflict(_) => StatusCode::CONFLICT,
+                    E::Invalid(_) => StatusCode::BAD_REQUEST,
+                    E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                }
+            }
         }
     }
 
@@ -111,6 +126,17 @@ impl AppError {
             AppError::Timeout => "timeout",
             AppError::NotReady => "not_ready",
             AppError::Internal => "internal",
+            AppError::Approval(e) => {
+                use agent_safe_core::ApprovalError as E;
+                match e {
+                    E::Unauthenticated(_) => "unauthenticated",
+                    E::Forbidden(_) => "forbidden",
+                    E::NotFound(_) => "unknown_decision",
+                    E::Conflict(_) => "not_pending",
+                    E::Invalid(_) => "invalid_request",
+                    E::Unavailable(_) => "audit_unavailable",
+                }
+            }
         }
     }
 

@@ -55,6 +55,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(check))
         .routes(routes!(check_plan))
+        .routes(routes!(approve))
         .routes(routes!(list_actions))
         .routes(routes!(get_action))
         .routes(routes!(healthz))
@@ -153,6 +154,60 @@ async fn check(
         steps: None,
     };
     let mut response = Json(decision).into_response();
+    response.extensions_mut().insert(outcome);
+    Ok(response)
+}
+
+/// Answer a `require_approval` decision: the HTTP twin of the SDK's
+/// `record_approval`, for an authenticated approver.
+///
+/// The bearer token identifies the approver: it must be a valid signed token
+/// carrying one of `identity.approver_roles` (default `approver`). The
+/// decision is looked up in the audit log by `audit_id`: it must be a
+/// `require_approval` decision not answered yet, and not asked by the
+/// approver itself. The `approval` event records the logged action, target,
+/// params and correlation id, and the verified approver.
+#[utoipa::path(
+    post,
+    path = "/v1/approvals",
+    tag = "checks",
+    request_body(content = crate::api::ApprovalRequestDoc, content_type = "application/json"),
+    params(
+        ("Authorization" = String, Header,
+         description = "`Bearer <JWT>`: the approver (required)")
+    ),
+    responses(
+        (status = 200, description = "The answer is in the audit log", body = crate::api::ApprovalReceiptDoc),
+        (status = 400, description = "Not JSON, wrong shape, or a text field over 4096 bytes", body = ErrorBody),
+        (status = 401, description = "No bearer token, a token that does not verify, or a plain agent id", body = ErrorBody),
+        (status = 403, description = "The token lacks an approver role, or the approver asked for the action itself", body = ErrorBody),
+        (status = 404, description = "No decision with that audit id in the log", body = ErrorBody),
+        (status = 409, description = "The decision is not `require_approval`, or was already answered", body = ErrorBody),
+        (status = 413, description = "Body over `server.max_body_bytes`", body = ErrorBody),
+        (status = 415, description = "Body not `application/json`", body = ErrorBody),
+        (status = 503, description = "No audit log, it cannot be read or written, or over `server.request_timeout_ms`", body = ErrorBody),
+    )
+)]
+async fn approve(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<agent_safe_core::ApprovalRequest>,
+) -> Result<Response, AppError> {
+    let token = bearer(&headers)?;
+    // Reading the log to find the decision is blocking work.
+    let receipt = st
+        .run_as(Execution::Blocking, move |safe| {
+            safe.approve(token.as_deref(), &req)
+        })
+        .await?
+        .map_err(AppError::Approval)?;
+    let outcome = Outcome {
+        result: if receipt.approved { "approve" } else { "reject" },
+        action: receipt.action.clone(),
+        correlation_id: receipt.correlation_id.clone(),
+        steps: None,
+    };
+    let mut response = Json(receipt).into_response();
     response.extensions_mut().insert(outcome);
     Ok(response)
 }

@@ -223,6 +223,37 @@ fn check_request_schema_has_exactly_the_core_fields() {
 }
 
 #[test]
+fn approval_schemas_have_exactly_the_core_fields() {
+    let doc = doc();
+    let req = agent_safe_core::ApprovalRequest {
+        audit_id: "a".into(),
+        approved: true,
+        comment: Some("c".into()),
+        approver_name: Some("n".into()),
+    };
+    let s = schema(&doc, "ApprovalRequest");
+    assert_eq!(props(s), keys(&serde_json::to_value(&req).unwrap()));
+    assert_eq!(
+        required(s),
+        BTreeSet::from(["audit_id".to_owned(), "approved".to_owned()])
+    );
+    assert_eq!(s["additionalProperties"], json!(false));
+    let receipt = agent_safe_core::ApprovalReceipt {
+        event_id: "e".into(),
+        audit_id: "a".into(),
+        correlation_id: Some("c".into()),
+        action: Some("x".into()),
+        target: Some("t".into()),
+        approver: "p".into(),
+        approved: false,
+    };
+    assert_eq!(
+        props(schema(&doc, "ApprovalReceipt")),
+        keys(&serde_json::to_value(&receipt).unwrap())
+    );
+}
+
+#[test]
 fn action_schema_matches_the_core_json_schema() {
     let doc = doc();
     let core =
