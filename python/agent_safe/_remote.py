@@ -45,17 +45,29 @@ class RemoteAgentSafe:
     requests raise `RemoteError`.
     """
 
-    def __init__(self, url: str, *, timeout: float = 5.0) -> None:
-        """Point the client at a sidecar, e.g. ``http://127.0.0.1:8400``."""
+    def __init__(
+        self, url: str, *, timeout: float = 5.0, approver_token: str | None = None
+    ) -> None:
+        """Point the client at a sidecar, e.g. ``http://127.0.0.1:8400``.
+
+        ``approver_token`` is the signed token (with an approver role, see
+        ``identity.approver_roles``) that `record_approval` presents: the
+        sidecar records only authenticated approvers.
+        """
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"url must start with http:// or https://, got {url!r}")
         if timeout <= 0:
             raise ValueError("timeout must be positive")
+        if approver_token is not None and not _JWT.match(approver_token):
+            raise ValueError("approver_token must be a signed token (a JWT)")
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self._approver_token = approver_token
 
     def __repr__(self) -> str:
-        return f"RemoteAgentSafe({self.url!r}, timeout={self.timeout})"
+        # Never the token itself.
+        approver = ", approver_token=..." if self._approver_token else ""
+        return f"RemoteAgentSafe({self.url!r}, timeout={self.timeout}{approver})"
 
     def _post(self, path: str, body: dict[str, Any], token: str | None) -> Any:
         data = json.dumps(body).encode()
@@ -143,3 +155,55 @@ class RemoteAgentSafe:
         if correlation_id is not None:
             body["correlation_id"] = correlation_id
         return Plan.from_dict(self._post("/v1/check-plan", body, next(iter(tokens), None)))
+
+    def record_approval(
+        self,
+        decision: Decision,
+        *,
+        approver: str,
+        approved: bool,
+        comment: str | None = None,
+        params: Any = None,
+    ) -> str:
+        """Record a human's answer to a ``require_approval`` decision (``POST /v1/approvals``).
+
+        The same call as `AgentSafe.record_approval`, over HTTP. The sidecar
+        trusts only what it can check: the approver is the subject of
+        ``approver_token`` (given to the constructor), ``approver`` is
+        recorded beside it as the person's name; the decision is found in the
+        sidecar's audit log by ``decision.audit_id``, and the action, target
+        and params recorded are the logged ones (``params`` is accepted for
+        signature compatibility and not sent). A decision is answered once,
+        and never by the agent that asked. Returns the approval event id.
+
+        Raises:
+            ValueError: the decision is not ``require_approval`` or has no audit id.
+            RemoteError: no ``approver_token``, or the sidecar refused (401 bad
+                token, 403 no approver role or self-approval, 404 unknown
+                decision, 409 already answered) or could not be reached.
+        """
+        del params  # the sidecar records the params of the logged decision
+        if decision.result.value != "require_approval":
+            raise ValueError(
+                "only a `require_approval` decision can be approved or rejected, "
+                f"this one is `{decision.result.value}`"
+            )
+        if not decision.audit_id:
+            raise ValueError("the decision has no audit id: it was not logged by the sidecar")
+        if not approver:
+            raise ValueError("approver must not be empty")
+        token = self._approver_token
+        if token is None:
+            raise RemoteError(
+                "RemoteAgentSafe(approver_token=...) is needed to record approvals: "
+                "the sidecar records only approvers with a signed token"
+            )
+        body: dict[str, Any] = {
+            "audit_id": decision.audit_id,
+            "approved": bool(approved),
+            "approver_name": approver,
+        }
+        if comment is not None:
+            body["comment"] = comment
+        receipt = self._post("/v1/approvals", body, token)
+        return str(receipt["event_id"])
