@@ -199,6 +199,7 @@ Exit codes:
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
     /// The action: `name` (highest version) or `name@version`.
+    #[arg(value_parser = ActionName, hide_possible_values = true)]
     pub action: String,
     /// Inventory id of the target, e.g. `staging/api` (else resolved from the params).
     #[arg(long, short = 't', value_name = "ID")]
@@ -315,6 +316,7 @@ Examples:
 #[derive(Debug, Args)]
 pub(crate) struct ShowArgs {
     /// `name` (highest version) or `name@version`.
+    #[arg(value_parser = ActionName, hide_possible_values = true)]
     pub name: String,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = ShowFormat::Text)]
@@ -810,4 +812,35 @@ pub(crate) struct CompletionsArgs {
     /// The shell.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// An action name argument: any string is accepted (a project's own actions
+/// and `name@version` too), but the built-in catalogue's names are offered as
+/// possible values, so the generated shell completions complete them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ActionName;
+
+impl clap::builder::TypedValueParser for ActionName {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let registry = agent_safe_core::registry::Registry::from_sources(true, &[]).ok()?;
+        let mut names: Vec<String> = registry.latest().map(|a| a.name.clone()).collect();
+        names.sort();
+        names.dedup();
+        Some(Box::new(
+            names.into_iter().map(clap::builder::PossibleValue::new),
+        ))
+    }
 }
