@@ -21,6 +21,10 @@ pub const KINDS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Where the committed schemas are published (the `$id` of each).
+pub const SCHEMA_BASE: &str =
+    "https://raw.githubusercontent.com/agent-safe/agent-safe/main/schemas/";
+
 /// The JSON Schema of `kind`, pretty-printed with a final newline; `None`
 /// for an unknown kind.
 pub fn generate(kind: &str) -> Option<String> {
@@ -34,6 +38,15 @@ pub fn generate(kind: &str) -> Option<String> {
         "decision" => schemars::schema_for!(agent_safe_core::Decision),
         _ => return None,
     };
+    let mut schema = schema.to_value();
+    if let Some(obj) = schema.as_object_mut() {
+        // An absolute id, so that editors and validators can cache and refer
+        // to it; the committed copy lives at this path of the repository.
+        obj.insert(
+            "$id".to_owned(),
+            serde_json::Value::String(format!("{SCHEMA_BASE}{kind}.schema.json")),
+        );
+    }
     let mut text = serde_json::to_string_pretty(&schema).ok()?;
     text.push('\n');
     Some(text)

@@ -330,8 +330,7 @@ impl Target {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InventoryFile {
-    /// The targets.
-    #[serde(default)]
+    /// The targets (required: `targets: []` for none; an empty file is refused).
     pub targets: Vec<Target>,
 }
 
@@ -341,15 +340,19 @@ pub struct InventoryFile {
 pub struct TargetSelector {
     /// Target id globs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub ids: Option<Vec<String>>,
     /// Environments (exact).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub environments: Option<Vec<String>>,
     /// Sensitivities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub sensitivities: Option<Vec<Sensitivity>>,
     /// Target types (exact).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub types: Option<Vec<String>>,
     /// Labels: every key must be present with a value matching the glob.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -362,12 +365,15 @@ pub struct TargetSelector {
 pub struct CallerSelector {
     /// Agent id globs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub agent_ids: Option<Vec<String>>,
     /// Roles (any overlap).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub roles: Option<Vec<String>>,
     /// Groups (any overlap).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub groups: Option<Vec<String>>,
 }
 
@@ -379,6 +385,7 @@ pub struct TimeWindow {
     /// Days the window opens on: names (`mon` … `sun`) or 0–6 with 0 = Monday.
     /// Absent: every day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub days: Option<Vec<Day>>,
     /// `HH:MM` start (inclusive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -411,6 +418,7 @@ pub struct TimeWindow {
 pub struct RuleMatch {
     /// Action name globs; absent means every action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub actions: Option<Vec<String>>,
     /// Target selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -420,9 +428,11 @@ pub struct RuleMatch {
     pub callers: Option<CallerSelector>,
     /// Effective risk classes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub risk_classes: Option<Vec<RiskClass>>,
     /// Time windows (any may match).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub time_windows: Option<Vec<TimeWindow>>,
 }
 
@@ -456,7 +466,6 @@ pub struct Rule {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyFile {
-    /// The rules.
-    #[serde(default)]
+    /// The rules (required: `rules: []` for none; an empty file is refused).
     pub rules: Vec<Rule>,
 }

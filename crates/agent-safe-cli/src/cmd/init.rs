@@ -127,6 +127,27 @@ pub(crate) fn scaffold(dir: &Path) -> Result<Vec<(PathBuf, bool)>, CliError> {
             files.push((PathBuf::from(rel), (*text).to_owned(), false));
         }
     }
+    // JSON Schemas beside the files, and a modeline in each YAML file that
+    // points editors (the YAML language server) at its schema.
+    for (kind, _) in crate::schema::KINDS {
+        if *kind == "decision" {
+            continue;
+        }
+        let text = crate::schema::generate(kind).ok_or_else(|| {
+            CliError::Failed(format!("the `{kind}` JSON Schema is missing"))
+        })?;
+        files.push((PathBuf::from(format!("schemas/{kind}.schema.json")), text, false));
+    }
+    for (rel, text, _) in &mut files {
+        if let Some(kind) = schema_kind(rel) {
+            let up = if rel.parent().is_some_and(|p| !p.as_os_str().is_empty()) {
+                "../"
+            } else {
+                "./"
+            };
+            *text = format!("# yaml-language-server: $schema={up}schemas/{kind}.schema.json\n{text}");
+        }
+    }
     files.sort_by(|x, y| x.0.cmp(&y.0));
 
     let existing: Vec<String> = files
@@ -165,6 +186,23 @@ pub(crate) fn scaffold(dir: &Path) -> Result<Vec<(PathBuf, bool)>, CliError> {
         .collect())
 }
 
+/// The schema kind of a scaffolded YAML file, by its place in the project.
+fn schema_kind(rel: &Path) -> Option<&'static str> {
+    if rel.extension().is_none_or(|e| e != "yaml") {
+        return None;
+    }
+    let top = rel.components().next()?.as_os_str().to_str()?;
+    match top {
+        "agent-safe.yaml" => Some("config"),
+        "inventory.yaml" => Some("inventory"),
+        "policies" => Some("policy"),
+        "tests" => Some("tests"),
+        "actions" => Some("action"),
+        "plans" => Some("plan"),
+        _ => None,
+    }
+}
+
 fn print_next_steps(io: &mut Io, dir: &Path, files: &[(PathBuf, bool)]) -> CmdResult {
     let shown = dir.display().to_string();
     let w = &mut io.out;
@@ -174,13 +212,24 @@ fn print_next_steps(io: &mut Io, dir: &Path, files: &[(PathBuf, bool)]) -> CmdRe
         paint(style::GOOD, "created"),
         shell_quote(&shown)
     )?;
+    let mut schemas = 0;
     for (rel, secret) in files {
+        if rel.starts_with("schemas") {
+            schemas += 1;
+            continue;
+        }
         let note = if *secret {
             "  (mode 0600; never commit it)"
         } else {
             ""
         };
         writeln!(w, "  {}{note}", rel.display())?;
+    }
+    if schemas > 0 {
+        writeln!(
+            w,
+            "  schemas/*.schema.json  ({schemas} JSON Schemas; each YAML file names its schema for editor completion)"
+        )?;
     }
     writeln!(w)?;
     writeln!(
