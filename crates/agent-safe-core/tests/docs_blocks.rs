@@ -72,7 +72,12 @@ fn every_doc_block_is_checked_or_illustrative() {
             match lang {
                 _ if illustrative => {}
                 // Output, trees and diagrams.
-                "text" | "" => {}
+                "text" => {}
+                // Every block says what it is: an untagged block is neither
+                // checked nor marked.
+                "" => problems.push(format!(
+                    "{at}: an untagged block: tag output and diagrams ```text, code ```LANG illustrative (or have a test run it)"
+                )),
                 "yaml" => {
                     let src = SourceFile { path: PathBuf::from(&at), text: body.clone() };
                     let result = if body.contains("rules:") && !body.contains("\nname:") {
