@@ -615,9 +615,11 @@ HTTP API never accepts an evaluation time. See docs/SIDECAR.md.";
 const SERVE_AFTER: &str = "\
 Examples:
   agent-safe serve
-  agent-safe serve --config /etc/agent-safe/agent-safe.yaml --health-listen 0.0.0.0:8401
-  curl -s localhost:8400/v1/check -H 'content-type: application/json' \\
-      -d '{\"action\":\"rollout-status\",\"target\":\"staging/api\",\"params\":{\"namespace\":\"staging\",\"deployment\":\"api\"}}'";
+  agent-safe serve --config /etc/agent-safe/agent-safe.yaml \\
+      --health-listen 0.0.0.0:8401
+  curl -s localhost:8400/v1/check -H 'content-type: application/json' -d '{
+    \"action\": \"rollout-status\", \"target\": \"staging/api\", \"caller\": \"demo-agent\",
+    \"params\": {\"namespace\": \"staging\", \"deployment\": \"api\"}}'";
 
 /// `serve`.
 #[derive(Debug, Args)]

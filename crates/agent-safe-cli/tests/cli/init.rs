@@ -134,3 +134,38 @@ fn init_into_a_file_is_a_usage_error() {
     p.write("file.txt", "x");
     snap!(p, "init_into_file", &["init", "file.txt"]);
 }
+
+/// The curl example of `serve --help` is allowed on a project made by
+/// `init` (the same request through `check`, the same engine).
+#[test]
+fn serve_help_example_is_allowed_on_an_init_project() {
+    let p = fresh();
+    let (code, _, err) = init_in(&p);
+    assert_eq!(code, 0, "{err}");
+    let (_, help, _) = p.run(&["serve", "--help"]);
+    let json = help
+        .split("-d '")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap_or_else(|| panic!("no curl body in serve --help:\n{help}"));
+    let body: serde_json::Value = serde_json::from_str(json).unwrap();
+    let params = body["params"].to_string();
+    let mut cmd = p.cmd(&[
+        "check",
+        body["action"].as_str().unwrap(),
+        "--target",
+        body["target"].as_str().unwrap(),
+        "--caller",
+        body["caller"].as_str().unwrap(),
+        "--params",
+        &params,
+    ]);
+    cmd.current_dir(&p.dir);
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
