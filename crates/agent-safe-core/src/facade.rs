@@ -31,11 +31,21 @@ pub struct CheckRequest {
     /// A plain agent id or a JWT.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller: Option<String>,
-    /// Action parameters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Action parameters. A key repeated at any depth is refused when this
+    /// is deserialised ([`crate::json`]).
+    #[serde(
+        default,
+        deserialize_with = "crate::json::params",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub params: Option<Json>,
-    /// Free context recorded in the audit log (e.g. the agent's run id).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Free context recorded in the audit log (e.g. the agent's run id),
+    /// read as strictly as `params`.
+    #[serde(
+        default,
+        deserialize_with = "crate::json::context",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub context: Option<Json>,
     /// Links this check to others (one is generated when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]

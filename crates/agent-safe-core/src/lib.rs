@@ -12,6 +12,7 @@ pub mod diag;
 pub mod engine;
 pub mod facade;
 pub mod identity;
+pub mod json;
 pub mod k8s;
 pub mod load;
 pub mod manifest;
