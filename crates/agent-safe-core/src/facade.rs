@@ -18,6 +18,7 @@ use crate::diag::{ConfigError, Diagnostic, Pos};
 use crate::engine::{CallerInput, Decision, PlanDecision, Request, Snapshot, format_ts};
 use crate::identity::Caller;
 use crate::model::DecisionResult;
+use crate::plan::{PlanError, PlanRequest};
 
 /// One check, as the CLI, the HTTP API, plan files and the Python SDK send it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -191,9 +192,21 @@ impl AgentSafe {
         self.log(req, d, at, None)
     }
 
-    /// Checks every step of a plan under one correlation id. The plan's result
-    /// is the most restrictive step result.
+    /// Checks every step of a plan under one correlation id, logging each
+    /// step with its index. The plan's result is the most restrictive step
+    /// result. An empty plan, or one over
+    /// [`MAX_PLAN_STEPS`](crate::plan::MAX_PLAN_STEPS), is refused with
+    /// nothing checked or logged: it asks nothing that could be answered.
     pub fn check_plan(
+        &self,
+        plan: &PlanRequest,
+        at: Option<Timestamp>,
+    ) -> Result<PlanDecision, PlanError> {
+        let steps = plan.checks()?;
+        Ok(self.check_steps(&steps, plan.correlation_id.as_deref(), at))
+    }
+
+    fn check_steps(
         &self,
         steps: &[CheckRequest],
         correlation_id_in: Option<&str>,

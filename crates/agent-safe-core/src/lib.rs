@@ -18,10 +18,12 @@ pub mod load;
 pub mod manifest;
 pub mod model;
 pub mod params;
+pub mod plan;
 pub mod rbac;
 pub mod registry;
 pub mod yaml;
 
 pub use engine::{Decision, PlanDecision};
 pub use facade::{AgentSafe, Approval, CheckRequest};
+pub use plan::{PlanError, PlanRequest, PlanStep};
 pub use model::{DecisionResult, RiskClass, Sensitivity};
