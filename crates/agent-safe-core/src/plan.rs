@@ -40,6 +40,7 @@ pub const STEP_KEYS: &[&str] = &["action", "target", "caller", "params", "contex
 /// A multi-step plan: a list of steps, or a mapping with `steps` and options
 /// shared by every step.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 #[schemars(title = "agent-safe plan", transform = list_form)]
 pub struct PlanRequest {
     /// What the plan does (for people; not interpreted).
@@ -125,7 +126,7 @@ fn list_form(schema: &mut schemars::Schema) {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     /// No steps.
-    #[error("the plan has no steps: add at least one, e.g. `{{\"action\": \"restart-deployment\", ...}}`")]
+    #[error("the plan has no steps: add at least one")]
     NoSteps,
     /// Over [`MAX_PLAN_STEPS`].
     #[error("the plan has {0} steps; the limit is {MAX_PLAN_STEPS}: split it")]
@@ -311,7 +312,7 @@ pub fn read_plan(file: &Path, root: &Node) -> Result<PlanRequest, ConfigError> {
         }
         if let Err(e) = plan.validate() {
             let help = match e {
-                PlanError::NoSteps => "add at least one step: `- action: <name>`",
+                PlanError::NoSteps => "write one `- action: <name>` per step under `steps:`",
                 PlanError::TooManySteps(_) => "split the plan into several",
             };
             d.push(Diagnostic::error(file, steps_node.pos, e.to_string()).with_help(help));
