@@ -20,6 +20,9 @@ _Json = Mapping[str, Any] | Sequence[Any] | str | int | float | bool | None
 def run_cli(argv: Sequence[str | os.PathLike[str]]) -> int:
     """Runs the `agent-safe` command line and returns its exit code."""
 
+def _to_json(what: str, obj: object) -> str:
+    """`obj` as JSON text, converted (and refused) exactly as `check` converts params."""
+
 @final
 class Decision:
     """The answer to one check (immutable)."""

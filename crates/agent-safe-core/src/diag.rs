@@ -280,7 +280,10 @@ mod tests {
         let w = Diagnostic::warning(Path::new("a.yaml"), Pos::new(3, 0), "m");
         let v = serde_json::to_value(&w).unwrap();
         assert_eq!(v["severity"], "warning");
-        assert_eq!((v["line"].clone(), v["column"].clone()), (3.into(), serde_json::Value::Null));
+        assert_eq!(
+            (v["line"].clone(), v["column"].clone()),
+            (3.into(), serde_json::Value::Null)
+        );
         let f = Diagnostic::error(Path::new("a.yaml"), Pos::FILE, "cannot read");
         let v = serde_json::to_value(&f).unwrap();
         assert!(v["line"].is_null() && v["column"].is_null() && v["help"].is_null());

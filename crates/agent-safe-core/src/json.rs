@@ -222,8 +222,11 @@ mod tests {
 
     #[test]
     fn equal_keys_in_different_objects_are_fine() {
-        let v = parse("p", r#"{"a": {"k": 1}, "b": {"k": 2}, "c": [{"k": 3}, {"k": 4}]}"#)
-            .unwrap();
+        let v = parse(
+            "p",
+            r#"{"a": {"k": 1}, "b": {"k": 2}, "c": [{"k": 3}, {"k": 4}]}"#,
+        )
+        .unwrap();
         assert_eq!(v["c"][1]["k"], 4);
     }
 
@@ -251,7 +254,10 @@ mod tests {
         let e = serde_json::from_str::<R>(r#"{"params": {"a": {"b": 1, "b": 1}}}"#)
             .err()
             .unwrap();
-        assert!(e.to_string().starts_with("duplicate key `params.a.b`"), "{e}");
+        assert!(
+            e.to_string().starts_with("duplicate key `params.a.b`"),
+            "{e}"
+        );
     }
 
     fn json() -> impl Strategy<Value = Value> {

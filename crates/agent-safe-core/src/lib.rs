@@ -25,5 +25,5 @@ pub mod yaml;
 
 pub use engine::{Decision, PlanDecision};
 pub use facade::{AgentSafe, Approval, CheckRequest};
-pub use plan::{PlanError, PlanRequest, PlanStep};
 pub use model::{DecisionResult, RiskClass, Sensitivity};
+pub use plan::{PlanError, PlanRequest, PlanStep};

@@ -33,7 +33,13 @@ use crate::yaml::{self, MapReader, Node, Value};
 pub const MAX_PLAN_STEPS: usize = 1000;
 
 /// The keys of a plan (the mapping form).
-pub const PLAN_KEYS: &[&str] = &["description", "caller", "correlation_id", "explain", "steps"];
+pub const PLAN_KEYS: &[&str] = &[
+    "description",
+    "caller",
+    "correlation_id",
+    "explain",
+    "steps",
+];
 /// The keys of one step.
 pub const STEP_KEYS: &[&str] = &["action", "target", "caller", "params", "context", "explain"];
 
@@ -102,11 +108,7 @@ fn list_form(schema: &mut schemars::Schema) {
     };
     let title = m.remove("title");
     let description = m.remove("description");
-    let Some(steps) = m
-        .get("properties")
-        .and_then(|p| p.get("steps"))
-        .cloned()
-    else {
+    let Some(steps) = m.get("properties").and_then(|p| p.get("steps")).cloned() else {
         return;
     };
     let mut out = serde_json::Map::new();
@@ -443,8 +445,9 @@ mod tests {
 
     #[test]
     fn yaml_and_json_files_refuse_nested_duplicates() {
-        let e = from_yaml("steps:\n  - action: a\n    params:\n      x:\n        k: 1\n        k: 2\n")
-            .unwrap_err();
+        let e =
+            from_yaml("steps:\n  - action: a\n    params:\n      x:\n        k: 1\n        k: 2\n")
+                .unwrap_err();
         assert!(e.to_string().contains("duplicate key `k`"), "{e}");
         assert!(e.to_string().starts_with("plan.yaml:6:"), "{e}");
         let e = from_yaml(r#"{"steps": [{"action": "a", "context": {"r": [{"k": 1, "k": 2}]}}]}"#)
@@ -461,6 +464,9 @@ mod tests {
         assert_eq!(p.correlation_id.as_deref(), Some("change-1"));
         assert!(p.steps[0].explain && !p.steps[1].explain);
         let e = from_yaml("steps:\n  - action: a\n    correlation_id: x\n").unwrap_err();
-        assert!(e.to_string().contains("unknown key `correlation_id`"), "{e}");
+        assert!(
+            e.to_string().contains("unknown key `correlation_id`"),
+            "{e}"
+        );
     }
 }

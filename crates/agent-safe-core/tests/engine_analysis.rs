@@ -190,7 +190,10 @@ fn check_plan_shares_one_correlation_id() {
         .check_plan(
             &PlanRequest {
                 correlation_id: Some("change-42".into()),
-                ..PlanRequest::new(vec![step("staging/api", "staging"), step("prod/api", "prod")])
+                ..PlanRequest::new(vec![
+                    step("staging/api", "staging"),
+                    step("prod/api", "prod"),
+                ])
             },
             None,
         )

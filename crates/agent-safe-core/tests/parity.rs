@@ -145,7 +145,9 @@ fn request_reading_cases() {
         let name = case["name"].as_str().unwrap();
         let mut body = format!(
             "{{\"action\": {}, \"caller\": {}, \"params\": {}",
-            case["action"], case["caller"], case["params"].as_str().unwrap()
+            case["action"],
+            case["caller"],
+            case["params"].as_str().unwrap()
         );
         if let Some(c) = case["context"].as_str() {
             body.push_str(&format!(", \"context\": {c}"));

@@ -2,8 +2,8 @@
 
 use std::time::Instant;
 
-use agent_safe_core::{CheckRequest, PlanRequest};
 use agent_safe_core::model::{ActionDef, RiskClass};
+use agent_safe_core::{CheckRequest, PlanRequest};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};

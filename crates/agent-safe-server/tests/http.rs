@@ -195,7 +195,11 @@ async fn request_reading_cases_over_http() {
         r#"{"action": "a", "action": "restart-deployment"}"#.to_owned(),
     )
     .await;
-    assert_eq!((status, &v["error"]["code"]), (400, &json!("invalid_request")), "{v}");
+    assert_eq!(
+        (status, &v["error"]["code"]),
+        (400, &json!("invalid_request")),
+        "{v}"
+    );
     server.stop().await;
     let report = agent_safe_core::audit::verify(&[dir.path().join("audit")]);
     assert!(report.is_clean(), "{report:?}");

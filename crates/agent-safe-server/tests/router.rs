@@ -468,12 +468,14 @@ async fn check_plan_refusals() {
     let (status, _) = f.post("/v1/check-plan", &json!({"steps": many})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     // A list of steps is a plan, as in a plan file and in Python.
-    let (status, v) = f
-        .post("/v1/check-plan", &json!([staging_restart()]))
-        .await;
+    let (status, v) = f.post("/v1/check-plan", &json!([staging_restart()])).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["result"], "allow");
-    assert_eq!(f.audit_events().len(), 1, "only the accepted plan is logged");
+    assert_eq!(
+        f.audit_events().len(),
+        1,
+        "only the accepted plan is logged"
+    );
     let (status, v) = f.post("/v1/check-plan", &json!([])).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(v["error"]["message"].as_str().unwrap().contains("no steps"));

@@ -488,7 +488,10 @@ fn check_refuses_a_repeated_params_key() {
             r#"{"namespace":"kube-system","deployment":"api","namespace":"staging"}"#
         ]
     );
-    assert!(!p.dir.join("audit/audit.jsonl").exists(), "nothing was checked or logged");
+    assert!(
+        !p.dir.join("audit/audit.jsonl").exists(),
+        "nothing was checked or logged"
+    );
 }
 
 #[test]
@@ -500,7 +503,10 @@ fn check_refuses_repeated_keys_at_any_depth_in_every_input() {
     );
     let cases: [(&[&str], &str); 3] = [
         (
-            &["--params", r#"{"namespace":"staging","deployment":"web","o":{"a":{"b":1,"b":2}}}"#],
+            &[
+                "--params",
+                r#"{"namespace":"staging","deployment":"web","o":{"a":{"b":1,"b":2}}}"#,
+            ],
             "--params: duplicate key `params.o.a.b`",
         ),
         (
@@ -523,7 +529,10 @@ fn check_refuses_repeated_keys_at_any_depth_in_every_input() {
         let (code, out, err) = p.run(&argv);
         assert_eq!(code, 2, "{argv:?}: {out}{err}");
         assert!(err.contains(want), "{argv:?}: {err}");
-        assert!(err.contains("line 2 column") || !want.contains("params-file"), "{err}");
+        assert!(
+            err.contains("line 2 column") || !want.contains("params-file"),
+            "{err}"
+        );
     }
     // Equal keys in different objects are not repeats.
     let (code, out, err) = p.run(&[

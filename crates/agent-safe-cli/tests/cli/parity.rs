@@ -188,7 +188,8 @@ fn request_reading_cases_through_the_cli() {
             assert_eq!(code, 2, "{name}: {out}{err}");
             assert!(err.contains(want), "{name}: `{err}` lacks `{want}`");
         } else {
-            let d: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{name}: {e}{err}"));
+            let d: Value =
+                serde_json::from_str(&out).unwrap_or_else(|e| panic!("{name}: {e}{err}"));
             assert_eq!(code, exit_code_of(&d["result"]), "{name}");
             assert_expected(name, &d, expect);
             logged += 1;
@@ -203,7 +204,8 @@ fn request_reading_cases_through_the_cli() {
             assert_eq!(code, 2, "{name}: {out}{err}");
             assert!(err.contains(want), "{name}: `{err}` lacks `{want}`");
         } else {
-            let d: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{name}: {e}{err}"));
+            let d: Value =
+                serde_json::from_str(&out).unwrap_or_else(|e| panic!("{name}: {e}{err}"));
             assert_eq!(code, exit_code_of(&d["result"]), "{name}");
             assert_expected(name, &d, expect);
             logged += d["steps"].as_array().unwrap().len();

@@ -115,7 +115,10 @@ fn plan_files_refuse_a_repeated_key_at_any_depth() {
     assert_eq!(code, 2, "{err}");
     assert!(err.starts_with("plan.yaml:4:"), "{err}");
     assert!(err.contains("duplicate key `id`"), "{err}");
-    assert!(!p.dir.join("audit/audit.jsonl").exists(), "nothing was checked");
+    assert!(
+        !p.dir.join("audit/audit.jsonl").exists(),
+        "nothing was checked"
+    );
 }
 
 /// Issue 13, item 8: the plan file is the core `PlanRequest`, as the
@@ -168,7 +171,10 @@ steps:
     );
     let (code, _, err) = p.run(&["check-plan", "plan.yaml"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("unknown key `correlation_id` in plan step"), "{err}");
+    assert!(
+        err.contains("unknown key `correlation_id` in plan step"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -260,7 +260,10 @@ fn rbac_for_an_agent() {
 fn validate_json_errors_use_the_core_diagnostic_form() {
     let p = Project::fixture();
     // One error with a position, one about a whole file (no line, no column).
-    p.write("policies/broken.yaml", "rules:\n  - name: oops\n    decision: alow\n");
+    p.write(
+        "policies/broken.yaml",
+        "rules:\n  - name: oops\n    decision: alow\n",
+    );
     p.write("inventory.yaml", "\u{0}");
     let (code, out, err) = p.run(&["validate", "--output", "json"]);
     assert_eq!(code, 1, "{out}{err}");
@@ -280,7 +283,9 @@ fn validate_json_errors_use_the_core_diagnostic_form() {
         assert_ne!(e["column"], 0, "{e}");
     }
     assert!(
-        errors.iter().any(|e| e["line"] == 3 && e["column"].is_u64()),
+        errors
+            .iter()
+            .any(|e| e["line"] == 3 && e["column"].is_u64()),
         "{v:#}"
     );
 }

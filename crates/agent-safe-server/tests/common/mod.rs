@@ -154,8 +154,7 @@ pub fn cases() -> Vec<Value> {
 
 /// `tests/parity/requests.json`: request-reading cases (`checks`, `plans`).
 pub fn requests() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(parity().join("requests.json")).unwrap())
-        .unwrap()
+    serde_json::from_str(&std::fs::read_to_string(parity().join("requests.json")).unwrap()).unwrap()
 }
 
 /// Checks a decision (or a plan decision, with `steps`) against a case's `expect`.
