@@ -10,7 +10,7 @@ from typing_extensions import Self, disjoint_base
 
 from agent_safe._types import DecisionResult
 
-__all__ = ["AgentSafe", "Decision", "Plan", "__version__", "run_cli"]
+__all__ = ["AgentSafe", "Decision", "Plan", "__version__", "_to_json", "run_cli"]
 __version__: str
 
 _StrPath = str | os.PathLike[str]

@@ -32,8 +32,11 @@ def _loads(data: bytes) -> Any:
 
 
 def _json_value(what: str, value: Any) -> Any:
-    """``value`` as `AgentSafe.check` would read it: the same `TypeError`/`ValueError`
-    for what has no JSON form (non-str keys, NaN, sets, ...), before anything is sent."""
+    """``value`` as `AgentSafe.check` would read it.
+
+    The same `TypeError`/`ValueError` for what has no JSON form (non-str keys,
+    NaN, sets, ...), before anything is sent.
+    """
     return _loads(_native._to_json(what, value).encode())
 
 
@@ -153,10 +156,11 @@ class RemoteAgentSafe:
         correlation_id: str | None = None,
         explain: bool = False,
     ) -> Plan:
-        """Ask about every step of a plan under one correlation id; see
-        `AgentSafe.check_plan`. The sidecar refuses what `AgentSafe.check_plan`
-        refuses (an empty plan, unknown keys, ...): `RemoteError` with
-        ``status`` 400 and ``code`` ``invalid_request``.
+        """Ask about every step of a plan under one correlation id.
+
+        See `AgentSafe.check_plan`. The sidecar refuses what
+        `AgentSafe.check_plan` refuses (an empty plan, unknown keys, ...):
+        `RemoteError` with ``status`` 400 and ``code`` ``invalid_request``.
 
         A step's ``caller`` that is a JWT cannot travel in the body: give the
         token once as the ``caller`` of every step (it is sent as the bearer).

@@ -186,7 +186,7 @@ def test_an_answer_with_a_repeated_key_is_refused() -> None:
     )
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers["content-length"]))
             self.send_response(200)
             self.send_header("content-type", "application/json")
