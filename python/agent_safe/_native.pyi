@@ -10,7 +10,7 @@ from typing_extensions import Self, disjoint_base
 
 from agent_safe._types import DecisionResult
 
-__all__ = ["AgentSafe", "Decision", "Plan", "__version__", "run_cli"]
+__all__ = ["AgentSafe", "Decision", "Plan", "__version__", "_to_json", "run_cli"]
 __version__: str
 
 _StrPath = str | os.PathLike[str]
@@ -19,6 +19,9 @@ _Json = Mapping[str, Any] | Sequence[Any] | str | int | float | bool | None
 
 def run_cli(argv: Sequence[str | os.PathLike[str]]) -> int:
     """Runs the `agent-safe` command line and returns its exit code."""
+
+def _to_json(what: str, obj: object) -> str:
+    """`obj` as JSON text, converted (and refused) exactly as `check` converts params."""
 
 @final
 class Decision:

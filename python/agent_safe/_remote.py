@@ -9,10 +9,35 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agent_safe import _native
 from agent_safe._errors import AgentSafeError
 from agent_safe._native import Decision, Plan
 
 _JWT = re.compile(r"^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook``: a repeated key is an error, never "last one wins"."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}: a key may appear only once in a JSON object")
+        out[key] = value
+    return out
+
+
+def _loads(data: bytes) -> Any:
+    """Strict JSON, as the sidecar and the core read it."""
+    return json.loads(data, object_pairs_hook=_unique_keys)
+
+
+def _json_value(what: str, value: Any) -> Any:
+    """``value`` as `AgentSafe.check` would read it.
+
+    The same `TypeError`/`ValueError` for what has no JSON form (non-str keys,
+    NaN, sets, ...), before anything is sent.
+    """
+    return _loads(_native._to_json(what, value).encode())
 
 
 class RemoteError(AgentSafeError):
@@ -70,18 +95,18 @@ class RemoteAgentSafe:
         return f"RemoteAgentSafe({self.url!r}, timeout={self.timeout}{approver})"
 
     def _post(self, path: str, body: dict[str, Any], token: str | None) -> Any:
-        data = json.dumps(body).encode()
+        data = json.dumps(body, allow_nan=False).encode()
         headers = {"content-type": "application/json", "accept": "application/json"}
         if token is not None:
             headers["authorization"] = f"Bearer {token}"
         req = urllib.request.Request(self.url + path, data=data, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return json.loads(resp.read())
+                answer = resp.read()
         except urllib.error.HTTPError as e:
             code, message = None, f"HTTP {e.code}"
             try:
-                err = json.loads(e.read())["error"]
+                err = _loads(e.read())["error"]
                 code, message = err.get("code"), err.get("message", message)
             except (ValueError, KeyError, TypeError):
                 pass
@@ -92,6 +117,14 @@ class RemoteAgentSafe:
             reason = getattr(e, "reason", e)
             raise RemoteError(
                 f"cannot reach the agent-safe sidecar at {self.url}: {reason}"
+            ) from None
+        try:
+            return _loads(answer)
+        except ValueError as e:
+            # A repeated key (`"result": "deny", "result": "allow"`) or text
+            # that is not JSON: never guess which answer was meant.
+            raise RemoteError(
+                f"the answer of the agent-safe sidecar at {self.url} is not valid JSON: {e}"
             ) from None
 
     @staticmethod
@@ -118,8 +151,8 @@ class RemoteAgentSafe:
         for key, value in (
             ("target", target),
             ("caller", body_caller),
-            ("params", dict(params) if params is not None else None),
-            ("context", context),
+            ("params", _json_value("params", dict(params)) if params is not None else None),
+            ("context", _json_value("context", context) if context is not None else None),
             ("correlation_id", correlation_id),
         ):
             if value is not None:
@@ -129,17 +162,32 @@ class RemoteAgentSafe:
         return Decision.from_dict(self._post("/v1/check", body, token))
 
     def check_plan(
-        self, steps: Sequence[Mapping[str, Any]], *, correlation_id: str | None = None
+        self,
+        steps: Sequence[Mapping[str, Any]],
+        *,
+        correlation_id: str | None = None,
+        explain: bool = False,
     ) -> Plan:
         """Ask about every step of a plan under one correlation id.
+
+        See `AgentSafe.check_plan`. The sidecar refuses what
+        `AgentSafe.check_plan` refuses (an empty plan, unknown keys, ...):
+        `RemoteError` with ``status`` 400 and ``code`` ``invalid_request``.
 
         A step's ``caller`` that is a JWT cannot travel in the body: give the
         token once as the ``caller`` of every step (it is sent as the bearer).
         """
+        if isinstance(steps, (str, bytes, Mapping)):
+            raise TypeError("steps: expected a list of dicts, one per step")
         tokens = set()
         out_steps = []
-        for step in steps:
-            s = dict(step)
+        for i, step in enumerate(steps):
+            if not isinstance(step, Mapping):
+                raise TypeError(
+                    f"steps[{i}]: expected a dict with `action` and optional `target`, "
+                    f"`caller`, `params`, `context`, `explain`, got `{type(step).__name__}`"
+                )
+            s = _json_value(f"steps[{i}]", dict(step))
             caller = s.get("caller")
             if isinstance(caller, str):
                 body_caller, token = self._split_caller(caller)
@@ -154,6 +202,8 @@ class RemoteAgentSafe:
         body: dict[str, Any] = {"steps": out_steps}
         if correlation_id is not None:
             body["correlation_id"] = correlation_id
+        if explain:
+            body["explain"] = True
         return Plan.from_dict(self._post("/v1/check-plan", body, next(iter(tokens), None)))
 
     def record_approval(

@@ -57,10 +57,44 @@ def test_all_allowed_plan(safe: AgentSafe) -> None:
     assert all(s.trace for s in plan.steps)
 
 
-def test_empty_plan_is_denied(safe: AgentSafe) -> None:
-    plan = safe.check_plan([])
-    assert plan.result is DecisionResult.DENY
-    assert plan.steps == []
+def test_empty_plan_is_refused_like_everywhere_else(safe: AgentSafe, project: Path) -> None:
+    # Issue 13, item 8: the CLI (exit 2) and the sidecar (400) refuse it too;
+    # it used to be a DENY here that no audit line recorded.
+    with pytest.raises(ValueError, match="the plan has no steps"):
+        safe.check_plan([])
+    log = project / "audit" / "audit.jsonl"
+    assert not log.exists() or audit_lines(log) == []
+
+
+def test_a_step_may_ask_for_its_own_trace(safe: AgentSafe) -> None:
+    plan = safe.check_plan([{**STEPS[0], "explain": True}, STEPS[1]])
+    assert plan.steps[0].trace
+    assert plan.steps[1].trace is None
+
+
+def test_a_step_may_not_carry_its_own_correlation_id(safe: AgentSafe) -> None:
+    with pytest.raises(ValueError, match=r"steps\[0\]: unknown field `correlation_id`"):
+        safe.check_plan([{**STEPS[0], "correlation_id": "x"}])
+
+
+def test_repeated_keys_cannot_hide_in_str_subclasses(safe: AgentSafe) -> None:
+    class Key(str):
+        """Two equal strings that a dict keeps apart."""
+
+        __slots__ = ()
+
+        def __hash__(self) -> int:
+            return id(self)
+
+        def __eq__(self, other: object) -> bool:
+            return self is other
+
+    params = {Key("namespace"): "kube-system", "deployment": "api", Key("namespace"): "staging"}
+    assert len(params) == 3
+    with pytest.raises(ValueError, match=r'params\["namespace"\]: duplicate key'):
+        safe.check("restart-deployment", caller="a", params=params)
+    with pytest.raises(ValueError, match=r'steps\[0\]\["params"\]\["namespace"\]: duplicate key'):
+        safe.check_plan([{"action": "restart-deployment", "params": params}])
 
 
 def test_bad_correlation_id_denies_every_step(safe: AgentSafe) -> None:
@@ -77,14 +111,14 @@ def test_steps_accept_any_iterable_of_mappings(safe: AgentSafe) -> None:
 @pytest.mark.parametrize(
     ("steps", "error", "match"),
     [
-        ([{"target": "staging/api"}], ValueError, r"steps\[0\]: `action` is required"),
+        ([{"target": "staging/api"}], ValueError, r"steps\[0\]: missing field `action`"),
         (
             [STEPS[0], {"action": "x", "paramz": {}}],
             ValueError,
-            r"steps\[1\]: unknown key `paramz`",
+            r"steps\[1\]: unknown field `paramz`",
         ),
         (["restart-deployment"], TypeError, r"steps\[0\]: expected a dict"),
-        ([{"action": 3}], TypeError, r"`action` must be a str"),
+        ([{"action": 3}], ValueError, r"steps\[0\]: invalid type: integer `3`, expected a string"),
         ([{"action": "x", "params": {"a": {1}}}], TypeError, r'steps\[0\]\["params"\]\["a"\]'),
         ({"action": "x"}, TypeError, "list of dicts"),
         ("restart-deployment", TypeError, "list of dicts"),

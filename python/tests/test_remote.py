@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from agent_safe import AgentSafe, DecisionResult, RemoteAgentSafe, RemoteError
@@ -115,3 +116,94 @@ def test_bad_arguments() -> None:
         RemoteAgentSafe("127.0.0.1:8400")
     with pytest.raises(ValueError, match="timeout"):
         RemoteAgentSafe("http://x", timeout=0)
+
+
+def test_plan_reading_cases_match_the_local_sdk(sidecar: tuple[str, Path]) -> None:
+    """tests/parity/requests.json: the sidecar refuses what the local SDK refuses."""
+    from test_parity import REQUESTS, _assert_plan, _strict, plan_args
+
+    url, _ = sidecar
+    remote = RemoteAgentSafe(url, timeout=5)
+    for case in REQUESTS["plans"]:
+        plan = _strict(case["plan"])
+        if plan is None:
+            continue  # repeats a key: a Python dict cannot
+        steps, kwargs = plan_args(plan)
+        expect = case["expect"]
+        if "error_contains" in expect:
+            with pytest.raises(RemoteError) as info:
+                remote.check_plan(steps, **kwargs)
+            assert (info.value.status, info.value.code) == (400, "invalid_request"), case["name"]
+            assert expect["error_contains"] in info.value.message, case["name"]
+        else:
+            _assert_plan(case["name"], remote.check_plan(steps, **kwargs).to_dict(), expect)
+
+
+def test_values_without_one_json_form_are_refused_before_sending() -> None:
+    """What the local SDK refuses is not sent: `json.dumps` would turn `{1: a, "1": b}`
+    into a body with a repeated key, and NaN into text that is not JSON."""
+
+    class Key(str):
+        __slots__ = ()
+
+        def __hash__(self) -> int:
+            return id(self)
+
+        def __eq__(self, other: object) -> bool:
+            return self is other
+
+    # Nothing listens there: reaching the network would be a RemoteError.
+    remote = RemoteAgentSafe(f"http://127.0.0.1:{free_port()}", timeout=1)
+    int_keys: dict[Any, str] = {1: "kube-system", "1": "staging"}
+    with pytest.raises(TypeError, match="dict keys must be str"):
+        remote.check("restart-deployment", params=int_keys)
+    with pytest.raises(ValueError, match=r'params\["namespace"\]: duplicate key'):
+        remote.check(
+            "restart-deployment",
+            params={Key("namespace"): "kube-system", Key("namespace"): "staging"},
+        )
+    with pytest.raises(ValueError, match="NaN"):
+        remote.check("restart-deployment", context={"x": float("nan")})
+    step: dict[str, Any] = {"action": "a", "params": {2: "x"}}
+    with pytest.raises(TypeError, match=r"steps\[0\]\[\"params\"\]"):
+        remote.check_plan([step])
+    not_a_step: Any = "restart-deployment"
+    with pytest.raises(TypeError, match=r"steps\[0\]: expected a dict"):
+        remote.check_plan([not_a_step])
+
+
+def test_an_answer_with_a_repeated_key_is_refused() -> None:
+    """A proxy (or anything else) answering `"result": "deny", ..., "result": "allow"`
+    gets a RemoteError, never the last value."""
+    import http.server
+    import threading
+
+    body = (
+        b'{"result": "deny", "reason": "r", "policy_matched": null, "action": "a",'
+        b' "action_version": null, "target": null, "caller": null, "risk_class": "critical",'
+        b' "effective_risk": "critical", "audit_id": null, "correlation_id": "c",'
+        b' "evaluated_at": "2026-01-01T00:00:00Z", "result": "allow"}'
+    )
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        remote = RemoteAgentSafe(f"http://127.0.0.1:{server.server_address[1]}", timeout=5)
+        with pytest.raises(RemoteError, match="not valid JSON: duplicate key 'result'"):
+            remote.check("a")
+    finally:
+        server.shutdown()
+        server.server_close()

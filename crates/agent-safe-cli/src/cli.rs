@@ -213,7 +213,7 @@ pub(crate) struct CheckArgs {
         hide_env_values = true
     )]
     pub caller: Option<String>,
-    /// Action parameters as a JSON object, e.g. '{"namespace":"staging"}'.
+    /// Action parameters as a JSON object, e.g. '{"namespace":"staging"}' (a repeated key is refused).
     #[arg(long, short = 'p', value_name = "JSON", conflicts_with = "params_file")]
     pub params: Option<String>,
     /// Read the parameters (a JSON object) from a file, or `-` for stdin.
@@ -242,9 +242,16 @@ Decide every step of a multi-step plan. Each step is logged under one shared
 correlation id with its step index; the plan's result is the most restrictive
 step result, and the exit code follows it (0 only when every step is allowed).
 
-FILE (YAML or JSON) is either a list of steps, or a mapping with `steps:` and a
-default `caller:` for steps that name none. A step has the fields of a check:
-`action` (required), `target`, `caller`, `params` (a mapping), `context`.";
+FILE holds a plan request, the same one the sidecar's POST /v1/check-plan and
+the Python check_plan take: a list of steps, or a mapping with `steps:` and
+optional `caller:` (for steps that name none), `correlation_id:`, `explain:`
+and `description:`. A step has the fields of a check: `action` (required),
+`target`, `caller`, `params`, `context`, `explain` (that step's trace); not
+`correlation_id` (every step shares the plan's).
+
+A `.json` file is read as the sidecar reads a body, any other file as YAML.
+An empty plan, more than 1000 steps, an unknown key, and a key repeated at any
+depth are errors with file:line:col; nothing is checked or logged.";
 
 const PLAN_AFTER: &str = "\
 Plan file:
@@ -269,13 +276,13 @@ REQUIRE_APPROVAL, 2 usage or configuration error (malformed plan file).";
 pub(crate) struct PlanArgs {
     /// The plan file (YAML or JSON).
     pub file: PathBuf,
-    /// Shared by every step (default: a new UUID).
+    /// Shared by every step (default: the file's `correlation_id`, else a new UUID).
     #[arg(long, value_name = "ID")]
     pub correlation_id: Option<String>,
     /// Evaluate the policy at this time instead of now (RFC 3339).
     #[arg(long, value_name = "RFC3339")]
     pub at: Option<String>,
-    /// Include the rule trace of every step.
+    /// Include the rule trace of every step (as `explain: true` in the file).
     #[arg(long, short = 'e')]
     pub explain: bool,
     /// Output format.

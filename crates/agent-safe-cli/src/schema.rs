@@ -34,7 +34,7 @@ pub fn generate(kind: &str) -> Option<String> {
         "inventory" => schemars::schema_for!(agent_safe_core::model::InventoryFile),
         "config" => schemars::schema_for!(agent_safe_core::config::Config),
         "tests" => schemars::schema_for!(crate::testfile::TestFile),
-        "plan" => schemars::schema_for!(crate::plan::PlanFile),
+        "plan" => schemars::schema_for!(agent_safe_core::PlanRequest),
         "decision" => schemars::schema_for!(agent_safe_core::Decision),
         _ => return None,
     };

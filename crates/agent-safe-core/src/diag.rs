@@ -8,6 +8,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use serde::{Serialize, Serializer};
+
 /// A position in a source file, 1-based. `line == 0` means "the whole file".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Pos {
@@ -27,8 +29,9 @@ impl Pos {
     }
 }
 
-/// How serious a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// How serious a diagnostic is (`error`, `warning` in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// The file is rejected.
     Error,
@@ -99,6 +102,34 @@ impl fmt::Display for Diagnostic {
             write!(f, "\n  help: {help}")?;
         }
         Ok(())
+    }
+}
+
+/// The one JSON form of a diagnostic, used by the CLI's `--output json` and
+/// the Python exceptions' structured details: `line` and `column` are 1-based
+/// and `null` when unknown (a whole-file problem, or no column), never 0.
+#[derive(Serialize)]
+struct DiagnosticJson<'a> {
+    severity: Severity,
+    file: String,
+    line: Option<u32>,
+    column: Option<u32>,
+    message: &'a str,
+    help: Option<&'a str>,
+}
+
+impl Serialize for Diagnostic {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let known = self.pos.line > 0;
+        DiagnosticJson {
+            severity: self.severity,
+            file: self.file.display().to_string(),
+            line: known.then_some(self.pos.line),
+            column: (known && self.pos.col > 0).then_some(self.pos.col),
+            message: &self.message,
+            help: self.help.as_deref(),
+        }
+        .serialize(s)
     }
 }
 
@@ -235,5 +266,26 @@ mod tests {
         );
         let d = Diagnostic::error(Path::new("a.yaml"), Pos::FILE, "cannot read");
         assert_eq!(d.to_string(), "a.yaml: error: cannot read");
+    }
+
+    #[test]
+    fn json_form_has_null_for_unknown_positions() {
+        let d = Diagnostic::error(Path::new("a.yaml"), Pos::new(3, 5), "unknown key `x`")
+            .with_help("remove it");
+        assert_eq!(
+            serde_json::to_value(&d).unwrap(),
+            serde_json::json!({"severity": "error", "file": "a.yaml", "line": 3, "column": 5,
+                               "message": "unknown key `x`", "help": "remove it"})
+        );
+        let w = Diagnostic::warning(Path::new("a.yaml"), Pos::new(3, 0), "m");
+        let v = serde_json::to_value(&w).unwrap();
+        assert_eq!(v["severity"], "warning");
+        assert_eq!(
+            (v["line"].clone(), v["column"].clone()),
+            (3.into(), serde_json::Value::Null)
+        );
+        let f = Diagnostic::error(Path::new("a.yaml"), Pos::FILE, "cannot read");
+        let v = serde_json::to_value(&f).unwrap();
+        assert!(v["line"].is_null() && v["column"].is_null() && v["help"].is_null());
     }
 }

@@ -18,6 +18,7 @@ use crate::diag::{ConfigError, Diagnostic, Pos};
 use crate::engine::{CallerInput, Decision, PlanDecision, Request, Snapshot, format_ts};
 use crate::identity::Caller;
 use crate::model::DecisionResult;
+use crate::plan::{PlanError, PlanRequest};
 
 /// One check, as the CLI, the HTTP API, plan files and the Python SDK send it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -31,11 +32,21 @@ pub struct CheckRequest {
     /// A plain agent id or a JWT.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller: Option<String>,
-    /// Action parameters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Action parameters. A key repeated at any depth is refused when this
+    /// is deserialised ([`crate::json`]).
+    #[serde(
+        default,
+        deserialize_with = "crate::json::params",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub params: Option<Json>,
-    /// Free context recorded in the audit log (e.g. the agent's run id).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Free context recorded in the audit log (e.g. the agent's run id),
+    /// read as strictly as `params`.
+    #[serde(
+        default,
+        deserialize_with = "crate::json::context",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub context: Option<Json>,
     /// Links this check to others (one is generated when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -181,9 +192,21 @@ impl AgentSafe {
         self.log(req, d, at, None)
     }
 
-    /// Checks every step of a plan under one correlation id. The plan's result
-    /// is the most restrictive step result.
+    /// Checks every step of a plan under one correlation id, logging each
+    /// step with its index. The plan's result is the most restrictive step
+    /// result. An empty plan, or one over
+    /// [`MAX_PLAN_STEPS`](crate::plan::MAX_PLAN_STEPS), is refused with
+    /// nothing checked or logged: it asks nothing that could be answered.
     pub fn check_plan(
+        &self,
+        plan: &PlanRequest,
+        at: Option<Timestamp>,
+    ) -> Result<PlanDecision, PlanError> {
+        let steps = plan.checks()?;
+        Ok(self.check_steps(&steps, plan.correlation_id.as_deref(), at))
+    }
+
+    fn check_steps(
         &self,
         steps: &[CheckRequest],
         correlation_id_in: Option<&str>,

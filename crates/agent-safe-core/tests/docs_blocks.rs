@@ -86,12 +86,16 @@ fn every_doc_block_is_checked_or_illustrative() {
                         parse_inventory(&src).map(|_| ())
                     } else if body.contains("risk_class:") {
                         parse_action(&src).map(|_| ())
-                    } else if body.trim_start().starts_with("tests:")
-                        || body.contains("steps:")
-                    {
-                        // Policy test and plan files: parsed by the CLI's tests; here
+                    } else if body.trim_start().starts_with("tests:") {
+                        // Policy test files: parsed by the CLI's tests; here
                         // at least the YAML must be valid.
                         agent_safe_core::yaml::parse(Path::new(&at), &body).map(|_| ()).map_err(agent_safe_core::diag::ConfigError::single)
+                    } else if body.contains("steps:") {
+                        // Plan files: read by the core's plan reader.
+                        agent_safe_core::yaml::parse(Path::new(&at), &body)
+                            .map_err(agent_safe_core::diag::ConfigError::single)
+                            .and_then(|root| agent_safe_core::plan::read_plan(Path::new(&at), &root))
+                            .map(|_| ())
                     } else {
                         parse_config(&src).map(|_| ())
                     };

@@ -164,7 +164,7 @@ fn reload_swaps_atomically_and_keeps_the_old_snapshot_on_error() {
 
 #[test]
 fn check_plan_shares_one_correlation_id() {
-    use agent_safe_core::{AgentSafe, CheckRequest, DecisionResult};
+    use agent_safe_core::{AgentSafe, DecisionResult, PlanError, PlanRequest, PlanStep};
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::create_dir_all(root.join("policies")).unwrap();
@@ -180,16 +180,24 @@ fn check_plan_shares_one_correlation_id() {
     )
     .unwrap();
     let safe = AgentSafe::open(Some(&root.join("agent-safe.yaml"))).unwrap();
-    let step = |target: &str, ns: &str| CheckRequest {
+    let step = |target: &str, ns: &str| PlanStep {
+        action: "restart-deployment".into(),
         target: Some(target.into()),
         params: Some(serde_json::json!({"namespace": ns, "deployment": "api"})),
-        ..CheckRequest::new("restart-deployment")
+        ..PlanStep::default()
     };
-    let plan = safe.check_plan(
-        &[step("staging/api", "staging"), step("prod/api", "prod")],
-        Some("change-42"),
-        None,
-    );
+    let plan = safe
+        .check_plan(
+            &PlanRequest {
+                correlation_id: Some("change-42".into()),
+                ..PlanRequest::new(vec![
+                    step("staging/api", "staging"),
+                    step("prod/api", "prod"),
+                ])
+            },
+            None,
+        )
+        .unwrap();
     assert_eq!(plan.result, DecisionResult::RequireApproval);
     assert_eq!(plan.correlation_id, "change-42");
     assert_eq!(plan.steps.len(), 2);
@@ -199,10 +207,10 @@ fn check_plan_shares_one_correlation_id() {
         assert!(d.audit_id.is_some());
     }
     assert_eq!(plan.steps[0].result, DecisionResult::Allow);
-    // An empty plan is not an approval of nothing.
+    // An empty plan is not an approval of nothing: it is refused, unlogged.
     assert_eq!(
-        safe.check_plan(&[], None, None).result,
-        DecisionResult::Deny
+        safe.check_plan(&PlanRequest::default(), None),
+        Err(PlanError::NoSteps)
     );
     // The audit log has one event per step with the step index.
     let events = std::fs::read_to_string(root.join("audit/audit.jsonl")).unwrap();

@@ -99,3 +99,98 @@ fn parity_cases() {
     assert!(report.is_clean(), "{report:?}");
     assert_eq!(report.events, 15);
 }
+
+/// Compares a decision (or a plan decision) with a fixture's `expect`.
+fn assert_expected(name: &str, got: &Value, expect: &Value) {
+    for (k, want) in expect.as_object().unwrap() {
+        match k.as_str() {
+            "reason_contains" => {
+                let reason = got["reason"].as_str().unwrap();
+                assert!(
+                    reason.contains(want.as_str().unwrap()),
+                    "{name}: reason `{reason}` lacks `{want}`"
+                );
+            }
+            "steps" => {
+                let steps = got["steps"].as_array().unwrap();
+                let want = want.as_array().unwrap();
+                assert_eq!(steps.len(), want.len(), "{name}: steps in {got:#}");
+                for (i, (s, w)) in steps.iter().zip(want).enumerate() {
+                    let mut w = w.as_object().unwrap().clone();
+                    let trace = w.remove("trace").unwrap().as_bool().unwrap();
+                    assert_eq!(s["trace"].is_array(), trace, "{name}: step {i} trace");
+                    assert_eq!(s["plan_step"], i, "{name}: step {i}");
+                    assert!(s["audit_id"].is_string(), "{name}: step {i} is audited");
+                    assert_expected(&format!("{name}, step {i}"), s, &Value::Object(w));
+                }
+            }
+            _ => assert_eq!(&got[k], want, "{name}: field `{k}` in {got:#}"),
+        }
+    }
+}
+
+/// `tests/parity/requests.json`: params, context and plans read strictly
+/// and alike. Refusals check and log nothing.
+#[test]
+fn request_reading_cases() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&fixture().join("project"), tmp.path());
+    let safe = AgentSafe::open(Some(&tmp.path().join("agent-safe.yaml")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cases: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture().join("requests.json")).unwrap())
+            .unwrap();
+    let mut logged = 0;
+    for case in cases["checks"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let mut body = format!(
+            "{{\"action\": {}, \"caller\": {}, \"params\": {}",
+            case["action"],
+            case["caller"],
+            case["params"].as_str().unwrap()
+        );
+        if let Some(c) = case["context"].as_str() {
+            body.push_str(&format!(", \"context\": {c}"));
+        }
+        body.push('}');
+        let expect = &case["expect"];
+        match serde_json::from_str::<CheckRequest>(&body) {
+            Err(e) => {
+                let want = expect["error_contains"].as_str().unwrap_or_else(|| {
+                    panic!("{name}: refused: {e}");
+                });
+                assert!(e.to_string().contains(want), "{name}: `{e}` lacks `{want}`");
+            }
+            Ok(req) => {
+                assert!(expect.get("error_contains").is_none(), "{name}: accepted");
+                let d = serde_json::to_value(safe.check(&req)).unwrap();
+                assert_expected(name, &d, expect);
+                logged += 1;
+            }
+        }
+    }
+    for case in cases["plans"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let expect = &case["expect"];
+        let got = agent_safe_core::PlanRequest::from_json(case["plan"].as_str().unwrap())
+            .map_err(|e| e.to_string())
+            .and_then(|p| safe.check_plan(&p, None).map_err(|e| e.to_string()));
+        match got {
+            Err(e) => {
+                let want = expect["error_contains"].as_str().unwrap_or_else(|| {
+                    panic!("{name}: refused: {e}");
+                });
+                assert!(e.contains(want), "{name}: `{e}` lacks `{want}`");
+            }
+            Ok(plan) => {
+                assert!(expect.get("error_contains").is_none(), "{name}: accepted");
+                let v = serde_json::to_value(&plan).unwrap();
+                assert_expected(name, &v, expect);
+                logged += plan.steps.len();
+            }
+        }
+    }
+    let report = agent_safe_core::audit::verify(&[tmp.path().join("audit")]);
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(report.events, logged as u64, "refusals are not logged");
+}

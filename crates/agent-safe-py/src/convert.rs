@@ -28,6 +28,7 @@ struct Problem {
 enum Kind {
     Type(String),
     DictKey(String),
+    DuplicateKey,
     NotFinite,
     TooDeep,
     Python(PyErr),
@@ -58,6 +59,10 @@ impl Problem {
             )),
             Kind::DictKey(ty) => PyTypeError::new_err(format!(
                 "{location}: dict keys must be str (JSON object keys), got `{ty}`"
+            )),
+            Kind::DuplicateKey => PyValueError::new_err(format!(
+                "{location}: duplicate key: two keys of this dict are the same string \
+                 (a str subclass with its own __eq__/__hash__?); a key may appear only once in a JSON object"
             )),
             Kind::NotFinite => {
                 PyValueError::new_err(format!("{location}: NaN and infinities have no JSON form"))
@@ -158,6 +163,11 @@ fn dict(d: &Bound<'_, PyDict>, depth: usize) -> Result<Value, Problem> {
             .to_str()
             .map_err(|e| Problem::new(Kind::Python(e)))?
             .to_owned();
+        if map.contains_key(&key) {
+            // Only str subclasses that redefine equality get here; refused
+            // like a repeated key in JSON text, never "last one wins".
+            return Err(Problem::new(Kind::DuplicateKey).at(format!("[{key:?}]")));
+        }
         match convert(&v, depth + 1) {
             Ok(value) => {
                 map.insert(key, value);
@@ -184,6 +194,15 @@ fn sequence<'py>(
         }
     }
     Ok(Value::Array(out))
+}
+
+/// `obj` as JSON text, converted exactly as `check` converts params (the
+/// same errors); `RemoteAgentSafe` sends what this returns.
+#[pyfunction]
+#[pyo3(name = "_to_json")]
+pub(crate) fn to_json_text(what: &str, obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    let v = to_json(what, obj)?;
+    serde_json::to_string(&v).map_err(|e| PyValueError::new_err(format!("{what}: {e}")))
 }
 
 /// A JSON value as Python objects (dict, list, str, int, float, bool, None).

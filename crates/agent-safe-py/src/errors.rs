@@ -1,10 +1,13 @@
 //! Raising the package's own exceptions (defined in Python, in
 //! `agent_safe/_errors.py`) from Rust.
 
-use agent_safe_core::diag::{ConfigError, Severity};
+use agent_safe_core::diag::ConfigError;
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyType};
+
+use crate::convert::to_py;
 
 const ERRORS: &str = "agent_safe._errors";
 
@@ -22,22 +25,12 @@ fn build_config_error(py: Python<'_>, e: &ConfigError) -> PyResult<PyErr> {
     let diagnostic = DIAGNOSTIC.import(py, ERRORS, "Diagnostic")?;
     let list = PyList::empty(py);
     for d in &e.diagnostics {
-        let kw = PyDict::new(py);
-        kw.set_item("file", d.file.display().to_string())?;
-        kw.set_item("line", (d.pos.line > 0).then_some(d.pos.line))?;
-        kw.set_item(
-            "column",
-            (d.pos.line > 0 && d.pos.col > 0).then_some(d.pos.col),
-        )?;
-        kw.set_item("message", &d.message)?;
-        kw.set_item("help", d.help.as_deref())?;
-        kw.set_item(
-            "severity",
-            match d.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-            },
-        )?;
+        // The core's one JSON form of a diagnostic (`line`/`column` null
+        // when unknown), as `validate --output json` prints it.
+        let kw = serde_json::to_value(d)
+            .map_err(|err| PyValueError::new_err(format!("cannot convert a diagnostic: {err}")))
+            .and_then(|v| to_py(py, &v))?;
+        let kw = kw.cast_into::<PyDict>()?;
         list.append(diagnostic.call((), Some(&kw))?)?;
     }
     let exc = CONFIG_ERROR

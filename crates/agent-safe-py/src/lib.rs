@@ -28,6 +28,8 @@ mod _native {
     use pyo3::prelude::*;
 
     #[pymodule_export]
+    use super::convert::to_json_text;
+    #[pymodule_export]
     use super::decision::{PyDecision, PyPlan};
     #[pymodule_export]
     use super::run_cli;

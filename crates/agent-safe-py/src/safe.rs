@@ -12,7 +12,8 @@ use agent_safe_core::config::{Config, KeySettings, discover, load_config};
 use agent_safe_core::diag::{ConfigError, Diagnostic, Pos};
 use agent_safe_core::identity::{IdentityError, MintRequest, decode_secret, mint_token};
 use agent_safe_core::model::RiskClass;
-use agent_safe_core::{AgentSafe, Approval, CheckRequest};
+use agent_safe_core::plan::MAX_PLAN_STEPS;
+use agent_safe_core::{AgentSafe, Approval, CheckRequest, PlanError, PlanRequest, PlanStep};
 use jiff::Timestamp;
 use pyo3::exceptions::{PyFileNotFoundError, PyTypeError, PyUserWarning, PyValueError};
 use pyo3::prelude::*;
@@ -191,61 +192,29 @@ fn opt_json(what: &str, v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<serde_j
     }
 }
 
-/// The keys a plan step may have.
-const STEP_KEYS: &[&str] = &["action", "target", "caller", "params", "context", "explain"];
-
-fn step_str(i: usize, key: &str, v: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
-    if v.is_none() {
-        return Ok(None);
-    }
-    match v.cast::<PyString>() {
-        Ok(s) => Ok(Some(s.to_str()?.to_owned())),
-        Err(_) => Err(PyTypeError::new_err(format!(
-            "steps[{i}]: `{key}` must be a str or None, got `{}`",
-            v.get_type().name()?
-        ))),
-    }
-}
-
 /// One plan step (a mapping with `action` and optional `target`, `caller`,
-/// `params`, `context`, `explain`) → a request.
-fn plan_step(i: usize, step: &Bound<'_, PyAny>) -> PyResult<CheckRequest> {
-    let Ok(step) = step.cast::<PyMapping>() else {
-        return Err(PyTypeError::new_err(format!(
-            "steps[{i}]: expected a dict with `action` and optional `target`, `caller`, `params`, `context`, got `{}`",
-            step.get_type().name()?
-        )));
-    };
-    let mut req = CheckRequest::default();
-    let mut action = None;
-    for item in step.items()?.iter() {
-        let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
-        let key = k
-            .cast::<PyString>()
-            .map_err(|_| PyTypeError::new_err(format!("steps[{i}]: keys must be str")))?;
-        let key = key.to_str()?;
-        match key {
-            "action" => action = step_str(i, key, &v)?,
-            "target" => req.target = step_str(i, key, &v)?,
-            "caller" => req.caller = step_str(i, key, &v)?,
-            "params" => req.params = opt_json(&format!("steps[{i}][\"params\"]"), Some(&v))?,
-            "context" => req.context = opt_json(&format!("steps[{i}][\"context\"]"), Some(&v))?,
-            "explain" => req.explain = v.is_truthy()?,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "steps[{i}]: unknown key `{other}` (a step has {})",
-                    STEP_KEYS.join(", ")
+/// `params`, `context`, `explain`) → the core's `PlanStep`, read by the same
+/// serde code as a `/v1/check-plan` body, so the same steps are refused for
+/// the same reasons.
+fn plan_step(i: usize, step: &Bound<'_, PyAny>) -> PyResult<PlanStep> {
+    let what = format!("steps[{i}]");
+    let dict = match step.cast::<PyDict>() {
+        Ok(d) => d.clone(),
+        Err(_) => {
+            let Ok(mapping) = step.cast::<PyMapping>() else {
+                return Err(PyTypeError::new_err(format!(
+                    "{what}: expected a dict with `action` and optional `target`, `caller`, `params`, `context`, `explain`, got `{}`",
+                    step.get_type().name()?
                 )));
-            }
+            };
+            let d = PyDict::new(step.py());
+            d.update(mapping)?;
+            d
         }
-    }
-    let Some(action) = action else {
-        return Err(PyValueError::new_err(format!(
-            "steps[{i}]: `action` is required"
-        )));
     };
-    req.action = action;
-    Ok(req)
+    let value = to_json(&what, dict.as_any())?;
+    serde_json::from_value::<PlanStep>(value)
+        .map_err(|e| PyValueError::new_err(format!("{what}: {e}")))
 }
 
 fn identity_error(py: Python<'_>, e: IdentityError) -> PyErr {
@@ -345,10 +314,13 @@ impl PyAgentSafe {
 
     /// Checks every step of a plan under one correlation id and logs each
     /// step with its index. Each step is a dict with ``action`` and optional
-    /// ``target``, ``caller``, ``params``, ``context``, ``explain``. The
-    /// plan's result is the most restrictive step result (an empty plan is
-    /// denied). ``explain=True`` asks for the rule trace of every step.
-    /// Raises ``TypeError``/``ValueError`` for steps that are not such dicts.
+    /// ``target``, ``caller``, ``params``, ``context``, ``explain`` (its own
+    /// rule trace). The plan's result is the most restrictive step result.
+    /// ``explain=True`` asks for the rule trace of every step. Raises
+    /// ``ValueError`` for an empty plan (nothing is checked or logged), more
+    /// than 1000 steps, and steps the sidecar would refuse too (unknown or
+    /// missing keys, wrong types); ``TypeError`` for steps that are not dicts
+    /// or values with no JSON form.
     #[pyo3(signature = (steps, *, correlation_id=None, at=None, explain=false))]
     fn check_plan(
         &self,
@@ -364,15 +336,23 @@ impl PyAgentSafe {
             ));
         }
         let at = parse_at(py, at)?;
-        let mut reqs = Vec::new();
+        let mut plan = PlanRequest {
+            correlation_id,
+            explain,
+            ..PlanRequest::default()
+        };
         for (i, step) in steps.try_iter()?.enumerate() {
-            let mut req = plan_step(i, &step?)?;
-            req.explain |= explain;
-            reqs.push(req);
+            if i >= MAX_PLAN_STEPS {
+                return Err(PyValueError::new_err(
+                    PlanError::TooManySteps(i + 1).to_string(),
+                ));
+            }
+            plan.steps.push(plan_step(i, &step?)?);
         }
         let inner = &self.inner;
-        let plan = py.detach(|| inner.check_plan(&reqs, correlation_id.as_deref(), at));
-        PyPlan::new(py, plan)
+        let decided = py.detach(|| inner.check_plan(&plan, at));
+        let decided = decided.map_err(|e| PyValueError::new_err(e.to_string()))?;
+        PyPlan::new(py, decided)
     }
 
     /// The known actions (the highest version of each), as dicts in the JSON

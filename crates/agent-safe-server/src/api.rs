@@ -62,7 +62,8 @@ pub enum ParamTypeDoc {
 
 /// One check. An `Authorization: Bearer <JWT>` header, when present, is the
 /// caller and replaces `caller`. Unknown fields are refused (400); so is `at`:
-/// the HTTP API never takes an evaluation time.
+/// the HTTP API never takes an evaluation time; and so is a key repeated at
+/// any depth of `params` or `context`.
 #[derive(ToSchema)]
 #[schema(as = CheckRequest)]
 #[serde(deny_unknown_fields)]
@@ -73,7 +74,7 @@ pub struct CheckRequestDoc {
     pub target: Option<String>,
     /// A plain agent id or a JWT (ignored when a bearer token is sent).
     pub caller: Option<String>,
-    /// Action parameters (a JSON object).
+    /// Action parameters (a JSON object; a repeated key is refused).
     #[schema(value_type = Option<Object>)]
     pub params: Option<serde_json::Value>,
     /// Free context recorded in the audit log (e.g. the agent's run id).
@@ -123,17 +124,52 @@ pub struct ApprovalReceiptDoc {
     pub approved: bool,
 }
 
-/// A multi-step plan.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+/// A multi-step plan: exactly the core `PlanRequest`, as a `check-plan`
+/// file holds it and the Python `check_plan` builds it. Also accepted: a
+/// bare list of steps. Refused (400): no steps, more than 1000, unknown
+/// fields (a step's own `correlation_id` among them), a key repeated at any
+/// depth of `params` or `context`, and `at`.
+#[derive(ToSchema)]
+#[schema(as = PlanRequest)]
 #[serde(deny_unknown_fields)]
-pub struct PlanRequest {
-    /// The steps, in order (1 to 1000). A step may not carry its own
-    /// `correlation_id`: every step shares the plan's.
-    #[schema(value_type = Vec<CheckRequestDoc>)]
-    pub steps: Vec<agent_safe_core::CheckRequest>,
-    /// Shared by every step (one is generated when absent).
-    #[serde(default)]
+pub struct PlanRequestDoc {
+    /// What the plan does (for people; not interpreted).
+    pub description: Option<String>,
+    /// The caller of every step that names none (ignored when a bearer
+    /// token is sent).
+    pub caller: Option<String>,
+    /// Shared by every step (one is generated when absent): at most 128
+    /// printable ASCII characters.
     pub correlation_id: Option<String>,
+    /// Include the rule trace of every step.
+    #[serde(default)]
+    pub explain: bool,
+    /// The steps, in order (1 to 1000).
+    pub steps: Vec<PlanStepDoc>,
+}
+
+/// One step of a plan: the fields of a check, without `correlation_id`
+/// (every step shares the plan's).
+#[derive(ToSchema)]
+#[schema(as = PlanStep)]
+#[serde(deny_unknown_fields)]
+pub struct PlanStepDoc {
+    /// `name` or `name@version`.
+    pub action: String,
+    /// Inventory id of the target (else resolved from the params).
+    pub target: Option<String>,
+    /// A plain agent id or a JWT (default: the plan's `caller`; ignored
+    /// when a bearer token is sent).
+    pub caller: Option<String>,
+    /// Action parameters (a JSON object; a repeated key is refused).
+    #[schema(value_type = Option<Object>)]
+    pub params: Option<serde_json::Value>,
+    /// Free context recorded in the audit log.
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<serde_json::Value>,
+    /// Include the rule trace of this step.
+    #[serde(default)]
+    pub explain: bool,
 }
 
 /// Why one rule did or did not decide.

@@ -39,11 +39,18 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         Category::Syntax | Category::Eof => AppError::MalformedJson(e.to_string()),
-        Category::Data if e.to_string().starts_with("unknown field `at`") => {
-            AppError::EvaluationTime
-        }
+        Category::Data if names_at(&e.to_string()) => AppError::EvaluationTime,
         Category::Data | Category::Io => AppError::InvalidRequest(e.to_string()),
     })
+}
+
+/// An `at` field, in the body or in a plan step (`steps[2]: unknown field `at``).
+fn names_at(message: &str) -> bool {
+    let message = match message.split_once("]: ") {
+        Some((head, rest)) if head.starts_with("steps[") => rest,
+        _ => message,
+    };
+    message.starts_with("unknown field `at`")
 }
 
 /// `application/json`, optionally with parameters (`; charset=utf-8`).
@@ -162,5 +169,17 @@ mod tests {
         assert!(matches!(r, Err(AppError::EvaluationTime)));
         let r: Result<agent_safe_core::CheckRequest, _> = parse_json(br#"{"action":1}"#);
         assert!(matches!(r, Err(AppError::InvalidRequest(_))));
+        let r: Result<agent_safe_core::PlanRequest, _> =
+            parse_json(br#"{"steps":[{"action":"x","at":"2026-01-01T00:00:00Z"}]}"#);
+        assert!(matches!(r, Err(AppError::EvaluationTime)));
+        // A repeated key at any depth is refused like one at the top level.
+        for body in [
+            &br#"{"action":"x","action":"y"}"#[..],
+            br#"{"action":"x","params":{"a":{"b":1,"b":2}}}"#,
+            br#"{"action":"x","context":[{"k":1},{"k":2,"k":3}]}"#,
+        ] {
+            let r: Result<agent_safe_core::CheckRequest, _> = parse_json(body);
+            assert!(matches!(r, Err(AppError::InvalidRequest(_))), "{body:?}");
+        }
     }
 }

@@ -123,6 +123,7 @@ async fn json_errors(response: Response) -> Response {
 const ROUTES: &[&str] = &[
     "/v1/check",
     "/v1/check-plan",
+    "/v1/approvals",
     "/v1/actions",
     "/v1/actions/{name}",
     "/healthz",

@@ -2,8 +2,8 @@
 
 use std::time::Instant;
 
-use agent_safe_core::CheckRequest;
 use agent_safe_core::model::{ActionDef, RiskClass};
+use agent_safe_core::{CheckRequest, PlanRequest};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -15,14 +15,14 @@ use utoipa_axum::routes;
 
 use crate::api::{
     ActionDefDoc, ActionsQuery, CheckRequestDoc, DecisionDoc, HealthBody, PlanDecisionDoc,
-    PlanRequest, ReadyBody, SnapshotInfo,
+    PlanRequestDoc, ReadyBody, SnapshotInfo,
 };
 use crate::error::{AppError, ErrorBody};
 use crate::extract::{JsonBody, bearer};
 use crate::state::{AppState, Execution};
 
-/// The most steps a plan may have.
-pub const MAX_PLAN_STEPS: usize = 1000;
+/// The most steps a plan may have (the core's limit).
+pub use agent_safe_core::plan::MAX_PLAN_STEPS;
 
 /// What a handler tells the request log about the decision it returned.
 #[derive(Debug, Clone)]
@@ -114,7 +114,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     ),
     responses(
         (status = 200, description = "The decision (allow, deny or require_approval)", body = DecisionDoc),
-        (status = 400, description = "Not JSON, wrong shape, or an `at` field", body = ErrorBody),
+        (status = 400, description = "Not JSON, wrong shape, a repeated key in `params`/`context`, or an `at` field", body = ErrorBody),
         (status = 401, description = "An Authorization header that is not `Bearer <JWT>`", body = ErrorBody),
         (status = 413, description = "Body over `server.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "Body not `application/json`", body = ErrorBody),
@@ -202,7 +202,11 @@ async fn approve(
         .await?
         .map_err(AppError::Approval)?;
     let outcome = Outcome {
-        result: if receipt.approved { "approve" } else { "reject" },
+        result: if receipt.approved {
+            "approve"
+        } else {
+            "reject"
+        },
         action: receipt.action.clone(),
         correlation_id: receipt.correlation_id.clone(),
         steps: None,
@@ -220,14 +224,14 @@ async fn approve(
     post,
     path = "/v1/check-plan",
     tag = "checks",
-    request_body(content = PlanRequest, content_type = "application/json"),
+    request_body(content = PlanRequestDoc, content_type = "application/json"),
     params(
         ("Authorization" = Option<String>, Header,
          description = "`Bearer <JWT>`: the caller of every step")
     ),
     responses(
         (status = 200, description = "One decision per step and the overall result", body = PlanDecisionDoc),
-        (status = 400, description = "Not JSON, wrong shape, no steps, too many steps, a step `correlation_id`, or an `at` field", body = ErrorBody),
+        (status = 400, description = "Not JSON, wrong shape, no steps, too many steps, a step `correlation_id`, a repeated key in `params`/`context`, or an `at` field", body = ErrorBody),
         (status = 401, description = "An Authorization header that is not `Bearer <JWT>`", body = ErrorBody),
         (status = 413, description = "Body over `server.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "Body not `application/json`", body = ErrorBody),
@@ -239,23 +243,10 @@ async fn check_plan(
     headers: HeaderMap,
     JsonBody(mut plan): JsonBody<PlanRequest>,
 ) -> Result<Response, AppError> {
-    if plan.steps.is_empty() {
-        return Err(AppError::InvalidRequest(
-            "the plan has no steps; add at least one".to_owned(),
-        ));
-    }
-    if plan.steps.len() > MAX_PLAN_STEPS {
-        return Err(AppError::InvalidRequest(format!(
-            "the plan has {} steps; the limit is {MAX_PLAN_STEPS}",
-            plan.steps.len()
-        )));
-    }
-    if let Some(i) = plan.steps.iter().position(|s| s.correlation_id.is_some()) {
-        return Err(AppError::InvalidRequest(format!(
-            "step {i} has its own `correlation_id`; every step shares the plan's: set `correlation_id` at the top level"
-        )));
-    }
+    plan.validate()
+        .map_err(|e| AppError::InvalidRequest(e.to_string()))?;
     if let Some(token) = bearer(&headers)? {
+        plan.caller = Some(token.clone());
         for step in &mut plan.steps {
             step.caller = Some(token.clone());
         }
@@ -263,10 +254,12 @@ async fn check_plan(
     let (decision, took) = st
         .run_as(Execution::Blocking, move |safe| {
             let started = Instant::now();
-            let d = safe.check_plan(&plan.steps, plan.correlation_id.as_deref(), None);
+            let d = safe.check_plan(&plan, None);
             (d, started.elapsed())
         })
         .await?;
+    // Validated above; the core refuses the same plans.
+    let decision = decision.map_err(|e| AppError::InvalidRequest(e.to_string()))?;
     st.metrics.check_duration("check_plan", took);
     for step in &decision.steps {
         st.metrics.decision(step, "check_plan");

@@ -99,7 +99,10 @@ async fn an_approver_answers_a_pending_decision_once() {
     assert_eq!(ev["decision"], "approve");
     assert_eq!(ev["reason"], "patch window");
     assert_eq!(ev["target"], "prod/api");
-    assert_eq!(ev["params"], json!({"namespace": "prod", "deployment": "api"}));
+    assert_eq!(
+        ev["params"],
+        json!({"namespace": "prod", "deployment": "api"})
+    );
     assert_eq!(ev["correlation_id"], d["correlation_id"]);
     assert_eq!(ev["context"]["audit_id"], d["audit_id"]);
     assert_eq!(ev["context"]["approver_name"], "Alice A.");
@@ -112,7 +115,12 @@ async fn an_approver_answers_a_pending_decision_once() {
     let (status, e) = f.post("/v1/approvals", &again, Some(&bob)).await;
     assert_eq!(status, StatusCode::CONFLICT, "{e}");
     assert_eq!(code(&e), "not_pending");
-    assert!(e["error"]["message"].as_str().unwrap().contains("already answered"));
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already answered")
+    );
     assert_eq!(f.events().len(), n);
 }
 
@@ -166,13 +174,23 @@ async fn every_refusal_has_its_status_and_writes_nothing() {
     let (status, e) = f.post("/v1/approvals", &body, Some(&deployer)).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{e}");
     assert_eq!(code(&e), "forbidden");
-    assert!(e["error"]["message"].as_str().unwrap().contains("approver roles"));
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("approver roles")
+    );
 
     // The agent that asked cannot approve its own request, even as an approver.
     let own = f.token("ops-agent", &["approver"]);
     let (status, e) = f.post("/v1/approvals", &body, Some(&own)).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{e}");
-    assert!(e["error"]["message"].as_str().unwrap().contains("its own request"));
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("its own request")
+    );
 
     let alice = f.token("alice@example.com", &["approver"]);
     // An audit id that is not in the log: 404.
@@ -237,11 +255,19 @@ async fn approver_roles_are_configurable() {
     let d = f.pending("ops-agent").await;
     let body = json!({"audit_id": d["audit_id"], "approved": true});
     let (status, _) = f
-        .post("/v1/approvals", &body, Some(&f.token("alice", &["approver"])))
+        .post(
+            "/v1/approvals",
+            &body,
+            Some(&f.token("alice", &["approver"])),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, r) = f
-        .post("/v1/approvals", &body, Some(&f.token("alice", &["sre-lead"])))
+        .post(
+            "/v1/approvals",
+            &body,
+            Some(&f.token("alice", &["sre-lead"])),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{r}");
 }

@@ -131,6 +131,81 @@ async fn parity_cases_over_http() {
     assert_eq!(report.events, 15);
 }
 
+/// `tests/parity/requests.json` as raw request bodies: a key repeated at any
+/// depth of params or context is a 400 `invalid_request`, exactly like one
+/// repeated at the top level, and so are the refused plans; nothing refused
+/// is logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_reading_cases_over_http() {
+    let dir = common::project("");
+    let server = Running::start(dir.path(), false).await;
+    let cases = common::requests();
+    let post = |path: &'static str, body: String| {
+        let req = server
+            .client
+            .post(server.url(path))
+            .header("content-type", "application/json")
+            .body(body);
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap())
+        }
+    };
+    let mut logged = 0;
+    let mut bodies = Vec::new();
+    for case in cases["checks"].as_array().unwrap() {
+        let mut body = format!(
+            "{{\"action\": {}, \"caller\": {}, \"params\": {}",
+            case["action"],
+            case["caller"],
+            case["params"].as_str().unwrap()
+        );
+        if let Some(c) = case["context"].as_str() {
+            body.push_str(&format!(", \"context\": {c}"));
+        }
+        body.push('}');
+        bodies.push(("/v1/check", body, case));
+    }
+    for case in cases["plans"].as_array().unwrap() {
+        bodies.push((
+            "/v1/check-plan",
+            case["plan"].as_str().unwrap().to_owned(),
+            case,
+        ));
+    }
+    for (path, body, case) in bodies {
+        let name = case["name"].as_str().unwrap();
+        let expect = &case["expect"];
+        let (status, v) = post(path, body).await;
+        if let Some(want) = expect["error_contains"].as_str() {
+            assert_eq!(status, 400, "{name}: {v}");
+            assert_eq!(v["error"]["code"], "invalid_request", "{name}: {v}");
+            let message = v["error"]["message"].as_str().unwrap();
+            assert!(message.contains(want), "{name}: `{message}` lacks `{want}`");
+        } else {
+            assert_eq!(status, 200, "{name}: {v}");
+            common::assert_expected(name, &v, expect);
+            logged += v["steps"].as_array().map_or(1, Vec::len);
+        }
+    }
+    // The top level refuses a repeated key with the same status and code.
+    let (status, v) = post(
+        "/v1/check",
+        r#"{"action": "a", "action": "restart-deployment"}"#.to_owned(),
+    )
+    .await;
+    assert_eq!(
+        (status, &v["error"]["code"]),
+        (400, &json!("invalid_request")),
+        "{v}"
+    );
+    server.stop().await;
+    let report = agent_safe_core::audit::verify(&[dir.path().join("audit")]);
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(report.events, logged as u64, "refusals are not logged");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_durability_shares_fsyncs_between_concurrent_requests() {
     let dir = common::sync_project();

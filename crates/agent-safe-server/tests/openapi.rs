@@ -112,14 +112,13 @@ fn real_decisions() -> (Value, Value) {
         "params": {"namespace": "staging", "deployment": "api"}}))
     .unwrap();
     let plain = serde_json::to_value(safe.check(&req)).unwrap();
-    let mut explained = req.clone();
-    explained.explain = true;
-    let plan = serde_json::to_value(safe.check_plan(
-        &[explained, CheckRequest::new("reboot-cluster")],
-        None,
-        None,
-    ))
+    let plan: agent_safe_core::PlanRequest = serde_json::from_value(json!([
+        {"action": "restart-deployment", "target": "staging/api", "caller": "a",
+         "params": {"namespace": "staging", "deployment": "api"}, "explain": true},
+        {"action": "reboot-cluster"}
+    ]))
     .unwrap();
+    let plan = serde_json::to_value(safe.check_plan(&plan, None).unwrap()).unwrap();
     (plain, plan)
 }
 
@@ -220,6 +219,27 @@ fn check_request_schema_has_exactly_the_core_fields() {
     );
     let plan = schema(&doc, "PlanRequest");
     assert_eq!(plan["additionalProperties"], json!(false));
+    let full_plan = agent_safe_core::PlanRequest {
+        description: Some("d".into()),
+        caller: Some("c".into()),
+        correlation_id: Some("x".into()),
+        explain: true,
+        steps: vec![agent_safe_core::PlanStep {
+            action: "a".into(),
+            target: Some("t".into()),
+            caller: Some("c".into()),
+            params: Some(json!({})),
+            context: Some(json!({})),
+            explain: true,
+        }],
+    };
+    let full_plan = serde_json::to_value(&full_plan).unwrap();
+    assert_eq!(props(plan), keys(&full_plan));
+    assert_eq!(required(plan), BTreeSet::from(["steps".to_owned()]));
+    let step = schema(&doc, "PlanStep");
+    assert_eq!(props(step), keys(&full_plan["steps"][0]));
+    assert_eq!(required(step), BTreeSet::from(["action".to_owned()]));
+    assert_eq!(step["additionalProperties"], json!(false));
 }
 
 #[test]

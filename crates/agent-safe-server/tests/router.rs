@@ -403,6 +403,46 @@ async fn check_plan_bearer_applies_to_every_step() {
     );
 }
 
+/// Issue 13, item 3: a key repeated inside params or context is refused with
+/// the status and error format of one repeated at the top level.
+#[tokio::test]
+async fn repeated_keys_are_refused_at_any_depth() {
+    let f = Fixture::new("");
+    let raw = |uri: &str, body: &str| f.json(post(uri, body.to_owned(), None));
+    let (status, top) = raw("/v1/check", r#"{"action": "a", "action": "b"}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&top), "invalid_request");
+    for (uri, body, path) in [
+        (
+            "/v1/check",
+            r#"{"action": "restart-deployment", "caller": "a", "params": {"namespace": "kube-system", "deployment": "api", "namespace": "staging"}}"#,
+            "params.namespace",
+        ),
+        (
+            "/v1/check",
+            r#"{"action": "restart-deployment", "params": {"namespace": "staging", "deployment": "api"}, "context": {"a": {"b": [{"c": 1, "c": 2}]}}}"#,
+            "context.a.b[0].c",
+        ),
+        (
+            "/v1/check-plan",
+            r#"{"steps": [{"action": "drain-node"}, {"action": "restart-deployment", "params": {"namespace": "kube-system", "deployment": "api", "namespace": "staging"}}]}"#,
+            "steps[1]: duplicate key `params.namespace`",
+        ),
+    ] {
+        let (status, v) = raw(uri, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(error_code(&v), "invalid_request", "{v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains(path), "{message}");
+        assert!(message.contains("line 1 column"), "{message}");
+        assert_eq!(
+            v.as_object().unwrap().keys().collect::<Vec<_>>(),
+            top.as_object().unwrap().keys().collect::<Vec<_>>()
+        );
+    }
+    assert!(f.audit_events().is_empty(), "nothing refused is logged");
+}
+
 #[tokio::test]
 async fn check_plan_refusals() {
     let f = Fixture::new("");
@@ -427,10 +467,28 @@ async fn check_plan_refusals() {
         .collect();
     let (status, _) = f.post("/v1/check-plan", &json!({"steps": many})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, v) = f.post("/v1/check-plan", &json!([{"action": "a"}])).await;
+    // A list of steps is a plan, as in a plan file and in Python.
+    let (status, v) = f.post("/v1/check-plan", &json!([staging_restart()])).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["result"], "allow");
+    assert_eq!(
+        f.audit_events().len(),
+        1,
+        "only the accepted plan is logged"
+    );
+    let (status, v) = f.post("/v1/check-plan", &json!([])).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(error_code(&v), "invalid_request");
-    assert!(f.audit_events().is_empty());
+    assert!(v["error"]["message"].as_str().unwrap().contains("no steps"));
+    // An `at` in a step is refused like one at the top level.
+    let (status, v) = f
+        .post(
+            "/v1/check-plan",
+            &json!({"steps": [{"action": "drain-node", "at": "2026-01-01T00:00:00Z"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&v), "evaluation_time_not_accepted");
+    assert_eq!(f.audit_events().len(), 1);
 }
 
 #[tokio::test]

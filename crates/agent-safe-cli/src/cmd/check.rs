@@ -14,14 +14,20 @@ use crate::project::Ctx;
 
 const OBJECT_EXAMPLE: &str = r#"e.g. '{"namespace": "staging"}'"#;
 
-/// Parses `text` (given to `flag`) as a JSON object.
-pub(crate) fn json_object(flag: &str, text: &str) -> Result<Json, CliError> {
-    match serde_json::from_str::<Json>(text) {
+/// Parses `text` (given to `flag`) as a JSON object named `root` (`params`,
+/// `context`), strictly: a key repeated at any depth is refused, as the
+/// sidecar and plan files refuse it.
+pub(crate) fn json_object(flag: &str, root: &str, text: &str) -> Result<Json, CliError> {
+    match agent_safe_core::json::parse(root, text) {
         Ok(v @ Json::Object(_)) => Ok(v),
         Ok(other) => Err(CliError::usage(format!(
             "{flag}: expected a JSON object, {OBJECT_EXAMPLE}, got {}",
             json_kind(&other)
         ))),
+        Err(e) if e.to_string().starts_with("duplicate key") => Err(CliError::usage_help(
+            format!("{flag}: {e}"),
+            "each key may appear once in a JSON object: remove the repeated key",
+        )),
         Err(e) => Err(CliError::usage(format!(
             "{flag}: expected a JSON object, {OBJECT_EXAMPLE}: {e}"
         ))),
@@ -51,7 +57,7 @@ fn read_params_file(path: &Path) -> Result<Json, CliError> {
         std::fs::read_to_string(path)
             .map_err(|e| CliError::usage(format!("--params-file {shown}: cannot read: {e}")))?
     };
-    json_object(&format!("--params-file {shown}"), &text)
+    json_object(&format!("--params-file {shown}"), "params", &text)
 }
 
 /// `check`.
@@ -61,14 +67,14 @@ pub(crate) fn check(io: &mut Io, ctx: &Ctx, a: CheckArgs) -> CmdResult {
             .map(|s| super::parse_time("--at", s))
             .transpose()?;
     let params = match (&a.params, &a.params_file) {
-        (Some(p), _) => Some(json_object("--params", p)?),
+        (Some(p), _) => Some(json_object("--params", "params", p)?),
         (None, Some(f)) => Some(read_params_file(f)?),
         (None, None) => None,
     };
     let context = a
         .context
         .as_deref()
-        .map(|c| json_object("--context", c))
+        .map(|c| json_object("--context", "context", c))
         .transpose()?;
     let safe = ctx.open()?;
     let req = CheckRequest {
@@ -220,12 +226,16 @@ pub(crate) fn check_plan(io: &mut Io, ctx: &Ctx, a: PlanArgs) -> CmdResult {
         a.at.as_deref()
             .map(|s| super::parse_time("--at", s))
             .transpose()?;
-    let mut steps = crate::plan::load_plan(&a.file)?;
-    for s in &mut steps {
-        s.explain = a.explain;
+    let mut request = crate::plan::load_plan(&a.file)?;
+    request.explain |= a.explain;
+    if a.correlation_id.is_some() {
+        request.correlation_id = a.correlation_id;
     }
     let safe = ctx.open()?;
-    let plan = safe.check_plan(&steps, a.correlation_id.as_deref(), at);
+    // `load_plan` refused an empty or oversized plan with its position.
+    let plan = safe
+        .check_plan(&request, at)
+        .map_err(|e| CliError::usage(format!("{}: {e}", a.file.display())))?;
     match a.output {
         Format::Json => {
             let text = serde_json::to_string_pretty(&plan).map_err(anyhow::Error::from)?;

@@ -133,10 +133,13 @@ pub(crate) fn scaffold(dir: &Path) -> Result<Vec<(PathBuf, bool)>, CliError> {
         if *kind == "decision" {
             continue;
         }
-        let text = crate::schema::generate(kind).ok_or_else(|| {
-            CliError::Failed(format!("the `{kind}` JSON Schema is missing"))
-        })?;
-        files.push((PathBuf::from(format!("schemas/{kind}.schema.json")), text, false));
+        let text = crate::schema::generate(kind)
+            .ok_or_else(|| CliError::Failed(format!("the `{kind}` JSON Schema is missing")))?;
+        files.push((
+            PathBuf::from(format!("schemas/{kind}.schema.json")),
+            text,
+            false,
+        ));
     }
     for (rel, text, _) in &mut files {
         if let Some(kind) = schema_kind(rel) {
@@ -145,7 +148,8 @@ pub(crate) fn scaffold(dir: &Path) -> Result<Vec<(PathBuf, bool)>, CliError> {
             } else {
                 "./"
             };
-            *text = format!("# yaml-language-server: $schema={up}schemas/{kind}.schema.json\n{text}");
+            *text =
+                format!("# yaml-language-server: $schema={up}schemas/{kind}.schema.json\n{text}");
         }
     }
     files.sort_by(|x, y| x.0.cmp(&y.0));

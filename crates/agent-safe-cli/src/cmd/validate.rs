@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use agent_safe_core::config::Config;
-use agent_safe_core::diag::{ConfigError, Diagnostic, Severity};
+use agent_safe_core::diag::{ConfigError, Diagnostic};
 use agent_safe_core::engine::{Finding, FindingKind, Snapshot, SnapshotSources, analyze};
 use agent_safe_core::identity::IdentityConfig;
 use agent_safe_core::k8s::{check_privilege, parse_privilege};
@@ -15,33 +15,6 @@ use crate::cli::{Format, ValidateArgs, ValidatePolicyArgs};
 use crate::error::{CliError, CmdResult, exit};
 use crate::output::{Io, paint, style};
 use crate::project::{Ctx, load_registry};
-
-/// A diagnostic, as `--output json` prints it.
-#[derive(Debug, Serialize)]
-struct JsonDiagnostic {
-    severity: &'static str,
-    file: String,
-    line: u32,
-    column: u32,
-    message: String,
-    help: Option<String>,
-}
-
-impl From<&Diagnostic> for JsonDiagnostic {
-    fn from(d: &Diagnostic) -> Self {
-        JsonDiagnostic {
-            severity: match d.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-            },
-            file: d.file.display().to_string(),
-            line: d.pos.line,
-            column: d.pos.col,
-            message: d.message.clone(),
-            help: d.help.clone(),
-        }
-    }
-}
 
 /// A warning: a rule-analysis finding or a questionable action privilege.
 #[derive(Debug, Serialize)]
@@ -147,7 +120,8 @@ struct Report {
     rules: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     targets: Option<usize>,
-    errors: Vec<JsonDiagnostic>,
+    /// The core's one JSON form of a diagnostic (`line`/`column` null when unknown).
+    errors: Vec<Diagnostic>,
     warnings: Vec<Warning>,
     #[serde(skip)]
     raw_errors: Option<ConfigError>,
@@ -172,7 +146,7 @@ impl Report {
     }
 
     fn fail(&mut self, e: ConfigError) {
-        self.errors = e.diagnostics.iter().map(JsonDiagnostic::from).collect();
+        self.errors = e.diagnostics.clone();
         self.raw_errors = Some(e);
         self.ok = false;
     }
@@ -221,8 +195,8 @@ impl Report {
         };
         if has_errors {
             let n = self.errors.len();
-            let files: std::collections::BTreeSet<&str> =
-                self.errors.iter().map(|e| e.file.as_str()).collect();
+            let files: std::collections::BTreeSet<&std::path::Path> =
+                self.errors.iter().map(|e| e.file.as_path()).collect();
             writeln!(
                 w,
                 "{} {n} error{} in {} file{}",

@@ -469,3 +469,83 @@ fn check_with_closed_stdout_keeps_the_decision_exit_code() {
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+/// Issue 13, item 3: the last of two equal keys used to win, so the check
+/// (and the audit line) saw `staging` while an executor reading the first
+/// value acted on `kube-system`.
+#[test]
+fn check_refuses_a_repeated_params_key() {
+    let p = Project::fixture();
+    snap!(
+        p,
+        "check_params_duplicate_key",
+        &[
+            "check",
+            "restart-deployment",
+            "--caller",
+            "ops-agent",
+            "--params",
+            r#"{"namespace":"kube-system","deployment":"api","namespace":"staging"}"#
+        ]
+    );
+    assert!(
+        !p.dir.join("audit/audit.jsonl").exists(),
+        "nothing was checked or logged"
+    );
+}
+
+#[test]
+fn check_refuses_repeated_keys_at_any_depth_in_every_input() {
+    let p = Project::fixture();
+    p.write(
+        "params.json",
+        "{\"namespace\": \"staging\", \"deployment\": \"web\",\n \"x\": [{\"k\": 1, \"k\": 2}]}",
+    );
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &[
+                "--params",
+                r#"{"namespace":"staging","deployment":"web","o":{"a":{"b":1,"b":2}}}"#,
+            ],
+            "--params: duplicate key `params.o.a.b`",
+        ),
+        (
+            &["--params-file", "params.json"],
+            "--params-file params.json: duplicate key `params.x[0].k`",
+        ),
+        (
+            &[
+                "--params",
+                r#"{"namespace":"staging","deployment":"web"}"#,
+                "--context",
+                r#"{"run":"a","run":"b"}"#,
+            ],
+            "--context: duplicate key `context.run`",
+        ),
+    ];
+    for (args, want) in cases {
+        let mut argv = vec!["check", "restart-deployment", "--caller", "ops-agent"];
+        argv.extend_from_slice(args);
+        let (code, out, err) = p.run(&argv);
+        assert_eq!(code, 2, "{argv:?}: {out}{err}");
+        assert!(err.contains(want), "{argv:?}: {err}");
+        assert!(
+            err.contains("line 2 column") || !want.contains("params-file"),
+            "{err}"
+        );
+    }
+    // Equal keys in different objects are not repeats.
+    let (code, out, err) = p.run(&[
+        "check",
+        "restart-deployment",
+        "--caller",
+        "ops-agent",
+        "--at",
+        AT,
+        "--params",
+        r#"{"namespace":"staging","deployment":"web"}"#,
+        "--context",
+        r#"{"a":{"id":1},"b":{"id":2}}"#,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+}

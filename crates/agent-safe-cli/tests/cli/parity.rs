@@ -120,3 +120,101 @@ fn parity_cases_through_the_cli() {
         "{out}"
     );
 }
+
+fn assert_expected(name: &str, got: &Value, expect: &Value) {
+    for (k, want) in expect.as_object().unwrap() {
+        match k.as_str() {
+            "reason_contains" => {
+                let reason = got["reason"].as_str().unwrap();
+                assert!(
+                    reason.contains(want.as_str().unwrap()),
+                    "{name}: reason `{reason}` lacks `{want}`"
+                );
+            }
+            "steps" => {
+                let steps = got["steps"].as_array().unwrap();
+                let want = want.as_array().unwrap();
+                assert_eq!(steps.len(), want.len(), "{name}: steps in {got:#}");
+                for (i, (s, w)) in steps.iter().zip(want).enumerate() {
+                    let mut w = w.as_object().unwrap().clone();
+                    let trace = w.remove("trace").unwrap().as_bool().unwrap();
+                    assert_eq!(s["trace"].is_array(), trace, "{name}: step {i} trace");
+                    assert!(s["audit_id"].is_string(), "{name}: step {i} is audited");
+                    assert_expected(&format!("{name}, step {i}"), s, &Value::Object(w));
+                }
+            }
+            _ => assert_eq!(&got[k], want, "{name}: field `{k}` in {got:#}"),
+        }
+    }
+}
+
+fn exit_code_of(result: &Value) -> i32 {
+    match result.as_str().unwrap() {
+        "allow" => 0,
+        "deny" => 3,
+        "require_approval" => 4,
+        other => panic!("result {other}"),
+    }
+}
+
+/// `tests/parity/requests.json` through `check --params/--context` and
+/// `check-plan FILE.json`: refusals are usage errors (exit 2) and log nothing.
+#[test]
+fn request_reading_cases_through_the_cli() {
+    let p = Project::empty();
+    copy_dir(&fixture().join("project"), &p.dir);
+    let cases: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture().join("requests.json")).unwrap())
+            .unwrap();
+    let mut logged = 0;
+    for case in cases["checks"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let mut args = vec![
+            "check",
+            case["action"].as_str().unwrap(),
+            "--caller",
+            case["caller"].as_str().unwrap(),
+            "-o",
+            "json",
+            "--params",
+            case["params"].as_str().unwrap(),
+        ];
+        if let Some(c) = case["context"].as_str() {
+            args.extend(["--context", c]);
+        }
+        let (code, out, err) = p.run(&args);
+        let expect = &case["expect"];
+        if let Some(want) = expect["error_contains"].as_str() {
+            assert_eq!(code, 2, "{name}: {out}{err}");
+            assert!(err.contains(want), "{name}: `{err}` lacks `{want}`");
+        } else {
+            let d: Value =
+                serde_json::from_str(&out).unwrap_or_else(|e| panic!("{name}: {e}{err}"));
+            assert_eq!(code, exit_code_of(&d["result"]), "{name}");
+            assert_expected(name, &d, expect);
+            logged += 1;
+        }
+    }
+    for case in cases["plans"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        p.write("plan.json", case["plan"].as_str().unwrap());
+        let (code, out, err) = p.run(&["check-plan", "plan.json", "-o", "json"]);
+        let expect = &case["expect"];
+        if let Some(want) = expect["error_contains"].as_str() {
+            assert_eq!(code, 2, "{name}: {out}{err}");
+            assert!(err.contains(want), "{name}: `{err}` lacks `{want}`");
+        } else {
+            let d: Value =
+                serde_json::from_str(&out).unwrap_or_else(|e| panic!("{name}: {e}{err}"));
+            assert_eq!(code, exit_code_of(&d["result"]), "{name}");
+            assert_expected(name, &d, expect);
+            logged += d["steps"].as_array().unwrap().len();
+        }
+    }
+    let (code, out, err) = p.run(&["audit", "verify"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with(&format!("ok: {logged} events in 1 file")),
+        "refusals are not logged: {out}"
+    );
+}

@@ -367,3 +367,37 @@ fn show_action_out_writes_an_override_that_loads() {
     // The text view in a file is plain text, without terminal colours.
     assert!(!p.read("actions/restart-deployment.yaml").contains('\u{1b}'));
 }
+
+#[test]
+fn validate_json_errors_use_the_core_diagnostic_form() {
+    let p = Project::fixture();
+    // One error with a position, one about a whole file (no line, no column).
+    p.write(
+        "policies/broken.yaml",
+        "rules:\n  - name: oops\n    decision: alow\n",
+    );
+    p.write("inventory.yaml", "\u{0}");
+    let (code, out, err) = p.run(&["validate", "--output", "json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let errors = v["errors"].as_array().unwrap();
+    assert!(!errors.is_empty(), "{v:#}");
+    for e in errors {
+        let keys: Vec<&str> = e.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["column", "file", "help", "line", "message", "severity"],
+            "{e}"
+        );
+        assert_eq!(e["severity"], "error");
+        // Never 0: a position is 1-based, or null when unknown.
+        assert_ne!(e["line"], 0, "{e}");
+        assert_ne!(e["column"], 0, "{e}");
+    }
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["line"] == 3 && e["column"].is_u64()),
+        "{v:#}"
+    );
+}

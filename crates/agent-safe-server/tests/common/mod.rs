@@ -152,10 +152,26 @@ pub fn cases() -> Vec<Value> {
     v["cases"].as_array().unwrap().clone()
 }
 
-/// Checks a decision against a case's `expect`.
+/// `tests/parity/requests.json`: request-reading cases (`checks`, `plans`).
+pub fn requests() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(parity().join("requests.json")).unwrap()).unwrap()
+}
+
+/// Checks a decision (or a plan decision, with `steps`) against a case's `expect`.
 pub fn assert_expected(name: &str, d: &Value, expect: &Value) {
     for (k, want) in expect.as_object().unwrap() {
-        if k == "reason_contains" {
+        if k == "steps" {
+            let steps = d["steps"].as_array().unwrap();
+            let want = want.as_array().unwrap();
+            assert_eq!(steps.len(), want.len(), "{name}: steps in {d:#}");
+            for (i, (s, w)) in steps.iter().zip(want).enumerate() {
+                let mut w = w.as_object().unwrap().clone();
+                let trace = w.remove("trace").unwrap().as_bool().unwrap();
+                assert_eq!(s["trace"].is_array(), trace, "{name}: step {i} trace");
+                assert!(s["audit_id"].is_string(), "{name}: step {i} is audited");
+                assert_expected(&format!("{name}, step {i}"), s, &Value::Object(w));
+            }
+        } else if k == "reason_contains" {
             let reason = d["reason"].as_str().unwrap();
             assert!(
                 reason.contains(want.as_str().unwrap()),
