@@ -712,17 +712,32 @@ mod tests {
     #[test]
     fn unknown_tags_are_refused() {
         for (src, line) in [
-            ("rules: !include other.yaml
-", 1),
-            ("a: 1
+            (
+                "rules: !include other.yaml
+",
+                1,
+            ),
+            (
+                "a: 1
 b: !env SECRET
-", 2),
-            ("a: [x, !custom y]
-", 1),
-            ("a: !!python/object:os.system x
-", 1),
-            ("a: !<tag:example.com,2026:x> y
-", 1),
+",
+                2,
+            ),
+            (
+                "a: [x, !custom y]
+",
+                1,
+            ),
+            (
+                "a: !!python/object:os.system x
+",
+                1,
+            ),
+            (
+                "a: !<tag:example.com,2026:x> y
+",
+                1,
+            ),
         ] {
             let e = p(src)
                 .err()
@@ -731,7 +746,9 @@ b: !env SECRET
             assert!(e.message.contains('!'), "{src}: the tag is named: {e}");
             assert_eq!(e.pos.line, line, "{src}: {e}");
             assert!(
-                e.help.as_deref().is_some_and(|h| h.contains("no YAML tags")),
+                e.help
+                    .as_deref()
+                    .is_some_and(|h| h.contains("no YAML tags")),
                 "{src}: {e:?}"
             );
         }

@@ -239,9 +239,11 @@ pub fn analyze(snap: &Snapshot) -> Vec<Finding> {
                 message: "its time windows are never open".into(),
             });
         }
+        let mut around_the_clock = false;
         if let Some(ws) = &m.time_windows {
             for w in ws {
                 if w.start_minute == w.end_minute && (w.start.is_some() || w.start_hour.is_some()) {
+                    around_the_clock = true;
                     out.push(Finding {
                         kind: FindingKind::TimeWindow,
                         rule: r.rule.name.clone(),
@@ -252,6 +254,25 @@ pub fn analyze(snap: &Snapshot) -> Vec<Finding> {
                     });
                 }
             }
+        }
+        // Windows that are open all week (`[{}]`, all seven days without
+        // hours, …) restrict nothing, yet `time_windows` still counts toward
+        // specificity and lets the rule outrank rules that say more.
+        if !around_the_clock
+            && let Some(w) = &week
+            && w.iter().all(|b| *b)
+        {
+            out.push(Finding {
+                kind: FindingKind::TimeWindow,
+                rule: r.rule.name.clone(),
+                file: origin.clone(),
+                other_rule: None,
+                other_file: None,
+                message: format!(
+                    "its time windows are open around the clock, so `time_windows` restricts nothing, yet it counts toward the rule's specificity ({}) and lets it outrank rules with real conditions; remove `time_windows`, or give each window `days` or `start`/`end`",
+                    r.specificity
+                ),
+            });
         }
         facts.push(Facts {
             actions: action_set(r, &actions)
