@@ -381,7 +381,7 @@ def test_optional_arguments_sent_as_null_are_left_out(proj: Project) -> None:
 
 
 def test_caller_token_from_the_context_is_verified(tmp_path: Path) -> None:
-    key = "k" * 43  # 32 bytes of base64url
+    key = "cHl0aG9uLW1pZGRsZXdhcmUtdGVzdC1rZXktMDEyMzQ1Njc4OQ"  # 37 bytes
     proj = Project(tmp_path, signing_key=key)
     token = proj.safe.create_token("deploy-bot", roles=["deployer"])
     agent_for(proj).invoke(ask(*RESTART), thread(), context=Ctx(token=token))

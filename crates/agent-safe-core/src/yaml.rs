@@ -240,6 +240,10 @@ pub fn parse(file: &Path, src: &str) -> Result<Node, Diagnostic> {
         strict_booleans: true,
         with_snippet: false,
         duplicate_keys: serde_saphyr::options::DuplicateKeyPolicy::Error,
+        // An application tag (`!include x`, `!env X`) would otherwise be
+        // dropped and its scalar read as plain text: the file would mean
+        // something other than what its author wrote.
+        reject_unsupported_tags: true,
     };
     serde_saphyr::from_str_with_options::<Node>(src, options).map_err(|e| yaml_error(file, &e))
 }
@@ -281,7 +285,11 @@ fn yaml_error(file: &Path, e: &serde_saphyr::Error) -> Diagnostic {
     // serde-saphyr prefixes its message with the location; keep only the message.
     let message = strip_location_prefix(&text);
     let lower = message.to_lowercase();
-    let help = if lower.contains("duplicate") {
+    let help = if matches!(e, serde_saphyr::Error::UnsupportedTag { .. }) {
+        Some(
+            "agent-safe files take no YAML tags: remove the tag (there is no `!include`; put each policy or action in its own file of the directory instead), or quote the value if the `!` is part of it",
+        )
+    } else if lower.contains("duplicate") {
         Some("each key may appear once in a mapping: remove or rename the repeated key")
     } else if lower.contains("budget") || lower.contains("alias") || lower.contains("depth") {
         Some(
@@ -699,6 +707,60 @@ mod tests {
             block.push_str("k:\n");
         }
         assert!(p(&block).is_err());
+    }
+
+    #[test]
+    fn unknown_tags_are_refused() {
+        for (src, line) in [
+            (
+                "rules: !include other.yaml
+",
+                1,
+            ),
+            (
+                "a: 1
+b: !env SECRET
+",
+                2,
+            ),
+            (
+                "a: [x, !custom y]
+",
+                1,
+            ),
+            (
+                "a: !!python/object:os.system x
+",
+                1,
+            ),
+            (
+                "a: !<tag:example.com,2026:x> y
+",
+                1,
+            ),
+        ] {
+            let e = p(src)
+                .err()
+                .unwrap_or_else(|| unreachable!("tag accepted: {src}"));
+            assert!(e.message.starts_with("invalid YAML"), "{src}: {e}");
+            assert!(e.message.contains('!'), "{src}: the tag is named: {e}");
+            assert_eq!(e.pos.line, line, "{src}: {e}");
+            assert!(
+                e.help
+                    .as_deref()
+                    .is_some_and(|h| h.contains("no YAML tags")),
+                "{src}: {e:?}"
+            );
+        }
+        // Standard tags keep their meaning; a quoted `!` is text.
+        let n = p("a: !!str 1.0\nb: '!include x'\nc: !!int 3\n")
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let Value::Map(e) = n.value else {
+            unreachable!()
+        };
+        assert_eq!(e[0].1.value, Value::Str("1.0".into()));
+        assert_eq!(e[1].1.value, Value::Str("!include x".into()));
+        assert_eq!(e[2].1.value, Value::Int(3));
     }
 
     #[test]

@@ -81,6 +81,17 @@ fn analysis_findings() {
         ("window open around the clock", "rules:
   - {name: a, match: {time_windows: [{start: '08:00', end: '08:00'}]}, decision: allow}",
          vec![(FindingKind::TimeWindow, "a", None)]),
+        ("an empty time window is always open", "rules:
+  - {name: a, match: {time_windows: [{}]}, decision: allow}",
+         vec![(FindingKind::TimeWindow, "a", None)]),
+        ("every day without hours is always open", "rules:
+  - {name: a, match: {time_windows: [{days: [mon, tue, wed, thu, fri, sat, sun], timezone: Europe/London}]}, decision: allow}",
+         vec![(FindingKind::TimeWindow, "a", None)]),
+        ("windows that together cover the week are always open", "rules:
+  - {name: a, match: {time_windows: [{start: '00:00', end: '12:00'}, {start: '12:00', end: '24:00'}]}, decision: allow}",
+         vec![(FindingKind::TimeWindow, "a", None)]),
+        ("weekdays only is a real window", "rules:
+  - {name: a, match: {time_windows: [{days: [mon, tue, wed, thu, fri]}]}, decision: allow}", vec![]),
     ];
     let mut failures = Vec::new();
     for (what, policy, want) in cases {
@@ -221,4 +232,18 @@ fn check_plan_shares_one_correlation_id() {
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[1]["plan_step"], 1);
     assert_eq!(lines[1]["correlation_id"], "change-42");
+}
+
+#[test]
+fn an_always_open_window_says_it_still_counts_toward_specificity() {
+    let f = analyze(&snapshot(
+        "rules:\n  - {name: a, match: {actions: [restart-deployment], time_windows: [{}]}, decision: allow}\n",
+    ));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(
+        f[0].message
+            .contains("open around the clock, so `time_windows` restricts nothing, yet it counts toward the rule's specificity (2)"),
+        "{}",
+        f[0].message
+    );
 }

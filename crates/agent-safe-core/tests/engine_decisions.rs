@@ -215,7 +215,10 @@ fn target_is_resolved_from_params() {
 
 fn key() -> IdentityConfig {
     IdentityConfig {
-        keys: vec![SigningKey::new(Some("k1".into()), vec![7u8; 32])],
+        keys: vec![SigningKey::new(
+            Some("k1".into()),
+            b"engine-decisions-test-key-0123456789".to_vec(),
+        )],
         require_signed: true,
         ..IdentityConfig::default()
     }

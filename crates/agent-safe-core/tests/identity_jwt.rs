@@ -512,6 +512,54 @@ fn verify_token_table() {
             Err(malformed("the claims repeat the claim `agent_id`")),
         ),
         case(
+            "claims repeat agent_id through an escape",
+            sign_raw(
+                &hdr().to_string(),
+                &format!(
+                    "{{\"agent_id\":\"reader\",\"iat\":{},\"exp\":{},\"agent\\u005fid\":\"admin\"}}",
+                    NOW - 60,
+                    NOW + 600
+                ),
+                SECRET_A,
+            ),
+            Err(malformed("the claims repeat the claim `agent_id`")),
+        ),
+        case(
+            "claims repeat a member inside an object claim",
+            sign_raw(
+                &hdr().to_string(),
+                &format!(
+                    "{{\"agent_id\":\"reader\",\"iat\":{},\"exp\":{},\"ext\":{{\"tier\":\"low\",\"tier\":\"admin\"}}}}",
+                    NOW - 60,
+                    NOW + 600
+                ),
+                SECRET_A,
+            ),
+            Err(malformed("the claims repeat the member `ext.tier`")),
+        ),
+        case(
+            "claims repeat a member inside an array of objects",
+            sign_raw(
+                &hdr().to_string(),
+                &format!(
+                    "{{\"agent_id\":\"reader\",\"iat\":{},\"exp\":{},\"ext\":[{{}},{{\"a\":1,\"a\":2}}]}}",
+                    NOW - 60,
+                    NOW + 600
+                ),
+                SECRET_A,
+            ),
+            Err(malformed("the claims repeat the member `ext.1.a`")),
+        ),
+        case(
+            "header repeats a member inside an object",
+            sign_raw(
+                "{\"alg\":\"HS256\",\"jwk\":{\"k\":\"a\",\"k\":\"b\"}}",
+                &claims().to_string(),
+                SECRET_A,
+            ),
+            Err(malformed("the header repeats the parameter `jwk.k`")),
+        ),
+        case(
             "header repeats alg",
             sign_raw(
                 "{\"alg\":\"none\",\"alg\":\"HS256\"}",
@@ -1222,6 +1270,61 @@ fn mint_errors() {
 // ---------------------------------------------------------------- config, secrets, messages
 
 #[test]
+fn degenerate_secrets_are_refused() {
+    let counter: Vec<u8> = (0..32).collect();
+    let down: Vec<u8> = (0..40u8).map(|i| 200 - 3 * i).collect();
+    let twice = [b"0123456789abcdef".as_slice(), b"0123456789abcdef"].concat();
+    #[rustfmt::skip]
+    let cases: Vec<(&str, Vec<u8>, Option<&str>)> = vec![
+        ("all zero", vec![0; 32], Some("it has only 1 distinct byte value (at least 8 are required)")),
+        ("all 0xff, 64 bytes", vec![0xff; 64], Some("only 1 distinct byte value")),
+        ("two values", b"abababababababababababababababab".to_vec(), Some("only 2 distinct byte values")),
+        ("seven values", b"abcdefgabcdefgabcdefgabcdefgabcdefg".to_vec(), Some("only 7 distinct")),
+        ("a 16-byte block twice", twice, Some("it is one 16-byte block repeated")),
+        ("an 8-byte block four times", b"k3y!Sxcr".repeat(4), Some("it is one 8-byte block repeated")),
+        ("a counter", counter, Some("its bytes count up or down by a constant step")),
+        ("counting down by 3", down, Some("constant step")),
+        // Real keys pass: the test keys, 32 random bytes, hex and decimal text.
+        ("test key A", SECRET_A.to_vec(), None),
+        ("random", URL_SAFE_NO_PAD.decode(generate_secret().unwrap()).unwrap(), None),
+        ("hex text", b"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_vec(), None),
+        ("decimal text", b"31415926535897932384626433832795028841971".to_vec(), None),
+        // Only the last byte differs: not a repeat, enough distinct values.
+        ("almost a counter", [(0..31).collect::<Vec<u8>>(), vec![99]].concat(), None),
+    ];
+    let mut failures = Vec::new();
+    for (name, secret, want) in cases {
+        let c = IdentityConfig {
+            keys: vec![key(Some("k"), &secret)],
+            ..IdentityConfig::default()
+        };
+        let got = c.validate();
+        match (want, &got) {
+            (None, Ok(())) => {}
+            (Some(w), Err(e @ IdentityError::WeakSecret { key, reason })) => {
+                if key != "key `k`" || !reason.contains(w) || e.code() != "weak_secret" {
+                    failures.push(format!("{name}: want `{w}`, got {e:?}"));
+                }
+                let text = e.to_string();
+                if !text.starts_with("key `k` has a degenerate secret: ")
+                    || !text.contains("agent-safe init")
+                {
+                    failures.push(format!("{name}: message {text}"));
+                }
+                // Verification and minting fail closed with the same error.
+                if verify_token(&c, "eyJ.eyJ.x", NOW).err().as_ref() != Some(e)
+                    || mint_token(&c, &mint_req(None), NOW).err().as_ref() != Some(e)
+                {
+                    failures.push(format!("{name}: a weak key is used"));
+                }
+            }
+            _ => failures.push(format!("{name}: want {want:?}, got {got:?}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
 fn config_validation() {
     assert_eq!(IdentityConfig::default().leeway_seconds, 30);
     assert_eq!(IdentityConfig::default().validate(), Ok(()));
@@ -1234,6 +1337,14 @@ fn config_validation() {
                 ..IdentityConfig::default()
             },
             "secret_too_short",
+        ),
+        (
+            "all-zero secret",
+            IdentityConfig {
+                keys: vec![key(Some("a"), SECRET_A), key(None, &[0; 32])],
+                ..IdentityConfig::default()
+            },
+            "weak_secret",
         ),
         (
             "duplicate kid",

@@ -66,7 +66,10 @@ static BROKEN: CryptoProvider = CryptoProvider {
 fn a_broken_foreign_provider_fails_closed() {
     BROKEN.install_default().unwrap();
     let cfg = IdentityConfig {
-        keys: vec![SigningKey::new(None, vec![3; 32])],
+        keys: vec![SigningKey::new(
+            None,
+            b"provider-broken-test-key-0123456789".to_vec(),
+        )],
         ..IdentityConfig::default()
     };
     let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256"}"#);

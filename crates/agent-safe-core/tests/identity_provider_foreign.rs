@@ -75,7 +75,10 @@ fn a_correct_foreign_provider_is_used() {
     install_crypto_provider().unwrap();
 
     let cfg = IdentityConfig {
-        keys: vec![SigningKey::new(Some("k".to_owned()), vec![3; 32])],
+        keys: vec![SigningKey::new(
+            Some("k".to_owned()),
+            b"provider-foreign-test-key-0123456789".to_vec(),
+        )],
         ..IdentityConfig::default()
     };
     let req = MintRequest {

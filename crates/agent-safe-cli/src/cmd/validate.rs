@@ -4,7 +4,9 @@ use std::io::Write;
 
 use agent_safe_core::config::Config;
 use agent_safe_core::diag::{ConfigError, Diagnostic};
-use agent_safe_core::engine::{Finding, FindingKind, Snapshot, SnapshotSources, analyze};
+use agent_safe_core::engine::{
+    BindingGap, Finding, FindingKind, Snapshot, SnapshotSources, analyze, binding_gaps,
+};
 use agent_safe_core::identity::IdentityConfig;
 use agent_safe_core::k8s::{check_privilege, parse_privilege};
 use agent_safe_core::load::{load_inventory, load_policies};
@@ -21,7 +23,7 @@ use crate::project::{Ctx, load_registry};
 struct Warning {
     /// `conflict`, `shadowed`, `unknown_action`, `unknown_target_type`,
     /// `time_window`, `no_matching_target`, `invalid_privilege`,
-    /// `unloaded_file`.
+    /// `unbound_target`, `unloaded_file`.
     kind: String,
     /// `file:line` of the rule or action.
     file: String,
@@ -33,6 +35,9 @@ struct Warning {
     other_file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     action: Option<String>,
+    /// The inventory target, for `unbound_target`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<String>,
     message: String,
 }
 
@@ -57,7 +62,23 @@ impl From<Finding> for Warning {
             other_rule: f.other_rule,
             other_file: f.other_file,
             action: None,
+            target: None,
             message,
+        }
+    }
+}
+
+impl From<BindingGap> for Warning {
+    fn from(g: BindingGap) -> Self {
+        Warning {
+            kind: "unbound_target".into(),
+            file: g.file,
+            rule: None,
+            other_rule: None,
+            other_file: None,
+            action: Some(g.actions.join(", ")),
+            target: Some(g.target),
+            message: g.message,
         }
     }
 }
@@ -79,6 +100,7 @@ fn privilege_warnings(registry: &Registry) -> Vec<Warning> {
                     other_rule: None,
                     other_file: None,
                     action: Some(a.key()),
+                    target: None,
                     message: format!("action `{}` requires `{p}`, which Kubernetes RBAC does not know: {problem}", a.key()),
                 });
             }
@@ -101,6 +123,7 @@ fn unloaded_warnings(config: &Config) -> Vec<Warning> {
             other_rule: None,
             other_file: None,
             action: None,
+            target: None,
             message: format!("{}; {}", d.message, d.help.unwrap_or_default()),
         })
         .collect()
@@ -251,6 +274,9 @@ pub(crate) fn validate(io: &mut Io, ctx: &Ctx, a: ValidateArgs) -> CmdResult {
             report.counts(&snap);
             report.warnings = analyze(&snap).into_iter().map(Warning::from).collect();
             report.warnings.extend(privilege_warnings(&snap.registry));
+            report
+                .warnings
+                .extend(binding_gaps(&snap).into_iter().map(Warning::from));
         }
     }
     report.warnings.extend(unloaded_warnings(&config));

@@ -401,3 +401,51 @@ fn validate_json_errors_use_the_core_diagnostic_form() {
         "{v:#}"
     );
 }
+
+/// A target without the coordinates its actions bind: `validate` names the
+/// target and the actions, and a check of such an action on it is denied
+/// (before, the params could address any object, `kube-system` included).
+#[test]
+fn validate_warns_about_an_unbound_target_and_check_denies() {
+    let p = Project::fixture();
+    let inventory = p.read("inventory.yaml");
+    p.write(
+        "inventory.yaml",
+        &format!(
+            "{inventory}  - id: staging/bare\n    type: k8s-deployment\n    environment: staging\n    sensitivity: internal\n"
+        ),
+    );
+    snap!(p, "validate_unbound_target", &["validate"]);
+    let (code, out, _) = p.run(&["validate", "--output", "json"]);
+    assert_eq!(code, 0, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let warning = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["kind"] == "unbound_target")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(warning["target"], "staging/bare");
+    assert!(
+        warning["action"]
+            .as_str()
+            .unwrap()
+            .contains("restart-deployment@1.0.0"),
+        "{warning}"
+    );
+    let (code, out, _) = p.run(&[
+        "check",
+        "restart-deployment",
+        "--target",
+        "staging/bare",
+        "--caller",
+        "some-agent",
+        "--params",
+        r#"{"namespace":"kube-system","deployment":"coredns"}"#,
+    ]);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("target `staging/bare` has no namespace in the inventory"),
+        "{out}"
+    );
+}

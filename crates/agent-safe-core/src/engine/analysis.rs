@@ -20,7 +20,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::compile::{CompiledRule, Snapshot, Window};
-use crate::model::{Origin, Target};
+use crate::model::{Coordinate, Origin, Target};
 
 /// What kind of problem a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -239,9 +239,11 @@ pub fn analyze(snap: &Snapshot) -> Vec<Finding> {
                 message: "its time windows are never open".into(),
             });
         }
+        let mut around_the_clock = false;
         if let Some(ws) = &m.time_windows {
             for w in ws {
                 if w.start_minute == w.end_minute && (w.start.is_some() || w.start_hour.is_some()) {
+                    around_the_clock = true;
                     out.push(Finding {
                         kind: FindingKind::TimeWindow,
                         rule: r.rule.name.clone(),
@@ -252,6 +254,25 @@ pub fn analyze(snap: &Snapshot) -> Vec<Finding> {
                     });
                 }
             }
+        }
+        // Windows that are open all week (`[{}]`, all seven days without
+        // hours, …) restrict nothing, yet `time_windows` still counts toward
+        // specificity and lets the rule outrank rules that say more.
+        if !around_the_clock
+            && let Some(w) = &week
+            && w.iter().all(|b| *b)
+        {
+            out.push(Finding {
+                kind: FindingKind::TimeWindow,
+                rule: r.rule.name.clone(),
+                file: origin.clone(),
+                other_rule: None,
+                other_file: None,
+                message: format!(
+                    "its time windows are open around the clock, so `time_windows` restricts nothing, yet it counts toward the rule's specificity ({}) and lets it outrank rules with real conditions; remove `time_windows`, or give each window `days` or `start`/`end`",
+                    r.specificity
+                ),
+            });
         }
         facts.push(Facts {
             actions: action_set(r, &actions)
@@ -322,6 +343,84 @@ pub fn analyze(snap: &Snapshot) -> Vec<Finding> {
         }
     }
     out.sort_by(|a, b| (a.kind, &a.file, &a.rule).cmp(&(b.kind, &b.file, &b.rule)));
+    out
+}
+
+/// An inventory target that some actions bind to their params
+/// (`target_params`) but that lacks the coordinates they bind: checks of
+/// those actions on it are denied (a warning: the configuration still loads).
+#[derive(Debug, Clone, Serialize)]
+pub struct BindingGap {
+    /// The target's id.
+    pub target: String,
+    /// Where the target is defined.
+    pub file: String,
+    /// The coordinates it lacks (`cluster`, `namespace`, `name`).
+    pub missing: Vec<Coordinate>,
+    /// The actions (`name@version`) that bind a missing coordinate.
+    pub actions: Vec<String>,
+    /// A readable explanation.
+    pub message: String,
+}
+
+/// Targets that lack a coordinate an action of their type binds.
+pub fn binding_gaps(snap: &Snapshot) -> Vec<BindingGap> {
+    let mut out = Vec::new();
+    for t in snap.inventory.iter() {
+        let mut missing = BTreeSet::new();
+        let mut actions = Vec::new();
+        for a in snap.registry.all_versions() {
+            if !a.target_types.contains(&t.target_type) {
+                continue;
+            }
+            let lacks: Vec<Coordinate> = a
+                .target_params
+                .keys()
+                .copied()
+                .filter(|c| t.coordinate(*c).is_none())
+                .collect();
+            if !lacks.is_empty() {
+                missing.extend(lacks);
+                actions.push(a.key());
+            }
+        }
+        if actions.is_empty() {
+            continue;
+        }
+        let missing: Vec<Coordinate> = missing.into_iter().collect();
+        let names = |v: &[String]| {
+            v.iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let coords: Vec<String> = missing.iter().map(|c| c.to_string()).collect();
+        let message = format!(
+            "target `{}` ({}) has no {}, but {} {} the request's params to it, so every check of {} on this target is denied; add {} to the target",
+            t.id,
+            t.target_type,
+            coords.join(" or "),
+            names(&actions),
+            if actions.len() == 1 { "binds" } else { "bind" },
+            if actions.len() == 1 {
+                "that action"
+            } else {
+                "these actions"
+            },
+            coords
+                .iter()
+                .map(|c| format!("`{c}:`"))
+                .collect::<Vec<_>>()
+                .join(" and "),
+        );
+        out.push(BindingGap {
+            target: t.id.clone(),
+            file: loc(&t.origin),
+            missing,
+            actions,
+            message,
+        });
+    }
     out
 }
 

@@ -146,31 +146,59 @@ impl From<Sensitivity> for u8 {
 
 /// A compiled selector pattern. The common shapes (a literal, `prefix*`,
 /// `*suffix`, `*`, `**`) skip the general glob matcher; everything else uses
-/// `globset` with the same settings (`*` stays within one `/` segment).
+/// `globset` with the same settings. In path patterns (target ids, labels)
+/// `*` stays within one `/` segment; in whole-id patterns (agent ids) `*`
+/// and `?` match `/` too.
 #[derive(Debug, Clone)]
 pub(crate) enum Pat {
     Exact(String),
-    Prefix(String),
-    Suffix(String),
-    Star,
+    Prefix { prefix: String, whole: bool },
+    Suffix { suffix: String, whole: bool },
+    Star { whole: bool },
     DoubleStar,
     Glob(GlobMatcher),
 }
 
 impl Pat {
+    /// A path pattern: `*` does not cross `/`.
     fn new(p: &str) -> Result<Pat, String> {
-        let glob = compile_glob(p).map_err(|e| format!("invalid glob `{p}`: {}", e.kind()))?;
+        Pat::build(p, false)
+    }
+
+    /// A whole-id pattern: `*` matches any characters, `/` included. Agent
+    /// ids are opaque names, not paths: a deny rule for `rogue-*` must catch
+    /// `rogue-1/x` too.
+    fn whole(p: &str) -> Result<Pat, String> {
+        Pat::build(p, true)
+    }
+
+    fn build(p: &str, whole: bool) -> Result<Pat, String> {
+        let glob = if whole {
+            globset::GlobBuilder::new(p)
+                .literal_separator(false)
+                .backslash_escape(true)
+                .build()
+        } else {
+            compile_glob(p)
+        }
+        .map_err(|e| format!("invalid glob `{p}`: {}", e.kind()))?;
         let meta = |s: &str| s.contains(['*', '?', '[', ']', '{', '}', '\\']);
         Ok(if p == "*" {
-            Pat::Star
+            Pat::Star { whole }
         } else if p == "**" {
             Pat::DoubleStar
         } else if !meta(p) {
             Pat::Exact(p.to_owned())
         } else if let Some(pre) = p.strip_suffix('*').filter(|x| !meta(x)) {
-            Pat::Prefix(pre.to_owned())
+            Pat::Prefix {
+                prefix: pre.to_owned(),
+                whole,
+            }
         } else if let Some(suf) = p.strip_prefix('*').filter(|x| !meta(x)) {
-            Pat::Suffix(suf.to_owned())
+            Pat::Suffix {
+                suffix: suf.to_owned(),
+                whole,
+            }
         } else {
             Pat::Glob(glob.compile_matcher())
         })
@@ -179,13 +207,13 @@ impl Pat {
     pub(crate) fn is_match(&self, s: &str) -> bool {
         match self {
             Pat::Exact(e) => s == e,
-            Pat::Prefix(p) => s
-                .strip_prefix(p.as_str())
-                .is_some_and(|rest| !rest.contains('/')),
-            Pat::Suffix(p) => s
-                .strip_suffix(p.as_str())
-                .is_some_and(|rest| !rest.contains('/')),
-            Pat::Star => !s.contains('/'),
+            Pat::Prefix { prefix, whole } => s
+                .strip_prefix(prefix.as_str())
+                .is_some_and(|rest| *whole || !rest.contains('/')),
+            Pat::Suffix { suffix, whole } => s
+                .strip_suffix(suffix.as_str())
+                .is_some_and(|rest| *whole || !rest.contains('/')),
+            Pat::Star { whole } => *whole || !s.contains('/'),
             Pat::DoubleStar => true,
             Pat::Glob(g) => g.is_match(s),
         }
@@ -201,6 +229,14 @@ impl PatSet {
         patterns
             .iter()
             .map(|p| Pat::new(p))
+            .collect::<Result<_, _>>()
+            .map(PatSet)
+    }
+
+    fn whole(patterns: &[String]) -> Result<PatSet, String> {
+        patterns
+            .iter()
+            .map(|p| Pat::whole(p))
             .collect::<Result<_, _>>()
             .map(PatSet)
     }
@@ -274,7 +310,7 @@ fn compile_rule(rule: Rule) -> Result<CompiledRule, String> {
             count(c.roles.is_some());
             count(c.groups.is_some());
             Some(CallerSel {
-                agent_ids: c.agent_ids.as_deref().map(PatSet::new).transpose()?,
+                agent_ids: c.agent_ids.as_deref().map(PatSet::whole).transpose()?,
                 roles: c.roles.clone(),
                 groups: c.groups.clone(),
             })

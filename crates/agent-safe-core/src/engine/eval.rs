@@ -378,12 +378,20 @@ fn binding_problem(
     target: &Target,
     params: Option<&serde_json::Value>,
 ) -> Option<String> {
+    // Never skipped: a binding that cannot be checked is a deny, or the
+    // params could address any object while the decision names the target.
     for (coord, param) in &action.target_params {
         let Some(tv) = target.coordinate(*coord) else {
-            continue;
+            return Some(format!(
+                "target `{}` has no {coord} in the inventory, but `{}` binds its `{param}` parameter to the target's {coord}; add `{coord}:` to the target so the params can be checked against it",
+                target.id, action.name
+            ));
         };
         let Some(pv) = param_or_default(action, params, param).and_then(|v| v.as_str()) else {
-            continue;
+            return Some(format!(
+                "params do not give `{param}`, which `{}` binds to the {coord} of target `{}`",
+                action.name, target.id
+            ));
         };
         if pv != tv {
             return Some(format!(

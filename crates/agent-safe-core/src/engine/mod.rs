@@ -13,7 +13,7 @@ mod inventory;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use analysis::{Finding, FindingKind, analyze};
+pub use analysis::{BindingGap, Finding, FindingKind, analyze, binding_gaps};
 pub use compile::{CompiledRule, Snapshot, SnapshotSources, identity_config};
 pub use eval::format_ts;
 pub use inventory::Inventory;

@@ -158,6 +158,19 @@ pub enum IdentityError {
         min: usize,
     },
 
+    /// A configured secret is long enough but degenerate (see
+    /// [`super::weak_secret_problem`]): all zero, a short block repeated, a
+    /// counter, … — a placeholder rather than a random key.
+    #[error(
+        "{key} has a degenerate secret: {reason}; use a random secret (`agent-safe init` writes one)"
+    )]
+    WeakSecret {
+        /// Which key: ``key `kid` `` or `key #n` (1-based).
+        key: String,
+        /// What is degenerate about it (never the secret itself).
+        reason: String,
+    },
+
     /// Two configured keys share a `kid`.
     #[error("key id `{kid}` is configured more than once")]
     DuplicateKid {
@@ -214,6 +227,7 @@ impl IdentityError {
             IdentityError::InvalidAgentId { .. } => "invalid_agent_id",
             IdentityError::InvalidSecret { .. } => "invalid_secret",
             IdentityError::SecretTooShort { .. } => "secret_too_short",
+            IdentityError::WeakSecret { .. } => "weak_secret",
             IdentityError::DuplicateKid { .. } => "duplicate_kid",
             IdentityError::InvalidConfig { .. } => "invalid_config",
             IdentityError::CryptoUnavailable { .. } => "crypto_unavailable",

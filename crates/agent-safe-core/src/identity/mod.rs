@@ -65,7 +65,10 @@
 //! # Secrets
 //!
 //! HS256 secrets must be at least [`MIN_SECRET_BYTES`] (32) bytes: shorter
-//! keys are brute-forceable offline from any captured token.
+//! keys are brute-forceable offline from any captured token. Degenerate
+//! secrets (all zero, a short block repeated, a counter; see
+//! [`weak_secret_problem`]) are refused too: they are placeholders, and
+//! whoever guesses the placeholder can mint tokens.
 //! [`IdentityConfig::validate`] enforces this (and unique `kid`s); it runs
 //! on every [`verify_token`] and [`mint_token`] call too, so a weak
 //! configuration fails closed, but the configuration loader should call it
@@ -180,14 +183,15 @@ impl Default for IdentityConfig {
 }
 
 impl IdentityConfig {
-    /// Checks the configuration: every secret at least [`MIN_SECRET_BYTES`],
-    /// `kid`s non-empty and unique, `issuer`/`audience` non-empty when set,
+    /// Checks the configuration: every secret at least [`MIN_SECRET_BYTES`]
+    /// and not degenerate ([`weak_secret_problem`]), `kid`s non-empty and unique, `issuer`/`audience` non-empty when set,
     /// leeway at most [`MAX_LEEWAY_SECONDS`]. `require_signed` with no key is
     /// allowed (every caller is then refused).
     ///
     /// # Errors
     /// The first problem found: [`IdentityError::SecretTooShort`],
-    /// [`IdentityError::DuplicateKid`] or [`IdentityError::InvalidConfig`].
+    /// [`IdentityError::WeakSecret`], [`IdentityError::DuplicateKid`] or
+    /// [`IdentityError::InvalidConfig`].
     pub fn validate(&self) -> Result<(), IdentityError> {
         let mut kids = BTreeSet::new();
         for (i, key) in self.keys.iter().enumerate() {
@@ -196,6 +200,12 @@ impl IdentityConfig {
                     key: key.describe(i),
                     len: key.secret.len(),
                     min: MIN_SECRET_BYTES,
+                });
+            }
+            if let Some(reason) = weak_secret_problem(&key.secret) {
+                return Err(IdentityError::WeakSecret {
+                    key: key.describe(i),
+                    reason,
                 });
             }
             if let Some(kid) = &key.kid {
@@ -229,6 +239,58 @@ impl IdentityConfig {
         }
         Ok(())
     }
+}
+
+/// Fewest distinct byte values a secret may have (see [`weak_secret_problem`]).
+pub const MIN_DISTINCT_SECRET_BYTES: usize = 8;
+
+/// Why a secret of at least [`MIN_SECRET_BYTES`] bytes is still degenerate,
+/// or `None` when it is not. A secret is degenerate when:
+///
+/// * it has fewer than [`MIN_DISTINCT_SECRET_BYTES`] (8) distinct byte
+///   values (all zero, all one value, `abab…`);
+/// * it repeats a block of at most half its length (`k3y!k3y!…`, a 16-byte
+///   secret written twice);
+/// * its bytes go up or down by one constant step (`00 01 02 …`, `ff fe …`).
+///
+/// These are placeholders and test values, not random keys: 32 random bytes
+/// hit any of the three with a probability below 2^-100, and so do the
+/// bytes of hex or decimal text of 32 or more random characters. The check
+/// cannot prove a secret random (a pass phrase passes it); it refuses the
+/// keys that are certainly not.
+pub fn weak_secret_problem(secret: &[u8]) -> Option<String> {
+    let mut seen = [false; 256];
+    for b in secret {
+        if let Some(slot) = seen.get_mut(usize::from(*b)) {
+            *slot = true;
+        }
+    }
+    let distinct = seen.iter().filter(|s| **s).count();
+    if distinct < MIN_DISTINCT_SECRET_BYTES {
+        return Some(format!(
+            "it has only {distinct} distinct byte value{} (at least {MIN_DISTINCT_SECRET_BYTES} are required)",
+            if distinct == 1 { "" } else { "s" }
+        ));
+    }
+    let len = secret.len();
+    if let Some(period) = (1..=len / 2).find(|p| {
+        secret
+            .iter()
+            .zip(secret.iter().skip(*p))
+            .all(|(a, b)| a == b)
+    }) {
+        return Some(format!("it is one {period}-byte block repeated"));
+    }
+    let mut steps = secret.windows(2).filter_map(|w| match w {
+        [a, b] => Some(b.wrapping_sub(*a)),
+        _ => None,
+    });
+    if let Some(first) = steps.next()
+        && steps.all(|s| s == first)
+    {
+        return Some("its bytes count up or down by a constant step".to_owned());
+    }
+    None
 }
 
 /// Who is asking.

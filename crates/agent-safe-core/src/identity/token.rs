@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::{
@@ -197,6 +197,9 @@ impl Part {
         let name = sanitize(name);
         IdentityError::malformed(match self {
             Part::Header => format!("the header repeats the parameter `{name}`"),
+            Part::Claims if name.contains('.') => {
+                format!("the claims repeat the member `{name}`")
+            }
             Part::Claims => format!("the claims repeat the claim `{name}`"),
         })
     }
@@ -216,8 +219,10 @@ fn decode_object(part: Part, segment: &str) -> Result<Map<String, Value>, Identi
     }
 }
 
-/// A JSON object whose first repeated member name (if any) is recorded
-/// instead of the usual "last one wins".
+/// A JSON object whose first repeated member name (if any), at any depth,
+/// is recorded instead of the usual "last one wins": two readers of the same
+/// token must never see different claims. A nested repeat is named by its
+/// path, e.g. `ext.tier`.
 struct StrictObject {
     map: Map<String, Value>,
     duplicate: Option<String>,
@@ -231,21 +236,100 @@ impl<'de> Deserialize<'de> for StrictObject {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<StrictObject, A::Error> {
-                let mut map = Map::new();
-                let mut duplicate = None;
-                while let Some(key) = access.next_key::<String>()? {
-                    let value: Value = access.next_value()?;
-                    if map.contains_key(&key) {
-                        duplicate.get_or_insert(key);
-                    } else {
-                        map.insert(key, value);
-                    }
-                }
-                Ok(StrictObject { map, duplicate })
+            fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<StrictObject, A::Error> {
+                strict_map(access)
             }
         }
         deserializer.deserialize_map(ObjectVisitor)
+    }
+}
+
+fn strict_map<'de, A: MapAccess<'de>>(mut access: A) -> Result<StrictObject, A::Error> {
+    let mut map = Map::new();
+    let mut duplicate = None;
+    while let Some(key) = access.next_key::<String>()? {
+        let value: StrictValue = access.next_value()?;
+        if duplicate.is_none()
+            && let Some(inner) = value.duplicate
+        {
+            duplicate = Some(format!("{key}.{inner}"));
+        }
+        if map.contains_key(&key) {
+            duplicate.get_or_insert(key);
+        } else {
+            map.insert(key, value.value);
+        }
+    }
+    Ok(StrictObject { map, duplicate })
+}
+
+/// Any JSON value, with the path of its first repeated member name.
+struct StrictValue {
+    value: Value,
+    duplicate: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ValueVisitor;
+        fn plain(value: Value) -> StrictValue {
+            StrictValue {
+                value,
+                duplicate: None,
+            }
+        }
+        impl<'de> Visitor<'de> for ValueVisitor {
+            type Value = StrictValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<StrictValue, E> {
+                Ok(plain(Value::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<StrictValue, E> {
+                Ok(plain(Value::from(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<StrictValue, E> {
+                Ok(plain(Value::from(v)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<StrictValue, E> {
+                Ok(plain(Value::from(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<StrictValue, E> {
+                Ok(plain(Value::from(v)))
+            }
+            fn visit_string<E>(self, v: String) -> Result<StrictValue, E> {
+                Ok(plain(Value::from(v)))
+            }
+            fn visit_unit<E>(self) -> Result<StrictValue, E> {
+                Ok(plain(Value::Null))
+            }
+            fn visit_none<E>(self) -> Result<StrictValue, E> {
+                Ok(plain(Value::Null))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrictValue, A::Error> {
+                let mut items = Vec::new();
+                let mut duplicate = None;
+                while let Some(item) = seq.next_element::<StrictValue>()? {
+                    if duplicate.is_none() {
+                        duplicate = item.duplicate.map(|d| format!("{}.{d}", items.len()));
+                    }
+                    items.push(item.value);
+                }
+                Ok(StrictValue {
+                    value: Value::Array(items),
+                    duplicate,
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<StrictValue, A::Error> {
+                let obj = strict_map(access)?;
+                Ok(StrictValue {
+                    value: Value::Object(obj.map),
+                    duplicate: obj.duplicate,
+                })
+            }
+        }
+        deserializer.deserialize_any(ValueVisitor)
     }
 }
 

@@ -281,6 +281,28 @@ fn read_target_params(
                 pos,
                 format!("`target_params.{coord}` names `{param}`, which is of type {} (it must be a string)", p.param_type),
             )),
+            // A bound parameter must be in every request: were it optional, a
+            // request could omit it and address any object while the binding
+            // checked nothing.
+            Some(p) if !p.required => d.push(
+                Diagnostic::error(
+                    file,
+                    pos,
+                    format!("`target_params.{coord}` names `{param}`, which is optional; a parameter bound to the target must be required"),
+                )
+                .with_help(format!("remove `required: false` from `{param}`: a request that omitted it would not be bound to the target's {coord}")),
+            ),
+            // A default would let a request omit it too: the check would bind
+            // the default, while whatever executes the action may fill the
+            // missing value differently (kubectl uses its context's namespace).
+            Some(p) if p.default.is_some() => d.push(
+                Diagnostic::error(
+                    file,
+                    pos,
+                    format!("`target_params.{coord}` names `{param}`, which has a `default`; a parameter bound to the target must be given in every request"),
+                )
+                .with_help(format!("remove the `default` of `{param}`: the executor of the action may fill an omitted value differently from the default that was checked")),
+            ),
             Some(_) => {
                 out.insert(c, param);
             }
