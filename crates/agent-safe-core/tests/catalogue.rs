@@ -116,6 +116,7 @@ fn example() -> Snapshot {
         rules,
         targets,
         identity: IdentityConfig::default(),
+        settings: Default::default(),
     })
     .unwrap()
 }

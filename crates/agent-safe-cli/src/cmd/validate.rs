@@ -4,11 +4,11 @@ use std::io::Write;
 
 use agent_safe_core::config::Config;
 use agent_safe_core::diag::{ConfigError, Diagnostic, Severity};
-use agent_safe_core::engine::{Finding, FindingKind, Snapshot, SnapshotSources, analyze};
+use agent_safe_core::engine::{
+    EngineSettings, Finding, FindingKind, Snapshot, SnapshotSources, analyze,
+};
 use agent_safe_core::identity::IdentityConfig;
-use agent_safe_core::k8s::{check_privilege, parse_privilege};
 use agent_safe_core::load::{load_inventory, load_policies};
-use agent_safe_core::registry::Registry;
 use serde::Serialize;
 
 use crate::cli::{Format, ValidateArgs, ValidatePolicyArgs};
@@ -43,11 +43,11 @@ impl From<&Diagnostic> for JsonDiagnostic {
     }
 }
 
-/// A warning: a rule-analysis finding or a questionable action privilege.
+/// A warning: a rule-analysis finding.
 #[derive(Debug, Serialize)]
 struct Warning {
-    /// `conflict`, `shadowed`, `unknown_action`, `unknown_target_type`,
-    /// `time_window`, `no_matching_target`, `invalid_privilege`.
+    /// `conflict`, `shadowed`, `unknown_targets`, `unknown_target_type`,
+    /// `time_window`, `no_matching_target`.
     kind: String,
     /// `file:line` of the rule or action.
     file: String,
@@ -57,8 +57,6 @@ struct Warning {
     other_rule: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     other_file: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    action: Option<String>,
     message: String,
 }
 
@@ -82,35 +80,9 @@ impl From<Finding> for Warning {
             rule: Some(f.rule),
             other_rule: f.other_rule,
             other_file: f.other_file,
-            action: None,
             message,
         }
     }
-}
-
-/// Privileges of every action that are not valid Kubernetes RBAC.
-fn privilege_warnings(registry: &Registry) -> Vec<Warning> {
-    let mut out = Vec::new();
-    for a in registry.all_versions() {
-        for p in &a.required_privileges {
-            let problem = match parse_privilege(p) {
-                Ok(parsed) => check_privilege(&parsed).err(),
-                Err(e) => Some(e),
-            };
-            if let Some(problem) = problem {
-                out.push(Warning {
-                    kind: "invalid_privilege".into(),
-                    file: a.origin.to_string(),
-                    rule: None,
-                    other_rule: None,
-                    other_file: None,
-                    action: Some(a.key()),
-                    message: format!("action `{}` requires `{p}`, which Kubernetes RBAC does not know: {problem}", a.key()),
-                });
-            }
-        }
-    }
-    out
 }
 
 /// The outcome of a validation, printed the same way by both commands.
@@ -256,7 +228,6 @@ pub(crate) fn validate(io: &mut Io, ctx: &Ctx, a: ValidateArgs) -> CmdResult {
         Ok(snap) => {
             report.counts(&snap);
             report.warnings = analyze(&snap).into_iter().map(Warning::from).collect();
-            report.warnings.extend(privilege_warnings(&snap.registry));
         }
     }
     report.finish(io, a.output, a.strict)
@@ -284,6 +255,7 @@ pub(crate) fn validate_policy(io: &mut Io, ctx: &Ctx, a: ValidatePolicyArgs) -> 
             rules,
             targets,
             identity: IdentityConfig::default(),
+            settings: EngineSettings::from_config(&config),
         })
     });
     match compiled {

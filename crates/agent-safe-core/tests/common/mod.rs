@@ -127,6 +127,7 @@ pub fn snapshot_with(policy: &str, identity: IdentityConfig) -> Snapshot {
         rules,
         targets,
         identity,
+        settings: Default::default(),
     })
     .unwrap_or_else(|e| panic!("{e}"))
 }
