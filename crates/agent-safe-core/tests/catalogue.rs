@@ -142,6 +142,7 @@ fn rbac_for_the_deploy_agent() {
         &RbacRequest {
             caller: caller.clone(),
             namespace: Some("prod".into()),
+            cluster: None,
             service_account: None,
             service_account_namespace: None,
             include_approval: true,
@@ -152,7 +153,7 @@ fn rbac_for_the_deploy_agent() {
         !p.actions.contains(&"delete-namespace".to_owned())
             || p.privileges.iter().any(|x| x == "namespaces:delete")
     );
-    assert!(p.unknown_resources.is_empty(), "{:?}", p.unknown_resources);
+    assert!(p.custom_resources.is_empty(), "{:?}", p.custom_resources);
     let yaml = to_yaml(&p).unwrap();
     insta::assert_snapshot!("rbac_deploy_agent_prod", yaml);
     let cluster = plan(
@@ -160,6 +161,7 @@ fn rbac_for_the_deploy_agent() {
         &RbacRequest {
             caller: caller.clone(),
             namespace: None,
+            cluster: None,
             service_account: Some("deployer".into()),
             service_account_namespace: Some("agents".into()),
             include_approval: true,
@@ -171,6 +173,7 @@ fn rbac_for_the_deploy_agent() {
         &RbacRequest {
             caller,
             namespace: Some("prod".into()),
+            cluster: None,
             service_account: None,
             service_account_namespace: None,
             include_approval: false,
