@@ -173,7 +173,7 @@ fn rbac_for_the_deploy_agent() {
         &RbacRequest {
             caller,
             namespace: Some("prod".into()),
-            cluster: None,
+            cluster: Some("prod-eu-1".into()),
             service_account: None,
             service_account_namespace: None,
             include_approval: false,
@@ -192,6 +192,20 @@ fn rbac_for_the_deploy_agent() {
         unattended.actions
     );
     assert!(!unattended.actions.contains(&"delete-namespace".to_owned()));
+    // Issue 21: the policies allow update-image and rollout-undo only on
+    // staging, so the unattended prod Role must not hold them, and no node of
+    // the staging cluster leaks into the prod cluster's ClusterRole.
+    for staging_only in ["update-image", "rollout-undo", "uncordon-node"] {
+        assert!(
+            !unattended.actions.contains(&staging_only.to_owned()),
+            "{staging_only}: {:?}",
+            unattended.actions
+        );
+    }
+    assert_eq!(
+        unattended.namespaces.keys().collect::<Vec<_>>(),
+        vec!["prod"]
+    );
     insta::assert_snapshot!(
         "rbac_deploy_agent_unattended",
         to_yaml(&unattended).unwrap()
