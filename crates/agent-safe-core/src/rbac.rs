@@ -18,7 +18,11 @@
 //! - cluster-scoped resources (nodes, namespaces, …), and every privilege of an
 //!   action reachable on a cluster-scoped target (a node: draining one evicts
 //!   pods of every namespace), go into one `ClusterRole` +
-//!   `ClusterRoleBinding`.
+//!   `ClusterRoleBinding`;
+//! - on any other target that names no namespace (a project's own target
+//!   type), namespaced privileges are left out and reported in
+//!   `no_namespace`: granting them cluster-wide would be far more than the
+//!   policy allows.
 //!
 //! Targets outside the inventory get no RBAC: with `unknown_targets: deny`
 //! they are never allowed, and with `evaluate_as_critical` the actions rules
@@ -66,8 +70,12 @@ pub struct RbacPlan {
     pub privileges: Vec<String>,
     /// Namespace → the actions reachable on targets in it.
     pub namespaces: BTreeMap<String, Vec<String>>,
-    /// Actions reachable on cluster-scoped targets (nodes, …).
+    /// Actions reachable on cluster-scoped targets (nodes).
     pub cluster_scoped: Vec<String>,
+    /// `action on target` where the target names no namespace and is not
+    /// cluster-scoped: the action's namespaced privileges are left out
+    /// (granting them cluster-wide would be far more than the policy allows).
+    pub no_namespace: Vec<String>,
     /// Actions rules could allow on targets outside the inventory
     /// (`unknown_targets: evaluate_as_critical`); no RBAC is generated for
     /// those requests.
@@ -204,6 +212,11 @@ fn reachable(
     false
 }
 
+/// Target types that are cluster-scoped objects: an action on one may need
+/// namespaced privileges in every namespace (draining a node evicts pods of
+/// all namespaces).
+const CLUSTER_SCOPED_TYPES: &[&str] = &["k8s-node"];
+
 /// The namespace a target lives in: its `namespace`, or, for a
 /// `k8s-namespace` target, its own name. `None` for cluster-scoped targets.
 fn target_namespace(t: &Target) -> Option<&str> {
@@ -308,6 +321,7 @@ pub fn plan(snap: &Snapshot, req: &RbacRequest) -> RbacPlan {
     let mut actions = BTreeSet::new();
     let mut namespaces: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut cluster_scoped = BTreeSet::new();
+    let mut no_namespace = BTreeSet::new();
     let mut unknown_target_actions = BTreeSet::new();
     let mut role_rules: BTreeMap<String, RuleSet> = BTreeMap::new();
     let mut cluster_rules = RuleSet::new();
@@ -333,6 +347,7 @@ pub fn plan(snap: &Snapshot, req: &RbacRequest) -> RbacPlan {
             }
             actions.insert(label.clone());
             let ns = target_namespace(t);
+            let cluster_target = CLUSTER_SCOPED_TYPES.contains(&t.target_type.as_str());
             match ns {
                 Some(ns) => {
                     namespaces
@@ -340,18 +355,23 @@ pub fn plan(snap: &Snapshot, req: &RbacRequest) -> RbacPlan {
                         .or_default()
                         .insert(label.clone());
                 }
-                None => {
+                None if cluster_target => {
                     cluster_scoped.insert(label.clone());
+                }
+                None => {
+                    no_namespace.insert(format!("{label} on {}", t.id));
                 }
             }
             for g in &grants {
+                let rules = match ns {
+                    Some(ns) if g.namespaced => role_rules.entry(ns.to_owned()).or_default(),
+                    None if g.namespaced && !cluster_target => continue,
+                    _ => &mut cluster_rules,
+                };
+                add(rules, g);
                 privileges.insert(g.canonical.clone());
                 if g.custom {
                     custom.insert(g.canonical.clone());
-                }
-                match ns {
-                    Some(ns) if g.namespaced => add(role_rules.entry(ns.to_owned()).or_default(), g),
-                    _ => add(&mut cluster_rules, g),
                 }
             }
         }
@@ -436,6 +456,7 @@ pub fn plan(snap: &Snapshot, req: &RbacRequest) -> RbacPlan {
             .map(|(k, v)| (k, v.into_iter().collect()))
             .collect(),
         cluster_scoped: cluster_scoped.into_iter().collect(),
+        no_namespace: no_namespace.into_iter().collect(),
         unknown_target_actions: unknown_target_actions.into_iter().collect(),
         clusters: clusters.into_iter().collect(),
         custom_resources: custom.into_iter().collect(),

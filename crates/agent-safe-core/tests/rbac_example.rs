@@ -156,6 +156,7 @@ fn the_demo_operator_with_approvals() {
         ])
     );
     assert!(p.unknown_target_actions.is_empty());
+    assert!(p.no_namespace.is_empty(), "{:?}", p.no_namespace);
     assert_eq!(p.clusters, list(&["demo"]));
 }
 

@@ -43,6 +43,13 @@ pub(crate) fn rbac(io: &mut Io, ctx: &Ctx, a: RbacArgs) -> CmdResult {
             p.clusters.join(", ")
         )?;
     }
+    if !p.no_namespace.is_empty() {
+        writeln!(
+            io.err,
+            "warning: reachable on targets that name no namespace, so their namespaced privileges are not granted: {}; add `namespace:` to those inventory targets",
+            p.no_namespace.join(", ")
+        )?;
+    }
     if !p.unknown_target_actions.is_empty() {
         writeln!(
             io.err,

@@ -461,14 +461,23 @@ impl Snapshot {
                 diagnostics: d.into_vec(),
             });
         };
-        d.finish(())?;
-        Snapshot::compile(SnapshotSources {
+        // Compile even after errors above (a bad privilege, a manifest
+        // mismatch) so that rule errors are reported in the same run.
+        match Snapshot::compile(SnapshotSources {
             registry,
             rules,
             targets,
             identity,
             settings: EngineSettings::from_config(config),
-        })
+        }) {
+            Ok(snapshot) => d.finish(snapshot),
+            Err(e) => {
+                d.extend(e);
+                Err(ConfigError {
+                    diagnostics: d.into_vec(),
+                })
+            }
+        }
     }
 
     /// Every candidate rule for an action name (rules whose `actions` match
