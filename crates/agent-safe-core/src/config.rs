@@ -443,7 +443,10 @@ pub fn parse_config(src: &SourceFile) -> Result<Config, ConfigError> {
         cfg.entry_positions.insert(entry.clone(), pos);
         cfg.callable_old_versions.push(entry);
     }
-    for (entry, pos) in r.opt_str_list("custom_resources", &mut d).unwrap_or_default() {
+    for (entry, pos) in r
+        .opt_str_list("custom_resources", &mut d)
+        .unwrap_or_default()
+    {
         if let Err(e) = check_custom_resource(&entry) {
             d.push(
                 Diagnostic::error(file, pos, format!("invalid `custom_resources` entry `{entry}`: {e}"))
@@ -467,7 +470,9 @@ fn check_version_spec(entry: &str) -> Result<(), String> {
         return Err("name the action exactly (no globs)".into());
     }
     if version != "*" && semver::Version::parse(version).is_err() {
-        return Err(format!("`{version}` is not a semantic version (like `1.0.0`) or `*`"));
+        return Err(format!(
+            "`{version}` is not a semantic version (like `1.0.0`) or `*`"
+        ));
     }
     Ok(())
 }

@@ -71,8 +71,12 @@ fn load_error(config: &str, policy: &str, actions: &[(&str, &str)]) -> String {
 
 fn restart_ask(action: &str, target: &str) -> common::Ask {
     let (ns, name) = target.split_once('/').unwrap();
-    ask(action, Some(target), json!({"namespace": ns, "deployment": name}))
-        .by(caller("deploy-agent", &["deployer"], &[]))
+    ask(
+        action,
+        Some(target),
+        json!({"namespace": ns, "deployment": name}),
+    )
+    .by(caller("deploy-agent", &["deployer"], &[]))
 }
 
 const ALLOW_UP_TO_MEDIUM: &str = "rules:
@@ -169,12 +173,27 @@ fn stale_or_malformed_callable_old_versions_do_not_load() {
         &[("restart.yaml", RESTART_1_1)],
     );
     assert!(e.contains("agent-safe.yaml:4:25"), "{e}");
-    assert!(e.contains("has no version `0.9.0` (available: 1.0.0, 1.1.0)"), "{e}");
-    let e = load_error("callable_old_versions: [restart-deploymnt@*]\n", ALLOW_UP_TO_MEDIUM, &[]);
+    assert!(
+        e.contains("has no version `0.9.0` (available: 1.0.0, 1.1.0)"),
+        "{e}"
+    );
+    let e = load_error(
+        "callable_old_versions: [restart-deploymnt@*]\n",
+        ALLOW_UP_TO_MEDIUM,
+        &[],
+    );
     assert!(e.contains("did you mean `restart-deployment`?"), "{e}");
-    let e = load_error("callable_old_versions: [restart-deployment]\n", ALLOW_UP_TO_MEDIUM, &[]);
+    let e = load_error(
+        "callable_old_versions: [restart-deployment]\n",
+        ALLOW_UP_TO_MEDIUM,
+        &[],
+    );
     assert!(e.contains("missing `@version`"), "{e}");
-    let e = load_error("callable_old_versions: [\"restart-deployment@one\"]\n", ALLOW_UP_TO_MEDIUM, &[]);
+    let e = load_error(
+        "callable_old_versions: [\"restart-deployment@one\"]\n",
+        ALLOW_UP_TO_MEDIUM,
+        &[],
+    );
     assert!(e.contains("not a semantic version"), "{e}");
 }
 
@@ -243,7 +262,11 @@ fn unknown_privileges_do_not_load_unless_declared_custom() {
         &[("widget.yaml", CRD_ACTION)],
     );
     // Only custom groups can be listed: a built-in group stays checked.
-    let e = load_error("custom_resources: [apps/deploymnets]\n", ALLOW_UP_TO_MEDIUM, &[]);
+    let e = load_error(
+        "custom_resources: [apps/deploymnets]\n",
+        ALLOW_UP_TO_MEDIUM,
+        &[],
+    );
     assert!(e.contains("`apps` is a built-in API group"), "{e}");
 }
 
@@ -272,7 +295,8 @@ fn unknown_targets_are_denied_by_default() {
     assert_eq!(d.effective_risk, RiskClass::High);
     assert_eq!(d.target.as_deref(), Some("kube-system/etcd-master"));
     assert!(
-        d.reason.contains("target `kube-system/etcd-master` is not in the inventory")
+        d.reason
+            .contains("target `kube-system/etcd-master` is not in the inventory")
             && d.reason.contains("`unknown_targets: deny`"),
         "{}",
         d.reason
@@ -306,7 +330,9 @@ fn evaluate_as_critical_is_explicit_and_validate_warns() {
     assert_eq!(findings[0].kind, FindingKind::UnknownTargets);
     assert_eq!(findings[0].rule, "reader-logs");
     assert!(
-        findings[0].message.contains("allows `get-pod-logs` on targets outside the inventory"),
+        findings[0]
+            .message
+            .contains("allows `get-pod-logs` on targets outside the inventory"),
         "{}",
         findings[0].message
     );

@@ -55,7 +55,11 @@ fn grants(p: &RbacPlan) -> BTreeMap<Option<String>, BTreeSet<String>> {
                     for g in &r.api_groups {
                         for res in &r.resources {
                             for v in &r.verbs {
-                                let prefix = if g.is_empty() { String::new() } else { format!("{g}/") };
+                                let prefix = if g.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!("{g}/")
+                                };
                                 set.insert(format!("{prefix}{res}:{v}"));
                             }
                         }
@@ -68,7 +72,10 @@ fn grants(p: &RbacPlan) -> BTreeMap<Option<String>, BTreeSet<String>> {
                 assert_eq!(role.name, format!("agent-safe-{agent}"));
                 assert_eq!(role.kind, m.kind.trim_end_matches("Binding"));
                 let s = &m.subjects.as_ref().unwrap()[0];
-                assert_eq!((s.kind.as_str(), s.namespace.as_str()), ("ServiceAccount", "agents"));
+                assert_eq!(
+                    (s.kind.as_str(), s.namespace.as_str()),
+                    ("ServiceAccount", "agents")
+                );
             }
             other => panic!("unexpected kind {other}"),
         }
@@ -113,21 +120,43 @@ fn the_demo_operator_with_approvals() {
     // risk at most high) and create-namespace by staging-operators;
     // delete-namespace is critical there, which no rule allows.
     let staging = list(&[
-        "create-namespace", "describe-deployment", "get-events", "list-pods",
-        "restart-deployment", "rollout-pause", "rollout-resume", "rollout-status",
-        "rollout-undo", "scale-deployment", "update-image",
+        "create-namespace",
+        "describe-deployment",
+        "get-events",
+        "list-pods",
+        "restart-deployment",
+        "rollout-pause",
+        "rollout-resume",
+        "rollout-status",
+        "rollout-undo",
+        "scale-deployment",
+        "update-image",
     ]);
     // Prod: reads; every other change goes to approval, except scaling,
     // which deny-scaling-prod always denies first.
     let prod = list(&[
-        "create-namespace", "delete-namespace", "describe-deployment", "get-events",
-        "list-pods", "restart-deployment", "rollout-pause", "rollout-resume",
-        "rollout-status", "rollout-undo", "update-image",
+        "create-namespace",
+        "delete-namespace",
+        "describe-deployment",
+        "get-events",
+        "list-pods",
+        "restart-deployment",
+        "rollout-pause",
+        "rollout-resume",
+        "rollout-status",
+        "rollout-undo",
+        "update-image",
     ]);
-    assert_eq!(p.namespaces, BTreeMap::from([("prod".to_owned(), prod), ("staging".to_owned(), staging)]));
+    assert_eq!(
+        p.namespaces,
+        BTreeMap::from([("prod".to_owned(), prod), ("staging".to_owned(), staging)])
+    );
     // Nodes: cordon/uncordon by staging-operators (staging) or approval
     // (prod); drain by the drain approval rule.
-    assert_eq!(p.cluster_scoped, list(&["cordon-node", "drain-node", "uncordon-node"]));
+    assert_eq!(
+        p.cluster_scoped,
+        list(&["cordon-node", "drain-node", "uncordon-node"])
+    );
     let mut staging_role = set(DEPLOYMENT_PRIVS);
     // scale-deployment, list-pods
     staging_role.extend(set(&[
@@ -140,12 +169,19 @@ fn the_demo_operator_with_approvals() {
     prod_role.extend(set(&["pods:list", "persistentvolumeclaims:list"]));
     let cluster = set(&[
         // create-namespace, delete-namespace (prod only)
-        "namespaces:get", "namespaces:create", "namespaces:delete",
+        "namespaces:get",
+        "namespaces:create",
+        "namespaces:delete",
         // cordon, uncordon, drain
-        "nodes:get", "nodes:list", "nodes:patch",
+        "nodes:get",
+        "nodes:list",
+        "nodes:patch",
         // drain: pods of every namespace of the node
-        "pods:get", "pods:list", "pods/eviction:create",
-        "apps/daemonsets:get", "policy/poddisruptionbudgets:list",
+        "pods:get",
+        "pods:list",
+        "pods/eviction:create",
+        "apps/daemonsets:get",
+        "policy/poddisruptionbudgets:list",
     ]);
     assert_eq!(
         grants(&p),
@@ -166,20 +202,38 @@ fn the_demo_operator_unattended() {
     // Staging is the same but for drain-node (approval only). On prod only
     // the reads remain: prod-requires-approval has no time window, so it
     // decides every other prod request before anything could allow it.
-    assert_eq!(p.namespaces["prod"], list(&["describe-deployment", "get-events", "list-pods", "rollout-status"]));
+    assert_eq!(
+        p.namespaces["prod"],
+        list(&[
+            "describe-deployment",
+            "get-events",
+            "list-pods",
+            "rollout-status"
+        ])
+    );
     assert_eq!(p.namespaces["staging"].len(), 11);
     assert_eq!(p.cluster_scoped, list(&["cordon-node", "uncordon-node"]));
     let g = grants(&p);
     assert_eq!(
         g[&Some("prod".to_owned())],
         set(&[
-            "apps/deployments:get", "apps/deployments:list", "apps/deployments:watch",
-            "apps/replicasets:list", "events:list", "pods:list",
+            "apps/deployments:get",
+            "apps/deployments:list",
+            "apps/deployments:watch",
+            "apps/replicasets:list",
+            "events:list",
+            "pods:list",
         ])
     );
     assert_eq!(
         g[&None],
-        set(&["namespaces:get", "namespaces:create", "nodes:get", "nodes:list", "nodes:patch"])
+        set(&[
+            "namespaces:get",
+            "namespaces:create",
+            "nodes:get",
+            "nodes:list",
+            "nodes:patch"
+        ])
     );
     // Scoping by namespace keeps only that namespace's Role (and the nodes).
     let only_prod = rbac("k8s-demo-agent", &["operator"], false, Some("prod"));
@@ -201,22 +255,43 @@ fn an_identified_agent_without_roles() {
     let p = rbac("log-reader", &[], true, None);
     assert_eq!(
         p.namespaces["staging"],
-        list(&["describe-deployment", "get-events", "list-pods", "rollout-status"])
+        list(&[
+            "describe-deployment",
+            "get-events",
+            "list-pods",
+            "rollout-status"
+        ])
     );
     assert_eq!(p.namespaces["prod"].len(), 11);
-    assert_eq!(p.cluster_scoped, list(&["cordon-node", "drain-node", "uncordon-node"]));
+    assert_eq!(
+        p.cluster_scoped,
+        list(&["cordon-node", "drain-node", "uncordon-node"])
+    );
     assert_eq!(
         grants(&p)[&Some("staging".to_owned())],
         set(&[
-            "apps/deployments:get", "apps/deployments:list", "apps/deployments:watch",
-            "apps/replicasets:list", "events:list", "pods:list",
+            "apps/deployments:get",
+            "apps/deployments:list",
+            "apps/deployments:watch",
+            "apps/replicasets:list",
+            "events:list",
+            "pods:list",
         ])
     );
     // Unattended, it can only read, and nodes are out of reach.
     let p = rbac("log-reader", &[], false, None);
-    let reads = list(&["describe-deployment", "get-events", "list-pods", "rollout-status"]);
+    let reads = list(&[
+        "describe-deployment",
+        "get-events",
+        "list-pods",
+        "rollout-status",
+    ]);
     assert_eq!(p.namespaces["staging"], reads);
     assert_eq!(p.namespaces["prod"], reads);
     assert!(p.cluster_scoped.is_empty());
-    assert!(!grants(&p).contains_key(&None), "no ClusterRole: {:?}", grants(&p));
+    assert!(
+        !grants(&p).contains_key(&None),
+        "no ClusterRole: {:?}",
+        grants(&p)
+    );
 }

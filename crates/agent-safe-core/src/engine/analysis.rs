@@ -66,7 +66,10 @@ fn loc(o: &Origin) -> String {
 }
 
 /// The callable action versions (indices into `all`) a rule selects.
-fn action_set(r: &CompiledRule, all: &[&std::sync::Arc<crate::model::ActionDef>]) -> BTreeSet<usize> {
+fn action_set(
+    r: &CompiledRule,
+    all: &[&std::sync::Arc<crate::model::ActionDef>],
+) -> BTreeSet<usize> {
     all.iter()
         .enumerate()
         .filter(|(_, a)| r.matches_action_version(a))
@@ -340,7 +343,11 @@ fn reaches_unknown_targets(snap: &Snapshot, r: &CompiledRule) -> Option<String> 
     }
     Some(format!(
         "allows {} on targets outside the inventory (`unknown_targets: evaluate_as_critical`), e.g. `kube-system/anything`; add `targets: {{ids: [\"**\"]}}` (or a narrower selector) to keep it to inventory targets",
-        reached.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+        reached
+            .iter()
+            .map(|a| format!("`{a}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
     ))
 }
 

@@ -617,7 +617,10 @@ fn callable_old_versions<'a>(
                 } else {
                     Some(format!(
                         "action `{name}` has no version `{version}` (available: {})",
-                        versions.map(|a| a.version.clone()).collect::<Vec<_>>().join(", ")
+                        versions
+                            .map(|a| a.version.clone())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ))
                 }
             }
@@ -639,7 +642,11 @@ fn callable_old_versions<'a>(
     registry
         .all_versions()
         .filter(|a| keep.contains(&a.key()))
-        .filter(|a| registry.newest(&a.name).is_some_and(|n| n.version != a.version))
+        .filter(|a| {
+            registry
+                .newest(&a.name)
+                .is_some_and(|n| n.version != a.version)
+        })
         .collect()
 }
 
@@ -663,13 +670,19 @@ fn unknown_action_errors(rules: &[CompiledRule], registry: &Registry, d: &mut Di
                 continue;
             }
             let name = p.split_once('@').map_or(p.as_str(), |(n, _)| n);
-            let help = match (registry.versions(name), crate::diag::did_you_mean(name, names.iter().copied())) {
+            let help = match (
+                registry.versions(name),
+                crate::diag::did_you_mean(name, names.iter().copied()),
+            ) {
                 (Some(v), _) => format!(
                     "`{name}` has the versions {}; write `{name}` for every version, or `{name}@VERSION`",
                     v.map(|a| a.version.clone()).collect::<Vec<_>>().join(", ")
                 ),
                 (None, Some(s)) => format!("did you mean `{s}`?"),
-                (None, None) => "name an action of the catalogue or the project (`agent-safe list-actions`)".to_owned(),
+                (None, None) => {
+                    "name an action of the catalogue or the project (`agent-safe list-actions`)"
+                        .to_owned()
+                }
             };
             d.push(
                 Diagnostic::error(
