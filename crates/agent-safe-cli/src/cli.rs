@@ -198,7 +198,8 @@ Exit codes:
 /// `check`.
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
-    /// The action: `name` (highest version) or `name@version`.
+    /// The action: `name` (highest version) or `name@version` (an older version
+    /// is denied unless `callable_old_versions` keeps it).
     pub action: String,
     /// Inventory id of the target, e.g. `staging/api` (else resolved from the params).
     #[arg(long, short = 't', value_name = "ID")]

@@ -106,12 +106,6 @@ pub struct CompiledRule {
 }
 
 impl CompiledRule {
-    /// Whether the rule's `actions` globs match the action name `name` (no
-    /// `actions` = all). A name selects every version of an action.
-    pub fn matches_action(&self, name: &str) -> bool {
-        self.actions.as_ref().is_none_or(|g| g.is_match(name))
-    }
-
     /// Whether the rule's `actions` select this version of an action: a
     /// pattern matches the name (every version) or `name@version`
     /// (`restart-deployment@1.0.0`, `restart-deployment@1.*`).
