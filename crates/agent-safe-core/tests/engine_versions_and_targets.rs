@@ -352,3 +352,30 @@ fn evaluate_as_critical_is_explicit_and_validate_warns() {
         "{e}"
     );
 }
+
+#[test]
+fn rbac_counts_only_callable_versions() {
+    use agent_safe_core::rbac::{RbacRequest, plan};
+    let req = RbacRequest {
+        caller: caller("deploy-agent", &["deployer"], &[]),
+        namespace: None,
+        cluster: None,
+        service_account: None,
+        service_account_namespace: None,
+        include_approval: false,
+    };
+    // 1.1.0 is high on an internal target: approval only, so unattended the
+    // agent gets nothing, and the uncallable 1.0.0 (medium: allowed) does
+    // not count.
+    let snap = must_load("", ALLOW_UP_TO_MEDIUM, &[("restart.yaml", RESTART_1_1)]);
+    assert!(plan(&snap, &req).actions.is_empty());
+    // Kept callable, 1.0.0 is reachable and named with its version.
+    let snap = must_load(
+        "callable_old_versions: [restart-deployment@1.0.0]\n",
+        ALLOW_UP_TO_MEDIUM,
+        &[("restart.yaml", RESTART_1_1)],
+    );
+    let p = plan(&snap, &req);
+    assert_eq!(p.actions, ["restart-deployment@1.0.0"]);
+    assert_eq!(p.namespaces["staging"], ["restart-deployment@1.0.0"]);
+}
