@@ -1,8 +1,9 @@
 //! Loaded files → an immutable, indexed snapshot.
 //!
 //! Rules are compiled once: globs into `GlobSet`s, enums into bit masks, time
-//! zones resolved. Then, for every action name in the registry, the rules
-//! whose `actions` globs match it are listed *in rank order* (priority, then
+//! zones resolved. Then, for every callable action version (the newest of
+//! each name, plus those `callable_old_versions` keeps), the rules whose
+//! `actions` globs match its name or `name@version` are listed *in rank order* (priority, then
 //! specificity, then restrictiveness). A check looks up its action's list and
 //! walks it until the first rule whose selectors all match: that rule is the
 //! winner, so a check never scans rules that name other actions.
