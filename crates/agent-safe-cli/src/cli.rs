@@ -198,7 +198,8 @@ Exit codes:
 /// `check`.
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
-    /// The action: `name` (highest version) or `name@version`.
+    /// The action: `name` (highest version) or `name@version` (an older version
+    /// is denied unless `callable_old_versions` keeps it).
     #[arg(value_parser = ActionName, hide_possible_values = true)]
     pub action: String,
     /// Inventory id of the target, e.g. `staging/api` (else resolved from the params).
@@ -658,22 +659,27 @@ pub(crate) enum ServeLog {
 }
 
 const RBAC_LONG: &str = "\
-Print the Kubernetes Role/ClusterRole and bindings that grant an agent exactly
-the privileges (`required_privileges`) of the actions the policies could ever
-let it run: every action some `allow` or `require_approval` rule could match
-for this caller, on some target of the inventory, at some time. Actions only
-`deny` rules reach are left out, so the agent's service account can do nothing
-the policy would never allow.
+Print the Kubernetes Roles, ClusterRole and bindings that grant an agent the
+privileges (`required_privileges`) of the actions the policies could let it
+run, only where they could: an action is granted in a namespace when, on some
+inventory target in that namespace, an `allow` or `require_approval` rule could
+decide a request by this caller (time windows count as open) before a rule
+with another decision always would. Actions only `deny` rules reach are left
+out, so the agent's service account can do nothing the policy would never
+allow.
 
-With --namespace, namespaced resources go into a Role and RoleBinding in that
-namespace and cluster-scoped ones (nodes, namespaces) into a ClusterRole and
-ClusterRoleBinding; without it everything is cluster-wide. --unattended leaves
-out what needs approval, for setups where approved actions run with a separate
-credential.";
+Namespaced resources go into a Role and RoleBinding in each namespace the
+agent can act in; cluster-scoped resources (nodes, namespaces), and every
+privilege of an action reachable on a cluster-scoped target (a node), into a
+ClusterRole and ClusterRoleBinding. --namespace keeps one namespace (and the
+cluster-scoped targets), --cluster one cluster of the inventory. --unattended
+leaves out what needs approval, for setups where approved actions run with a
+separate credential. Targets outside the inventory never get RBAC.";
 
 const RBAC_AFTER: &str = "\
 Examples:
-  agent-safe rbac --caller deploy-agent --roles deployer --namespace prod | kubectl apply -f -
+  agent-safe rbac --caller deploy-agent --roles deployer --cluster prod-eu-1 | kubectl apply -f -
+  agent-safe rbac --caller deploy-agent --roles deployer --namespace staging
   agent-safe rbac --caller deploy-agent --roles deployer --unattended --output json";
 
 /// `rbac`.
@@ -688,9 +694,12 @@ pub(crate) struct RbacArgs {
     /// The caller's groups, comma-separated.
     #[arg(long, value_delimiter = ',', value_name = "GROUP,...")]
     pub groups: Vec<String>,
-    /// Put namespaced privileges in a Role in this namespace.
+    /// Only targets in this namespace (and cluster-scoped targets such as nodes).
     #[arg(long, value_name = "NS")]
     pub namespace: Option<String>,
+    /// Only inventory targets of this cluster (and targets that name none).
+    #[arg(long, value_name = "CLUSTER")]
+    pub cluster: Option<String>,
     /// The agent's service account (default: the agent id, DNS-safe).
     #[arg(long, value_name = "NAME")]
     pub service_account: Option<String>,

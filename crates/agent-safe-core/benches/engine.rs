@@ -133,6 +133,7 @@ fn snapshot(rules: usize, targets: usize) -> Snapshot {
         rules,
         targets,
         identity: IdentityConfig::default(),
+        settings: Default::default(),
     })
     .unwrap()
 }

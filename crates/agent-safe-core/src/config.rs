@@ -197,6 +197,38 @@ impl Default for ServerSettings {
     }
 }
 
+/// What a check on a target outside the inventory does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownTargets {
+    /// Denied before any rule runs, with a reason naming the target (the default).
+    #[default]
+    Deny,
+    /// The rules decide, with the target counted as `critical` sensitivity;
+    /// only rules without a `targets` selector can match it.
+    EvaluateAsCritical,
+}
+
+impl UnknownTargets {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "deny" => Some(Self::Deny),
+            "evaluate_as_critical" => Some(Self::EvaluateAsCritical),
+            _ => None,
+        }
+    }
+    fn choices() -> String {
+        "`deny`, `evaluate_as_critical`".into()
+    }
+    /// The value as written in `agent-safe.yaml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deny => "deny",
+            Self::EvaluateAsCritical => "evaluate_as_critical",
+        }
+    }
+}
+
 /// `agent-safe.yaml`, with every path resolved against the file's directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -223,6 +255,25 @@ pub struct Config {
     /// The HTTP sidecar.
     #[serde(default)]
     pub server: ServerSettings,
+    /// What a check on a target outside the inventory does: `deny` (default)
+    /// or `evaluate_as_critical` (rules without a `targets` selector decide).
+    #[serde(default)]
+    pub unknown_targets: UnknownTargets,
+    /// Older action versions that stay callable, as `name@version` (or
+    /// `name@*` for every version of one action). By default only the newest
+    /// version of each action can be checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub callable_old_versions: Vec<String>,
+    /// Custom resources (`group/resource`, e.g. `example.com/widgets`) that
+    /// `required_privileges` may name besides the built-in Kubernetes API
+    /// table. `agent-safe rbac` grants them as namespaced resources.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_resources: Vec<String>,
+    /// Where each entry of `callable_old_versions` and `custom_resources` is
+    /// written, for messages.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub entry_positions: std::collections::BTreeMap<String, Pos>,
     /// The config file itself (absent for the no-config defaults).
     #[serde(skip)]
     #[schemars(skip)]
@@ -314,6 +365,9 @@ const ROOT_KEYS: &[&str] = &[
     "audit",
     "identity",
     "server",
+    "unknown_targets",
+    "callable_old_versions",
+    "custom_resources",
 ];
 const AUDIT_KEYS: &[&str] = &[
     "enabled",
@@ -378,8 +432,86 @@ pub fn parse_config(src: &SourceFile) -> Result<Config, ConfigError> {
     if let Some(n) = r.take("server") {
         read_server(file, n, &mut cfg.server, &mut d);
     }
+    if let Some(n) = r.take("unknown_targets")
+        && let Some(v) = enum_of(
+            file,
+            n,
+            "unknown_targets",
+            UnknownTargets::parse,
+            UnknownTargets::choices,
+            &mut d,
+        )
+    {
+        cfg.unknown_targets = v;
+    }
+    for (entry, pos) in r
+        .opt_str_list("callable_old_versions", &mut d)
+        .unwrap_or_default()
+    {
+        if let Err(e) = check_version_spec(&entry) {
+            d.push(
+                Diagnostic::error(file, pos, format!("invalid `callable_old_versions` entry `{entry}`: {e}"))
+                    .with_help("write `name@version` (e.g. `restart-deployment@1.0.0`), or `name@*` for every version of one action"),
+            );
+            continue;
+        }
+        cfg.entry_positions.insert(entry.clone(), pos);
+        cfg.callable_old_versions.push(entry);
+    }
+    for (entry, pos) in r
+        .opt_str_list("custom_resources", &mut d)
+        .unwrap_or_default()
+    {
+        if let Err(e) = check_custom_resource(&entry) {
+            d.push(
+                Diagnostic::error(file, pos, format!("invalid `custom_resources` entry `{entry}`: {e}"))
+                    .with_help("write `group/resource` with the API group of the custom resource definition, e.g. `example.com/widgets`"),
+            );
+            continue;
+        }
+        cfg.entry_positions.insert(entry.clone(), pos);
+        cfg.custom_resources.push(entry);
+    }
     r.finish(&mut d);
     d.finish(cfg)
+}
+
+/// Checks the syntax of a `callable_old_versions` entry.
+fn check_version_spec(entry: &str) -> Result<(), String> {
+    let Some((name, version)) = entry.split_once('@') else {
+        return Err("missing `@version`".into());
+    };
+    if name.is_empty() || name.contains(['*', '?', '[', '{']) {
+        return Err("name the action exactly (no globs)".into());
+    }
+    if version != "*" && semver::Version::parse(version).is_err() {
+        return Err(format!(
+            "`{version}` is not a semantic version (like `1.0.0`) or `*`"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a `custom_resources` entry: `group/resource`, with a group outside
+/// the built-in table (a custom resource definition's group).
+fn check_custom_resource(entry: &str) -> Result<(), String> {
+    let Some((group, resource)) = entry.split_once('/') else {
+        return Err("missing the API group; custom resources always have one".into());
+    };
+    let segment_ok = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    };
+    if !segment_ok(group) || !segment_ok(resource) || resource.contains('.') {
+        return Err("lowercase letters, digits, `-` (and `.` in the group) only".into());
+    }
+    if crate::k8s::is_known_group(group) {
+        return Err(format!(
+            "`{group}` is a built-in API group, whose resources are checked against the Kubernetes API table; only custom resource groups can be listed"
+        ));
+    }
+    Ok(())
 }
 
 fn non_negative(r: &mut MapReader<'_>, key: &str, d: &mut Diagnostics) -> Option<u64> {

@@ -198,6 +198,19 @@ impl Registry {
         })
     }
 
+    /// The newest version of the action `name`.
+    pub fn newest(&self, name: &str) -> Option<&Arc<ActionDef>> {
+        self.by_name.get(name).and_then(|v| v.values().next_back())
+    }
+
+    /// Every version of the action `name`, oldest first.
+    pub fn versions(
+        &self,
+        name: &str,
+    ) -> Option<impl Iterator<Item = &Arc<ActionDef>> + Clone + '_> {
+        self.by_name.get(name).map(|v| v.values())
+    }
+
     /// True when an action of this name exists (any version).
     pub fn contains(&self, name: &str) -> bool {
         self.by_name.contains_key(name)

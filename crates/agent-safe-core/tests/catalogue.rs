@@ -116,6 +116,7 @@ fn example() -> Snapshot {
         rules,
         targets,
         identity: IdentityConfig::default(),
+        settings: Default::default(),
     })
     .unwrap()
 }
@@ -141,6 +142,7 @@ fn rbac_for_the_deploy_agent() {
         &RbacRequest {
             caller: caller.clone(),
             namespace: Some("prod".into()),
+            cluster: None,
             service_account: None,
             service_account_namespace: None,
             include_approval: true,
@@ -151,7 +153,7 @@ fn rbac_for_the_deploy_agent() {
         !p.actions.contains(&"delete-namespace".to_owned())
             || p.privileges.iter().any(|x| x == "namespaces:delete")
     );
-    assert!(p.unknown_resources.is_empty(), "{:?}", p.unknown_resources);
+    assert!(p.custom_resources.is_empty(), "{:?}", p.custom_resources);
     let yaml = to_yaml(&p).unwrap();
     insta::assert_snapshot!("rbac_deploy_agent_prod", yaml);
     let cluster = plan(
@@ -159,6 +161,7 @@ fn rbac_for_the_deploy_agent() {
         &RbacRequest {
             caller: caller.clone(),
             namespace: None,
+            cluster: None,
             service_account: Some("deployer".into()),
             service_account_namespace: Some("agents".into()),
             include_approval: true,
@@ -170,6 +173,7 @@ fn rbac_for_the_deploy_agent() {
         &RbacRequest {
             caller,
             namespace: Some("prod".into()),
+            cluster: Some("prod-eu-1".into()),
             service_account: None,
             service_account_namespace: None,
             include_approval: false,
@@ -188,6 +192,20 @@ fn rbac_for_the_deploy_agent() {
         unattended.actions
     );
     assert!(!unattended.actions.contains(&"delete-namespace".to_owned()));
+    // Issue 21: the policies allow update-image and rollout-undo only on
+    // staging, so the unattended prod Role must not hold them, and no node of
+    // the staging cluster leaks into the prod cluster's ClusterRole.
+    for staging_only in ["update-image", "rollout-undo", "uncordon-node"] {
+        assert!(
+            !unattended.actions.contains(&staging_only.to_owned()),
+            "{staging_only}: {:?}",
+            unattended.actions
+        );
+    }
+    assert_eq!(
+        unattended.namespaces.keys().collect::<Vec<_>>(),
+        vec!["prod"]
+    );
     insta::assert_snapshot!(
         "rbac_deploy_agent_unattended",
         to_yaml(&unattended).unwrap()

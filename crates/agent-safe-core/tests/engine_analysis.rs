@@ -69,9 +69,6 @@ fn analysis_findings() {
         ("a caller selector does not cover anonymous callers", "rules:
   - {name: hi, priority: 10, match: {callers: {agent_ids: ['**']}}, decision: deny}
   - {name: lo, priority: 5, decision: allow}", vec![]),
-        ("unknown action with suggestion", "rules:
-  - {name: a, match: {actions: [restart-deploymnt]}, decision: allow}",
-         vec![(FindingKind::UnknownAction, "a", None)]),
         ("unknown target type", "rules:
   - {name: a, match: {targets: {types: [k8s-deploy]}}, decision: allow}",
          vec![(FindingKind::UnknownTargetType, "a", None), (FindingKind::NoMatchingTarget, "a", None)]),

@@ -13,10 +13,15 @@ use common::*;
 use serde_json::json;
 
 /// One probe rule with the given `match:` body; `allow` when it matches.
+/// Unknown targets reach the rules (`unknown_targets: evaluate_as_critical`),
+/// so the table shows how selectors treat them; the default denies them
+/// before any rule (`engine_versions_and_targets.rs`).
 fn probe(match_yaml: &str) -> agent_safe_core::engine::Snapshot {
-    snapshot(&format!(
-        "rules:\n  - name: probe\n    match: {match_yaml}\n    decision: allow\n"
-    ))
+    snapshot_full(
+        &format!("rules:\n  - name: probe\n    match: {match_yaml}\n    decision: allow\n"),
+        agent_safe_core::identity::IdentityConfig::default(),
+        evaluate_unknown(),
+    )
 }
 
 fn matched(match_yaml: &str, a: &Ask) -> bool {

@@ -38,6 +38,7 @@ fn snap() -> Snapshot {
         .unwrap(),
         targets: parse_inventory(&src("inventory.yaml", INVENTORY)).unwrap(),
         identity: IdentityConfig::default(),
+        settings: Default::default(),
     })
     .unwrap()
 }

@@ -35,6 +35,9 @@ actions: actions
 policies: policies
 # The targets agent-safe knows about.
 inventory: inventory.yaml
+# A target that is not in the inventory is denied before any rule runs.
+# (`evaluate_as_critical` would let rules without a `targets` selector decide.)
+unknown_targets: deny
 
 # Every check is recorded here, hash-chained (`agent-safe audit verify`).
 audit:

@@ -24,15 +24,37 @@ pub(crate) fn rbac(io: &mut Io, ctx: &Ctx, a: RbacArgs) -> CmdResult {
             signed: true,
         },
         namespace: a.namespace,
+        cluster: a.cluster,
         service_account: a.service_account,
         service_account_namespace: a.service_account_namespace,
         include_approval: !a.unattended,
     };
     let p = plan(&snap, &req);
-    for u in &p.unknown_resources {
+    for u in &p.custom_resources {
         writeln!(
             io.err,
-            "warning: `{u}` is not a resource of the built-in Kubernetes table (a custom resource?); granted as namespaced"
+            "note: `{u}` is a custom resource (`custom_resources`); granted as namespaced"
+        )?;
+    }
+    if p.clusters.len() > 1 {
+        writeln!(
+            io.err,
+            "warning: the targets span several clusters ({}); the output merges them, so each cluster would get the others' grants: pass --cluster NAME",
+            p.clusters.join(", ")
+        )?;
+    }
+    if !p.no_namespace.is_empty() {
+        writeln!(
+            io.err,
+            "warning: reachable on targets that name no namespace, so their namespaced privileges are not granted: {}; add `namespace:` to those inventory targets",
+            p.no_namespace.join(", ")
+        )?;
+    }
+    if !p.unknown_target_actions.is_empty() {
+        writeln!(
+            io.err,
+            "warning: the policies could allow {} on targets outside the inventory (`unknown_targets: evaluate_as_critical`); no RBAC is generated for those: add the targets to the inventory",
+            p.unknown_target_actions.join(", ")
         )?;
     }
     match a.output {

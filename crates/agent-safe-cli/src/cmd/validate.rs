@@ -5,12 +5,11 @@ use std::io::Write;
 use agent_safe_core::config::Config;
 use agent_safe_core::diag::{ConfigError, Diagnostic};
 use agent_safe_core::engine::{
-    BindingGap, Finding, FindingKind, Snapshot, SnapshotSources, analyze, binding_gaps,
+    BindingGap, EngineSettings, Finding, FindingKind, Snapshot, SnapshotSources, analyze,
+    binding_gaps,
 };
 use agent_safe_core::identity::IdentityConfig;
-use agent_safe_core::k8s::{check_privilege, parse_privilege};
 use agent_safe_core::load::{load_inventory, load_policies};
-use agent_safe_core::registry::Registry;
 use serde::Serialize;
 
 use crate::cli::{Format, ValidateArgs, ValidatePolicyArgs};
@@ -18,12 +17,12 @@ use crate::error::{CliError, CmdResult, exit};
 use crate::output::{Io, paint, style};
 use crate::project::{Ctx, load_registry};
 
-/// A warning: a rule-analysis finding or a questionable action privilege.
+/// A warning: a rule-analysis finding, a target its actions cannot bind, or
+/// a file that is not loaded.
 #[derive(Debug, Serialize)]
 struct Warning {
-    /// `conflict`, `shadowed`, `unknown_action`, `unknown_target_type`,
-    /// `time_window`, `no_matching_target`, `invalid_privilege`,
-    /// `unbound_target`, `unloaded_file`.
+    /// `conflict`, `shadowed`, `unknown_targets`, `unknown_target_type`,
+    /// `time_window`, `no_matching_target`, `unbound_target`, `unloaded_file`.
     kind: String,
     /// `file:line` of the rule or action.
     file: String,
@@ -81,32 +80,6 @@ impl From<BindingGap> for Warning {
             message: g.message,
         }
     }
-}
-
-/// Privileges of every action that are not valid Kubernetes RBAC.
-fn privilege_warnings(registry: &Registry) -> Vec<Warning> {
-    let mut out = Vec::new();
-    for a in registry.all_versions() {
-        for p in &a.required_privileges {
-            let problem = match parse_privilege(p) {
-                Ok(parsed) => check_privilege(&parsed).err(),
-                Err(e) => Some(e),
-            };
-            if let Some(problem) = problem {
-                out.push(Warning {
-                    kind: "invalid_privilege".into(),
-                    file: a.origin.to_string(),
-                    rule: None,
-                    other_rule: None,
-                    other_file: None,
-                    action: Some(a.key()),
-                    target: None,
-                    message: format!("action `{}` requires `{p}`, which Kubernetes RBAC does not know: {problem}", a.key()),
-                });
-            }
-        }
-    }
-    out
 }
 
 /// Files in the configured directories that are not loaded (another
@@ -273,7 +246,6 @@ pub(crate) fn validate(io: &mut Io, ctx: &Ctx, a: ValidateArgs) -> CmdResult {
         Ok(snap) => {
             report.counts(&snap);
             report.warnings = analyze(&snap).into_iter().map(Warning::from).collect();
-            report.warnings.extend(privilege_warnings(&snap.registry));
             report
                 .warnings
                 .extend(binding_gaps(&snap).into_iter().map(Warning::from));
@@ -305,6 +277,7 @@ pub(crate) fn validate_policy(io: &mut Io, ctx: &Ctx, a: ValidatePolicyArgs) -> 
             rules,
             targets,
             identity: IdentityConfig::default(),
+            settings: EngineSettings::from_config(&config),
         })
     });
     match compiled {

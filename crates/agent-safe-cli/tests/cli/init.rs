@@ -169,3 +169,60 @@ fn serve_help_example_is_allowed_on_an_init_project() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// Issue 21: on the scaffold, `rbac` scopes by the targets the policies reach.
+#[test]
+fn rbac_on_the_init_project_is_scoped_by_target() {
+    let p = fresh();
+    let (code, _, err) = init_in(&p);
+    assert_eq!(code, 0, "{err}");
+    let args = [
+        "rbac",
+        "--caller",
+        "deploy-agent",
+        "--roles",
+        "deployer",
+        "--unattended",
+        "--output",
+        "json",
+    ];
+    // Two clusters and no --cluster: warned.
+    let (code, _, err) = p.run(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("pass --cluster NAME"), "{err}");
+    let mut scoped = args.to_vec();
+    scoped.extend(["--cluster", "prod-eu-1"]);
+    let (code, out, err) = p.run(&scoped);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // Unattended, the deploy agent may only read on prod and restart in the
+    // maintenance window: no update-image, rollout-undo, exec, secrets or
+    // cluster-wide grants.
+    assert_eq!(
+        plan["namespaces"],
+        serde_json::json!({"prod": [
+            "describe-deployment", "get-configmap", "get-events", "get-pod-logs",
+            "list-pods", "restart-deployment", "rollout-status"
+        ]})
+    );
+    assert_eq!(plan["cluster_scoped"], serde_json::json!([]));
+    let kinds: Vec<&str> = plan["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["Role", "RoleBinding"]);
+    for absent in ["pods/exec:create", "secrets:get", "namespaces:delete"] {
+        assert!(
+            !plan["privileges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == absent),
+            "{absent}: {}",
+            plan["privileges"]
+        );
+    }
+}

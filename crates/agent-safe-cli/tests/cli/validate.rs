@@ -4,8 +4,7 @@ use std::process::Command;
 
 use crate::{Project, snap};
 
-/// A policy with findings: a shadowed rule and a name that matches no action;
-/// an action whose privilege Kubernetes does not know.
+/// A policy with a finding: a shadowed rule (a warning; the project loads).
 fn with_warnings(p: &Project) {
     p.write(
         "policies/extra.yaml",
@@ -18,6 +17,18 @@ rules:
       targets: {environments: [prod]}
       callers: {agent_ids: [\"**\"]}
     decision: allow
+",
+    );
+}
+
+/// Typos that used to be warnings and now stop the project from loading: a
+/// rule naming an action that does not exist, and an action whose privilege
+/// Kubernetes does not know (`rbac` would have granted it).
+fn with_typos(p: &Project) {
+    p.write(
+        "policies/extra.yaml",
+        "\
+rules:
   - name: typo-in-action
     priority: 20
     match:
@@ -35,8 +46,20 @@ risk_class: low
 target_types: [app]
 required_privileges:
   - apps/deploymentz:patch
+  - apps/statefulsets:restart
 ",
     );
+}
+
+#[test]
+fn validate_typos_are_errors() {
+    let p = Project::fixture();
+    with_typos(&p);
+    snap!(p, "validate_typos_are_errors", &["validate"]);
+    // `check` refuses to run on such a project too.
+    let (code, _, err) = p.run(&["check", "restart-deployment", "--target", "staging/api"]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("matches no known action"), "{err}");
 }
 
 #[test]
@@ -114,10 +137,13 @@ fn validate_without_config() {
 #[test]
 fn validate_policy_file() {
     let p = Project::fixture();
-    with_warnings(&p);
+    p.write(
+        "policies/extra.yaml",
+        "rules:\n  - name: typo-in-action\n    match:\n      actions: [restart-deploymnet]\n    decision: deny\n",
+    );
     snap!(
         p,
-        "validate_policy_warnings",
+        "validate_policy_typo",
         &["validate-policy", "policies/extra.yaml"]
     );
     snap!(

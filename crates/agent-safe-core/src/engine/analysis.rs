@@ -5,7 +5,10 @@
 //!   different decisions (the most restrictive wins, which may surprise);
 //! - **shadowed** rules: a strictly higher-ranked rule's match covers theirs,
 //!   so they can never decide;
-//! - rules naming actions or target types that do not exist;
+//! - rules naming target types that do not exist (an unknown action is a
+//!   load error, see `engine/compile.rs`);
+//! - allow rules that reach targets outside the inventory, when
+//!   `unknown_targets: evaluate_as_critical` lets rules decide those;
 //! - time windows that are never open, or always open;
 //! - target selectors that no inventory target satisfies.
 //!
@@ -30,8 +33,9 @@ pub enum FindingKind {
     Conflict,
     /// Can never win: a higher-ranked rule covers it.
     Shadowed,
-    /// Names an action that does not exist.
-    UnknownAction,
+    /// An allow rule that can match targets outside the inventory
+    /// (`unknown_targets: evaluate_as_critical`).
+    UnknownTargets,
     /// Names a target type no action uses.
     UnknownTargetType,
     /// A time window that is never (or always) open.
@@ -61,10 +65,15 @@ fn loc(o: &Origin) -> String {
     o.to_string()
 }
 
-fn action_set<'a>(r: &CompiledRule, all: &'a [String]) -> BTreeSet<&'a str> {
+/// The callable action versions (indices into `all`) a rule selects.
+fn action_set(
+    r: &CompiledRule,
+    all: &[&std::sync::Arc<crate::model::ActionDef>],
+) -> BTreeSet<usize> {
     all.iter()
-        .filter(|a| r.matches_action(a))
-        .map(String::as_str)
+        .enumerate()
+        .filter(|(_, a)| r.matches_action_version(a))
+        .map(|(i, _)| i)
         .collect()
 }
 
@@ -165,7 +174,7 @@ fn callers_cover(a: &CompiledRule, b: &CompiledRule) -> bool {
 /// Analyses a snapshot's rules.
 pub fn analyze(snap: &Snapshot) -> Vec<Finding> {
     let mut out = Vec::new();
-    let actions: Vec<String> = snap.registry.latest().map(|a| a.name.clone()).collect();
+    let actions: Vec<_> = snap.callable_actions().collect();
     let types = snap.registry.target_types();
     let targets: Vec<&Target> = snap.inventory.iter().map(AsRef::as_ref).collect();
     let rules = &snap.rules;
@@ -180,26 +189,15 @@ pub fn analyze(snap: &Snapshot) -> Vec<Finding> {
     for r in rules {
         let m = &r.rule.matcher;
         let origin = loc(&r.rule.origin);
-        if let Some(pats) = &m.actions {
-            for p in pats {
-                let hits = match super::compile::single_glob(p) {
-                    Some(g) => actions.iter().filter(|a| g.is_match(a.as_str())).count(),
-                    None => 0,
-                };
-                if hits == 0 {
-                    let hint = crate::diag::did_you_mean(p, actions.iter().map(String::as_str))
-                        .map(|s| format!(" (did you mean `{s}`?)"))
-                        .unwrap_or_default();
-                    out.push(Finding {
-                        kind: FindingKind::UnknownAction,
-                        rule: r.rule.name.clone(),
-                        file: origin.clone(),
-                        other_rule: None,
-                        other_file: None,
-                        message: format!("`actions` entry `{p}` matches no known action{hint}"),
-                    });
-                }
-            }
+        if let Some(message) = reaches_unknown_targets(snap, r) {
+            out.push(Finding {
+                kind: FindingKind::UnknownTargets,
+                rule: r.rule.name.clone(),
+                file: origin.clone(),
+                other_rule: None,
+                other_file: None,
+                message,
+            });
         }
         if let Some(ts) = m.targets.as_ref().and_then(|t| t.types.as_ref()) {
             for t in ts {
@@ -275,10 +273,7 @@ pub fn analyze(snap: &Snapshot) -> Vec<Finding> {
             });
         }
         facts.push(Facts {
-            actions: action_set(r, &actions)
-                .into_iter()
-                .filter_map(|a| actions.iter().position(|x| x == a))
-                .collect(),
+            actions: action_set(r, &actions),
             targets: tset,
             risk: r.risk_mask.unwrap_or(0x0f),
             week,
@@ -422,6 +417,37 @@ pub fn binding_gaps(snap: &Snapshot) -> Vec<BindingGap> {
         });
     }
     out
+}
+
+/// With `unknown_targets: evaluate_as_critical`, an `allow` rule without a
+/// `targets` selector also matches targets that are not in the inventory
+/// (counted as `critical` sensitivity) for every action whose effective risk
+/// on such a target the rule selects.
+fn reaches_unknown_targets(snap: &Snapshot, r: &CompiledRule) -> Option<String> {
+    if snap.settings.unknown_targets != crate::config::UnknownTargets::EvaluateAsCritical
+        || r.rule.decision != crate::model::DecisionResult::Allow
+        || r.target.is_some()
+    {
+        return None;
+    }
+    let reached: Vec<&str> = snap
+        .registry
+        .latest()
+        .filter(|a| r.matches_action_version(a))
+        .filter(|a| r.accepts_risk(a.risk_class.effective(crate::model::Sensitivity::Critical)))
+        .map(|a| a.name.as_str())
+        .collect();
+    if reached.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "allows {} on targets outside the inventory (`unknown_targets: evaluate_as_critical`), e.g. `kube-system/anything`; add `targets: {{ids: [\"**\"]}}` (or a narrower selector) to keep it to inventory targets",
+        reached
+            .iter()
+            .map(|a| format!("`{a}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 fn weeks_overlap(a: Option<&[bool]>, b: Option<&[bool]>) -> bool {

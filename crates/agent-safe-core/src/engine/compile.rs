@@ -1,23 +1,24 @@
 //! Loaded files → an immutable, indexed snapshot.
 //!
 //! Rules are compiled once: globs into `GlobSet`s, enums into bit masks, time
-//! zones resolved. Then, for every action name in the registry, the rules
-//! whose `actions` globs match it are listed *in rank order* (priority, then
+//! zones resolved. Then, for every callable action version (the newest of
+//! each name, plus those `callable_old_versions` keeps), the rules whose
+//! `actions` globs match its name or `name@version` are listed *in rank order* (priority, then
 //! specificity, then restrictiveness). A check looks up its action's list and
 //! walks it until the first rule whose selectors all match: that rule is the
 //! winner, so a check never scans rules that name other actions.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use globset::{GlobMatcher, GlobSet, GlobSetBuilder};
 
 use super::inventory::Inventory;
-use crate::config::Config;
+use crate::config::{Config, UnknownTargets};
 use crate::diag::{ConfigError, Diagnostic, Diagnostics, Pos};
 use crate::identity::{IdentityConfig, SigningKey};
 use crate::load::{compile_glob, load_inventory, load_policies, read_sources};
-use crate::model::{RiskClass, Rule, Sensitivity, Target};
+use crate::model::{ActionDef, RiskClass, Rule, Sensitivity, Target};
 use crate::registry::Registry;
 
 /// Everything a snapshot is compiled from.
@@ -31,6 +32,35 @@ pub struct SnapshotSources {
     pub targets: Vec<Target>,
     /// Token verification settings.
     pub identity: IdentityConfig,
+    /// How unknown targets and old action versions are treated.
+    pub settings: EngineSettings,
+}
+
+/// The `agent-safe.yaml` settings that change decisions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineSettings {
+    /// What a check on a target outside the inventory does.
+    pub unknown_targets: UnknownTargets,
+    /// Older action versions that stay callable: `name@version`, or `name@*`
+    /// for every version of one action (`callable_old_versions`).
+    pub callable_old_versions: Vec<String>,
+    /// The config file the settings come from, and where each entry is, for
+    /// messages.
+    pub source: Option<std::path::PathBuf>,
+    /// Positions of the `callable_old_versions` entries.
+    pub positions: std::collections::BTreeMap<String, Pos>,
+}
+
+impl EngineSettings {
+    /// The settings of a config file.
+    pub fn from_config(config: &Config) -> EngineSettings {
+        EngineSettings {
+            unknown_targets: config.unknown_targets,
+            callable_old_versions: config.callable_old_versions.clone(),
+            source: config.source.clone(),
+            positions: config.entry_positions.clone(),
+        }
+    }
 }
 
 /// A time window, resolved.
@@ -77,9 +107,13 @@ pub struct CompiledRule {
 }
 
 impl CompiledRule {
-    /// Whether the rule's `actions` globs match `name` (no `actions` = all).
-    pub fn matches_action(&self, name: &str) -> bool {
-        self.actions.as_ref().is_none_or(|g| g.is_match(name))
+    /// Whether the rule's `actions` select this version of an action: a
+    /// pattern matches the name (every version) or `name@version`
+    /// (`restart-deployment@1.0.0`, `restart-deployment@1.*`).
+    pub fn matches_action_version(&self, action: &ActionDef) -> bool {
+        self.actions
+            .as_ref()
+            .is_none_or(|g| g.is_match(&action.name) || g.is_match(action.key()))
     }
 
     /// The sort key: higher priority, then higher specificity, then more
@@ -105,8 +139,12 @@ pub struct Snapshot {
     pub rules: Vec<CompiledRule>,
     /// Token verification settings.
     pub identity: IdentityConfig,
-    /// Candidate rules per action name, in rank order.
+    /// How unknown targets and old action versions are treated.
+    pub settings: EngineSettings,
+    /// Candidate rules per action name (its newest version), in rank order.
     pub(crate) by_action: HashMap<String, Buckets>,
+    /// Candidate rules per callable older version, by `name@version`.
+    pub(crate) by_old_version: HashMap<String, Buckets>,
     /// Number of distinct target selectors (cache slots `0..n`).
     pub(crate) target_sels: u32,
     /// Number of distinct caller selectors (cache slots after the target ones).
@@ -385,55 +423,24 @@ impl Snapshot {
         }
         let target_sels = u32::try_from(tkeys.len()).unwrap_or(u32::MAX);
         let caller_sels = u32::try_from(ckeys.len()).unwrap_or(u32::MAX);
+        let old_callable = callable_old_versions(&sources.registry, &sources.settings, &mut d);
         let mut by_action: HashMap<String, Buckets> = HashMap::new();
         for action in sources.registry.latest() {
-            let mut idx: Vec<u32> = rules
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| r.matches_action(&action.name))
-                .filter_map(|(i, _)| u32::try_from(i).ok())
-                .collect();
-            idx.sort_by(|a, b| {
-                let ra = rules.get(*a as usize).map(CompiledRule::rank);
-                let rb = rules.get(*b as usize).map(CompiledRule::rank);
-                rb.cmp(&ra).then(a.cmp(b))
-            });
-            let envs_of = |i: &u32| {
-                rules
-                    .get(*i as usize)
-                    .and_then(|r| r.rule.matcher.targets.as_ref())
-                    .and_then(|t| t.environments.as_ref())
-            };
-            let mut buckets = Buckets::default();
-            let named: std::collections::BTreeSet<&String> =
-                idx.iter().filter_map(envs_of).flatten().collect();
-            for env in named {
-                let list = idx
-                    .iter()
-                    .copied()
-                    .filter(|i| envs_of(i).is_none_or(|e| e.contains(env)))
-                    .collect();
-                buckets.by_env.insert(env.clone(), list);
-            }
-            buckets.other_env = idx
-                .iter()
-                .copied()
-                .filter(|i| envs_of(i).is_none())
-                .collect();
-            buckets.no_target = idx
-                .iter()
-                .copied()
-                .filter(|i| rules.get(*i as usize).is_some_and(|r| r.target.is_none()))
-                .collect();
-            buckets.all = idx;
-            by_action.insert(action.name.clone(), buckets);
+            by_action.insert(action.name.clone(), buckets_for(&rules, action));
         }
+        let mut by_old_version: HashMap<String, Buckets> = HashMap::new();
+        for action in &old_callable {
+            by_old_version.insert(action.key(), buckets_for(&rules, action));
+        }
+        unknown_action_errors(&rules, &sources.registry, &mut d);
         let snapshot = Snapshot {
             registry: sources.registry,
             inventory: Inventory::new(sources.targets),
             rules,
             identity: sources.identity,
+            settings: sources.settings,
             by_action,
+            by_old_version,
             target_sels,
             caller_sels,
         };
@@ -475,6 +482,9 @@ impl Snapshot {
             None => Some(Vec::new()),
         };
         let identity = identity_config(config).map_err(|e| d.extend(e)).ok();
+        if let Some(reg) = &registry {
+            check_privileges(config, reg, &mut d);
+        }
         let (Some(registry), Some(rules), Some(targets), Some(identity)) =
             (registry, rules, targets, identity)
         else {
@@ -482,13 +492,23 @@ impl Snapshot {
                 diagnostics: d.into_vec(),
             });
         };
-        d.finish(())?;
-        Snapshot::compile(SnapshotSources {
+        // Compile even after errors above (a bad privilege, a manifest
+        // mismatch) so that rule errors are reported in the same run.
+        match Snapshot::compile(SnapshotSources {
             registry,
             rules,
             targets,
             identity,
-        })
+            settings: EngineSettings::from_config(config),
+        }) {
+            Ok(snapshot) => d.finish(snapshot),
+            Err(e) => {
+                d.extend(e);
+                Err(ConfigError {
+                    diagnostics: d.into_vec(),
+                })
+            }
+        }
     }
 
     /// Every candidate rule for an action name (rules whose `actions` match
@@ -502,16 +522,43 @@ impl Snapshot {
             .filter_map(|i| self.rules.get(*i as usize))
     }
 
+    /// Whether `action` may be checked: it is the newest version of its
+    /// name, or an older version kept callable by `callable_old_versions`.
+    pub fn is_callable(&self, action: &ActionDef) -> bool {
+        self.is_newest(action) || self.by_old_version.contains_key(&action.key())
+    }
+
+    /// Every callable action version: the newest of each name, then the
+    /// older versions `callable_old_versions` keeps.
+    pub fn callable_actions(&self) -> impl Iterator<Item = &std::sync::Arc<ActionDef>> {
+        self.registry.latest().chain(
+            self.registry
+                .all_versions()
+                .filter(|a| self.by_old_version.contains_key(&a.key())),
+        )
+    }
+
+    fn is_newest(&self, action: &ActionDef) -> bool {
+        self.registry
+            .newest(&action.name)
+            .is_some_and(|n| n.version == action.version)
+    }
+
     /// The candidates that can match a request for `action` on `target`
     /// (`None`: unknown target), in rank order.
     /// With `all`, every candidate (for traces).
     pub(crate) fn candidates_for(
         &self,
-        action: &str,
+        action: &ActionDef,
         target: Option<&Target>,
         all: bool,
     ) -> impl Iterator<Item = &CompiledRule> {
-        let list = match (self.by_action.get(action), target) {
+        let buckets = if self.is_newest(action) {
+            self.by_action.get(&action.name)
+        } else {
+            self.by_old_version.get(&action.key())
+        };
+        let list = match (buckets, target) {
             (None, _) => &[][..],
             (Some(b), _) if all => b.all.as_slice(),
             (Some(b), None) => b.no_target.as_slice(),
@@ -521,6 +568,203 @@ impl Snapshot {
                 .map_or(b.other_env.as_slice(), Vec::as_slice),
         };
         list.iter().filter_map(|i| self.rules.get(*i as usize))
+    }
+}
+
+/// The candidate rules of one action version, in rank order and by environment.
+fn buckets_for(rules: &[CompiledRule], action: &ActionDef) -> Buckets {
+    let mut idx: Vec<u32> = rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.matches_action_version(action))
+        .filter_map(|(i, _)| u32::try_from(i).ok())
+        .collect();
+    idx.sort_by(|a, b| {
+        let ra = rules.get(*a as usize).map(CompiledRule::rank);
+        let rb = rules.get(*b as usize).map(CompiledRule::rank);
+        rb.cmp(&ra).then(a.cmp(b))
+    });
+    let envs_of = |i: &u32| {
+        rules
+            .get(*i as usize)
+            .and_then(|r| r.rule.matcher.targets.as_ref())
+            .and_then(|t| t.environments.as_ref())
+    };
+    let mut buckets = Buckets::default();
+    let named: std::collections::BTreeSet<&String> =
+        idx.iter().filter_map(envs_of).flatten().collect();
+    for env in named {
+        let list = idx
+            .iter()
+            .copied()
+            .filter(|i| envs_of(i).is_none_or(|e| e.contains(env)))
+            .collect();
+        buckets.by_env.insert(env.clone(), list);
+    }
+    buckets.other_env = idx
+        .iter()
+        .copied()
+        .filter(|i| envs_of(i).is_none())
+        .collect();
+    buckets.no_target = idx
+        .iter()
+        .copied()
+        .filter(|i| rules.get(*i as usize).is_some_and(|r| r.target.is_none()))
+        .collect();
+    buckets.all = idx;
+    buckets
+}
+
+/// The older versions `callable_old_versions` keeps callable. An entry that
+/// names no existing action or version is an error: a stale entry would
+/// otherwise hide that the version it meant is gone.
+fn callable_old_versions<'a>(
+    registry: &'a Registry,
+    settings: &EngineSettings,
+    d: &mut Diagnostics,
+) -> Vec<&'a std::sync::Arc<ActionDef>> {
+    let mut keep: HashSet<String> = HashSet::new();
+    for entry in &settings.callable_old_versions {
+        let (name, version) = entry.split_once('@').unwrap_or((entry.as_str(), "*"));
+        let problem = match registry.versions(name) {
+            None => Some(
+                crate::registry::LookupError::UnknownAction {
+                    name: name.to_owned(),
+                    suggestion: crate::diag::did_you_mean(
+                        name,
+                        registry.latest().map(|a| a.name.as_str()),
+                    )
+                    .map(str::to_owned),
+                }
+                .to_string(),
+            ),
+            Some(versions) => {
+                if version == "*" {
+                    keep.extend(versions.map(|a| a.key()));
+                    None
+                } else if versions.clone().any(|a| a.version == version) {
+                    keep.insert(entry.clone());
+                    None
+                } else {
+                    Some(format!(
+                        "action `{name}` has no version `{version}` (available: {})",
+                        versions
+                            .map(|a| a.version.clone())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                }
+            }
+        };
+        if let Some(p) = problem {
+            d.push(
+                Diagnostic::error(
+                    settings
+                        .source
+                        .as_deref()
+                        .unwrap_or(Path::new(crate::config::CONFIG_FILE_NAME)),
+                    settings.positions.get(entry).copied().unwrap_or(Pos::FILE),
+                    format!("`callable_old_versions` entry `{entry}`: {p}"),
+                )
+                .with_help("name an existing `name@version` (see `agent-safe list-actions --all-versions`), or remove the entry"),
+            );
+        }
+    }
+    registry
+        .all_versions()
+        .filter(|a| keep.contains(&a.key()))
+        .filter(|a| {
+            registry
+                .newest(&a.name)
+                .is_some_and(|n| n.version != a.version)
+        })
+        .collect()
+}
+
+/// A rule whose `actions` entry selects no action is an error: it is almost
+/// always a typo, and a rule that silently matches nothing lets the request
+/// fall through to another rule.
+fn unknown_action_errors(rules: &[CompiledRule], registry: &Registry, d: &mut Diagnostics) {
+    let names: Vec<&str> = registry.latest().map(|a| a.name.as_str()).collect();
+    for r in rules {
+        let Some(pats) = &r.rule.matcher.actions else {
+            continue;
+        };
+        for p in pats {
+            let Some(g) = single_glob(p) else {
+                continue;
+            };
+            let hit = registry
+                .all_versions()
+                .any(|a| g.is_match(&a.name) || g.is_match(a.key()));
+            if hit {
+                continue;
+            }
+            let name = p.split_once('@').map_or(p.as_str(), |(n, _)| n);
+            let help = match (
+                registry.versions(name),
+                crate::diag::did_you_mean(name, names.iter().copied()),
+            ) {
+                (Some(v), _) => format!(
+                    "`{name}` has the versions {}; write `{name}` for every version, or `{name}@VERSION`",
+                    v.map(|a| a.version.clone()).collect::<Vec<_>>().join(", ")
+                ),
+                (None, Some(s)) => format!("did you mean `{s}`?"),
+                (None, None) => {
+                    "name an action of the catalogue or the project (`agent-safe list-actions`)"
+                        .to_owned()
+                }
+            };
+            d.push(
+                Diagnostic::error(
+                    &r.rule.origin.file,
+                    r.rule.origin.pos,
+                    format!(
+                        "rule `{}`: `actions` entry `{p}` matches no known action",
+                        r.rule.name
+                    ),
+                )
+                .with_help(help),
+            );
+        }
+    }
+}
+
+/// Every `required_privileges` entry must be a resource and verb of the
+/// built-in Kubernetes API table, or a resource listed in `custom_resources`:
+/// a misspelt privilege would otherwise reach `agent-safe rbac` and grant a
+/// resource that does not exist (or miss the one that was meant).
+fn check_privileges(config: &Config, registry: &Registry, d: &mut Diagnostics) {
+    for a in registry.all_versions() {
+        for p in &a.required_privileges {
+            let problem = match crate::k8s::parse_privilege(p) {
+                Ok(parsed) => match crate::k8s::check_privilege(&parsed) {
+                    Ok(_) => None,
+                    Err(e) => {
+                        let custom = format!("{}/{}", parsed.group, parsed.resource);
+                        (!config.custom_resources.contains(&custom)).then_some((e, true))
+                    }
+                },
+                Err(e) => Some((e, false)),
+            };
+            let Some((problem, resource_problem)) = problem else {
+                continue;
+            };
+            let mut diag = Diagnostic::error(
+                &a.origin.file,
+                a.origin.pos,
+                format!(
+                    "action `{}`: `required_privileges` entry `{p}` is not Kubernetes RBAC: {problem}",
+                    a.key()
+                ),
+            );
+            diag = diag.with_help(if resource_problem {
+                "fix the privilege; for a custom resource, list its `group/resource` under `custom_resources:` in agent-safe.yaml"
+            } else {
+                "write `[group/]resource[/subresource]:verb`, e.g. `apps/deployments:patch`"
+            });
+            d.push(diag);
+        }
     }
 }
 

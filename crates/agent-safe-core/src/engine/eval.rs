@@ -6,6 +6,7 @@ use jiff::Timestamp;
 
 use super::compile::{CallerSel, CompiledRule, Snapshot, TargetSel, Window};
 use super::{CallerInput, Decision, Request, TraceEntry};
+use crate::config::UnknownTargets;
 use crate::identity::{Caller, resolve_caller};
 use crate::model::{ActionDef, Coordinate, DecisionResult, RiskClass, Sensitivity, Target};
 use crate::params::{param_or_default, validate_params};
@@ -459,6 +460,32 @@ impl Snapshot {
             }
         };
 
+        // Only the newest version is callable unless the project keeps an
+        // older one (a stricter new version must not be bypassed).
+        if !self.is_callable(action) {
+            let newest = self
+                .registry
+                .newest(&action.name)
+                .map(|n| n.version.clone())
+                .unwrap_or_default();
+            return early_deny(
+                req,
+                Some(action),
+                req.target.map(str::to_owned),
+                caller_id,
+                action.risk_class,
+                action.risk_class.effective(Sensitivity::Critical),
+                format!(
+                    "`{}` is not callable: only the newest version ({newest}) of `{}` is; call `{}`, or keep the old version callable with `callable_old_versions: [{}]` in agent-safe.yaml",
+                    action.key(),
+                    action.name,
+                    action.name,
+                    action.key()
+                ),
+                at,
+            );
+        }
+
         // Params.
         if let Err(problems) = validate_params(action, req.params) {
             return early_deny(
@@ -496,6 +523,27 @@ impl Snapshot {
                 }
             };
         let target_id = target.map(|t| t.id.clone()).or(unknown_id.clone());
+        if target.is_none() && self.settings.unknown_targets == UnknownTargets::Deny {
+            let what = match &unknown_id {
+                Some(id) => format!("target `{id}` is not in the inventory"),
+                None if action.target_params.is_empty() => {
+                    "the request names no inventory target".to_owned()
+                }
+                None => "no inventory target matches the params".to_owned(),
+            };
+            return early_deny(
+                req,
+                Some(action),
+                target_id,
+                caller_id,
+                action.risk_class,
+                action.risk_class.effective(Sensitivity::Critical),
+                format!(
+                    "{what}; unknown targets are denied (`unknown_targets: deny` in agent-safe.yaml): add the target to the inventory"
+                ),
+                at,
+            );
+        }
         if let Some(t) = target {
             let effective = action.risk_class.effective(t.sensitivity);
             if !action.target_types.contains(&t.target_type) {
@@ -547,7 +595,7 @@ impl Snapshot {
             winner = CACHE.with(|c| {
                 let mut cache = c.borrow_mut();
                 cache.begin(caller_base + self.caller_sels as usize);
-                self.candidates_for(&action.name, target, false)
+                self.candidates_for(action, target, false)
                     .find(|r| r.matches_cached(&ctx, &mut cache, caller_base))
             });
         }
@@ -555,7 +603,7 @@ impl Snapshot {
         // that can match this target's environment.
         if let Some(trace) = trace.as_mut() {
             // Explain: walk every candidate, say why each did or did not decide.
-            for rule in self.candidates_for(&action.name, target, true) {
+            for rule in self.candidates_for(action, target, true) {
                 let miss = rule.miss(&ctx);
                 let note = match (miss, winner) {
                     (Some(m), _) => rule.describe_miss(m, &ctx),

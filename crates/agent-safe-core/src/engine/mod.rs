@@ -14,7 +14,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use analysis::{BindingGap, Finding, FindingKind, analyze, binding_gaps};
-pub use compile::{CompiledRule, Snapshot, SnapshotSources, identity_config};
+pub use compile::{CompiledRule, EngineSettings, Snapshot, SnapshotSources, identity_config};
 pub use eval::format_ts;
 pub use inventory::Inventory;
 

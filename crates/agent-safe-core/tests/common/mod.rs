@@ -10,7 +10,9 @@
 
 use std::path::PathBuf;
 
-use agent_safe_core::engine::{CallerInput, Decision, Request, Snapshot, SnapshotSources};
+use agent_safe_core::engine::{
+    CallerInput, Decision, EngineSettings, Request, Snapshot, SnapshotSources,
+};
 use agent_safe_core::identity::{Caller, IdentityConfig};
 use agent_safe_core::load::{SourceFile, parse_inventory, parse_policy};
 use agent_safe_core::registry::Registry;
@@ -120,6 +122,10 @@ pub fn registry() -> Registry {
 }
 
 pub fn snapshot_with(policy: &str, identity: IdentityConfig) -> Snapshot {
+    snapshot_full(policy, identity, EngineSettings::default())
+}
+
+pub fn snapshot_full(policy: &str, identity: IdentityConfig, settings: EngineSettings) -> Snapshot {
     let rules = parse_policy(&src("policy.yaml", policy)).unwrap_or_else(|e| panic!("{e}"));
     let targets = parse_inventory(&src("inventory.yaml", INVENTORY)).unwrap();
     Snapshot::compile(SnapshotSources {
@@ -127,8 +133,17 @@ pub fn snapshot_with(policy: &str, identity: IdentityConfig) -> Snapshot {
         rules,
         targets,
         identity,
+        settings,
     })
     .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The old behaviour: rules decide on targets outside the inventory.
+pub fn evaluate_unknown() -> EngineSettings {
+    EngineSettings {
+        unknown_targets: agent_safe_core::config::UnknownTargets::EvaluateAsCritical,
+        ..EngineSettings::default()
+    }
 }
 
 pub fn snapshot(policy: &str) -> Snapshot {
