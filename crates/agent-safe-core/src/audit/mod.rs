@@ -16,7 +16,7 @@ mod reader;
 mod scan;
 mod verify;
 
-pub use canon::{CanonicalError, MAX_SAFE_INTEGER};
+pub use canon::{CanonicalError, MAX_SAFE_INTEGER, MAX_VALUE_DEPTH, recorded_form};
 pub use error::AuditError;
 pub use event::{
     AuditEvent, EventKind, GENESIS_HASH, NewEvent, RecoveryInfo, RotationInfo, RotationTrigger,
