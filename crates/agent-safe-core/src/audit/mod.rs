@@ -31,4 +31,6 @@ pub use log::{
     Rotation, format_timestamp,
 };
 pub use reader::{EventFilter, Follower, for_each_event, read_events};
-pub use verify::{FileReport, ProblemKind, TornTail, VerifyProblem, VerifyReport, verify};
+pub use verify::{
+    FileReport, ProblemKind, TornTail, VerifyOptions, VerifyProblem, VerifyReport, verify, verify_with,
+};

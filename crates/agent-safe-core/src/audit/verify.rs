@@ -14,6 +14,9 @@ use std::fs::File;
 use std::ops::ControlFlow;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Serialize, Serializer};
 
 use super::canon;
 use super::error::AuditError;
@@ -22,6 +25,14 @@ use super::files::{self, parse_rotated_name, resolve_paths};
 use super::scan;
 
 /// What `verify` found.
+///
+/// Its JSON form (`serde::Serialize`) is the one representation every surface
+/// uses — `agent-safe audit verify --output json` and the Python SDK's
+/// `verify_audit()`: `ok`, `clean`, `events`, `files` (paths), `first_seq`,
+/// `last_seq`, `last_hash`, `recoveries`, `problem` (`file`, `line` — `null`
+/// when the problem is the file as a whole —, `kind` in snake_case,
+/// `message`), `torn_tail` (`file`, `line`, `offset`, `bytes`,
+/// `event_prefix`, `writer_active`) and `notes`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct VerifyReport {
     /// The files checked, in chain order.
@@ -39,12 +50,38 @@ pub struct VerifyReport {
     /// The first broken place; `None` when the chain holds.
     pub problem: Option<VerifyProblem>,
     /// Bytes after the last newline of the last file: a writer stopped in the
-    /// middle of a line. A warning, not a break: the events before it verify,
-    /// and the next append quarantines these bytes and records a `recovery`.
+    /// middle of a line — or someone appended or altered a last line. The
+    /// events before it verify; the next append quarantines these bytes and
+    /// records a `recovery`. A break (`problem` of kind
+    /// [`ProblemKind::TornTail`]) unless [`VerifyOptions::accept_torn_tail`].
     pub torn_tail: Option<TornTail>,
     /// Things worth knowing that are not problems (e.g. the chain starts
     /// after files that were not given).
     pub notes: Vec<String>,
+}
+
+/// How `verify_with` judges what it cannot decide from the bytes alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// Accept a torn tail as a warning rather than a break: for a log that
+    /// is being written, whose writer may have been killed mid-line (the next
+    /// append repairs it). Off by default: a verifier cannot tell a torn
+    /// write from an appended or altered last line.
+    pub accept_torn_tail: bool,
+    /// How long to wait for the log's lock when the last file ends in a torn
+    /// line. A writer holds the lock while it writes, so once the lock is
+    /// taken a line in flight is complete and is verified like the others;
+    /// a tail still torn under the lock is not a write in progress.
+    pub lock_wait: Duration,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            accept_torn_tail: false,
+            lock_wait: Duration::from_secs(5),
+        }
+    }
 }
 
 /// One file's share of the chain.
@@ -61,20 +98,23 @@ pub struct FileReport {
 }
 
 /// Where the chain breaks, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifyProblem {
     /// The file.
+    #[serde(rename = "file", serialize_with = "display_path")]
     pub path: PathBuf,
-    /// 1-based line number; 0 when the problem is the file as a whole.
-    pub line: u64,
+    /// 1-based line number; `None` when the problem is the file as a whole.
+    pub line: Option<u64>,
     /// The class of problem.
     pub kind: ProblemKind,
     /// A plain explanation.
     pub message: String,
 }
 
-/// Classes of problems `verify` reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Classes of problems `verify` reports (serialised in snake_case:
+/// `not_canonical`, `file_name`, `torn_tail`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ProblemKind {
     /// A file could not be read, or the paths name no log.
@@ -102,12 +142,18 @@ pub enum ProblemKind {
     FileName,
     /// A file other than the last ends in the middle of a line.
     Truncated,
+    /// The last file ends in the middle of a line (see
+    /// [`VerifyReport::torn_tail`]) and a torn tail was not accepted.
+    TornTail,
+    /// No complete event at all: nothing to verify.
+    Empty,
 }
 
 /// Bytes after the last newline of the last file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TornTail {
     /// The file (the active file).
+    #[serde(rename = "file", serialize_with = "display_path")]
     pub path: PathBuf,
     /// The line number the torn line would have.
     pub line: u64,
@@ -115,10 +161,62 @@ pub struct TornTail {
     pub offset: u64,
     /// How many bytes there are.
     pub bytes: u64,
+    /// Whether the bytes could be the beginning of the next event: a prefix
+    /// of a JSON object that starts as every event line does, or a complete
+    /// line that verifies as the next event and lacks only its newline.
+    /// `false` means junk or an altered event: not what a writer leaves.
+    pub event_prefix: bool,
+    /// The log's lock was held by a writer for all of
+    /// [`VerifyOptions::lock_wait`], so the bytes may be a line in flight.
+    pub writer_active: bool,
+}
+
+fn display_path<S: Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&p.display())
+}
+
+/// The JSON form of a [`VerifyReport`].
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    ok: bool,
+    clean: bool,
+    events: u64,
+    files: Vec<String>,
+    first_seq: Option<u64>,
+    last_seq: Option<u64>,
+    last_hash: Option<&'a str>,
+    recoveries: u64,
+    problem: Option<&'a VerifyProblem>,
+    torn_tail: Option<&'a TornTail>,
+    notes: &'a [String],
+}
+
+impl Serialize for VerifyReport {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ReportJson {
+            ok: self.ok(),
+            clean: self.is_clean(),
+            events: self.events,
+            files: self
+                .files
+                .iter()
+                .map(|f| f.path.display().to_string())
+                .collect(),
+            first_seq: self.first_seq,
+            last_seq: self.last_seq,
+            last_hash: self.last_hash.as_deref(),
+            recoveries: self.recoveries,
+            problem: self.problem.as_ref(),
+            torn_tail: self.torn_tail.as_ref(),
+            notes: &self.notes,
+        }
+        .serialize(s)
+    }
 }
 
 impl VerifyReport {
-    /// `true` when the chain holds (a torn tail is allowed: see
+    /// `true` when the chain holds: at least one complete event, every one
+    /// sound, and no torn tail unless one was accepted (see
     /// [`VerifyReport::torn_tail`]).
     pub fn ok(&self) -> bool {
         self.problem.is_none()
@@ -133,10 +231,9 @@ impl VerifyReport {
 impl fmt::Display for VerifyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(p) = &self.problem {
-            if p.line > 0 {
-                write!(f, "{}:{}: {}", p.path.display(), p.line, p.message)?;
-            } else {
-                write!(f, "{}: {}", p.path.display(), p.message)?;
+            match p.line {
+                Some(line) => write!(f, "{}:{line}: {}", p.path.display(), p.message)?,
+                None => write!(f, "{}: {}", p.path.display(), p.message)?,
             }
             return write!(f, " ({} events before it verified)", self.events);
         }
@@ -164,10 +261,10 @@ impl fmt::Display for VerifyReport {
         if let Some(t) = &self.torn_tail {
             write!(
                 f,
-                "\nwarning: {}:{}: torn tail: {} bytes after the last complete line (a writer stopped mid-write; the next append moves them to a quarantine file)",
+                "\nwarning: {}:{}: torn tail accepted: {}",
                 t.path.display(),
                 t.line,
-                t.bytes
+                t.describe()
             )?;
         }
         for note in &self.notes {
@@ -177,12 +274,44 @@ impl fmt::Display for VerifyReport {
     }
 }
 
-/// Verifies the files of one log. `paths` may name files (in any order: they
-/// are put in seq order) and directories (every file of the one log in it).
-/// Never fails: problems, unreadable files included, are in the report.
+impl TornTail {
+    /// What the bytes are, in words: their size, whether they could begin an
+    /// event, whether a writer held the lock.
+    pub fn describe(&self) -> String {
+        let what = if self.event_prefix {
+            "the beginning of an event line, as a writer stopped mid-write leaves"
+        } else {
+            "not the beginning of a valid event (junk, or an altered event)"
+        };
+        let writer = if self.writer_active {
+            "; a writer held the log's lock throughout, so it may be a line in flight"
+        } else {
+            ""
+        };
+        format!(
+            "{} after the last complete line, {what}{writer}",
+            if self.bytes == 1 {
+                "1 byte".to_string()
+            } else {
+                format!("{} bytes", self.bytes)
+            }
+        )
+    }
+}
+
+/// Verifies the files of one log with the default [`VerifyOptions`] (a torn
+/// tail is a break). `paths` may name files (in any order: they are put in
+/// seq order) and directories (every file of the one log in it). Never
+/// fails: problems, unreadable files included, are in the report.
 pub fn verify(paths: &[PathBuf]) -> VerifyReport {
+    verify_with(paths, &VerifyOptions::default())
+}
+
+/// [`verify`] with options.
+pub fn verify_with(paths: &[PathBuf], opts: &VerifyOptions) -> VerifyReport {
     let mut v = Verifier {
         threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+        opts: *opts,
         ..Verifier::default()
     };
     let files = match resolve_paths(paths) {
@@ -194,7 +323,7 @@ pub fn verify(paths: &[PathBuf]) -> VerifyReport {
             };
             v.report.problem = Some(VerifyProblem {
                 path,
-                line: 0,
+                line: None,
                 kind: ProblemKind::Io,
                 message: e.to_string(),
             });
@@ -204,7 +333,7 @@ pub fn verify(paths: &[PathBuf]) -> VerifyReport {
     if files.is_empty() {
         v.report.problem = Some(VerifyProblem {
             path: PathBuf::new(),
-            line: 0,
+            line: None,
             kind: ProblemKind::Io,
             message: "no audit log files given".into(),
         });
@@ -221,6 +350,9 @@ pub fn verify(paths: &[PathBuf]) -> VerifyReport {
         .prev
         .as_ref()
         .map(|p| String::from_utf8_lossy(&p.hash).into_owned());
+    if v.report.problem.is_none() {
+        v.judge_end(&files);
+    }
     v.report
 }
 
@@ -234,6 +366,7 @@ struct Verifier {
     ranges: Vec<Range<usize>>,
     pre: Vec<Pre>,
     threads: usize,
+    opts: VerifyOptions,
 }
 
 /// Bytes read and checked per batch.
@@ -295,6 +428,7 @@ fn precheck(batch: &[u8], ranges: &[Range<usize>], pre: &mut [Pre], threads: usi
     });
 }
 
+#[derive(Clone)]
 struct Prev {
     seq: u64,
     hash: [u8; 64],
@@ -307,7 +441,7 @@ impl Verifier {
     fn file(&mut self, path: &Path, last: bool) -> Result<(), Problem> {
         let problem = |line: u64, kind: ProblemKind, message: String| VerifyProblem {
             path: path.to_path_buf(),
-            line,
+            line: (line > 0).then_some(line),
             kind,
             message,
         };
@@ -324,29 +458,31 @@ impl Verifier {
             first_seq: None,
             last_seq: None,
         });
-        let mut buf = std::mem::take(&mut self.buf);
-        let mut failure = None;
-        let end = files::for_each_batch(&file, 0, 0, &mut buf, BATCH, |first, _, batch| match self
-            .batch(path, &file_name, first, batch)
-        {
-            Ok(()) => ControlFlow::Continue(()),
-            Err(p) => {
-                failure = Some(p);
-                ControlFlow::Break(())
+        let mut end = self.lines_from(&file, path, &file_name, 0, 0)?;
+        let mut writer_active = false;
+        if last && let Some(u) = end.unterminated {
+            // A writer holds the log's lock while it writes: with the lock
+            // taken, a line that was in flight is complete. Verify on from
+            // the torn line; what is still torn now is no write in progress.
+            match wait_for_writers(path, &file_name, self.opts.lock_wait) {
+                LockWait::NoLockFile => {}
+                LockWait::Taken(guard) => {
+                    end = self.lines_from(&file, path, &file_name, u.offset, u.line - 1)?;
+                    drop(guard);
+                }
+                LockWait::Busy => writer_active = true,
             }
-        });
-        self.buf = buf;
-        let end = end.map_err(|e| problem(0, ProblemKind::Io, format!("cannot read: {e}")))?;
-        if let Some(p) = failure {
-            return Err(p);
         }
         if let Some(u) = end.unterminated {
             if last {
+                let event_prefix = self.is_event_prefix(&file, path, &file_name, &u);
                 self.report.torn_tail = Some(TornTail {
                     path: path.to_path_buf(),
                     line: u.line,
                     offset: u.offset,
                     bytes: u.len,
+                    event_prefix,
+                    writer_active,
                 });
             } else {
                 return Err(problem(
@@ -396,6 +532,108 @@ impl Verifier {
             ));
         }
         Ok(())
+    }
+
+    /// Verifies the complete lines of `file` from byte `start` on (line
+    /// numbers continuing from `line_before`).
+    fn lines_from(
+        &mut self,
+        file: &File,
+        path: &Path,
+        file_name: &str,
+        start: u64,
+        line_before: u64,
+    ) -> Result<files::LinesEnd, Problem> {
+        let mut buf = std::mem::take(&mut self.buf);
+        let mut failure = None;
+        let end = files::for_each_batch(file, start, line_before, &mut buf, BATCH, |first, _, batch| {
+            match self.batch(path, file_name, first, batch) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(p) => {
+                    failure = Some(p);
+                    ControlFlow::Break(())
+                }
+            }
+        });
+        self.buf = buf;
+        let end = end.map_err(|e| VerifyProblem {
+            path: path.to_path_buf(),
+            line: None,
+            kind: ProblemKind::Io,
+            message: format!("cannot read: {e}"),
+        })?;
+        match failure {
+            Some(p) => Err(p),
+            None => Ok(end),
+        }
+    }
+
+    /// Whether the torn bytes could begin the next event (see
+    /// [`TornTail::event_prefix`]).
+    fn is_event_prefix(
+        &mut self,
+        file: &File,
+        path: &Path,
+        file_name: &str,
+        u: &files::Unterminated,
+    ) -> bool {
+        const START: &[u8] = b"{\"action\":";
+        // Writers refuse to treat more than this as a torn line.
+        if u.len > 64 << 20 {
+            return false;
+        }
+        let Ok(bytes) = files::read_range(file, u.offset, u.offset + u.len) else {
+            return false;
+        };
+        let n = bytes.len().min(START.len());
+        if bytes.get(..n) != START.get(..n) {
+            return false;
+        }
+        match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+            // A prefix of some JSON text. A number cut after `.`, `e`, `+`
+            // or `-` is reported as invalid, at the last byte, not as EOF.
+            Err(e) if e.is_eof() => true,
+            Err(e) => {
+                e.line() == 1
+                    && e.column() >= bytes.len()
+                    && matches!(bytes.last(), Some(b'.' | b'e' | b'E' | b'+' | b'-'))
+            }
+            // A whole line without its newline: the next event, or not.
+            Ok(_) => {
+                let (report, prev) = (self.report.clone(), self.prev.clone());
+                let sound = self.line(path, file_name, u.line, &bytes).is_ok();
+                (self.report, self.prev) = (report, prev);
+                sound
+            }
+        }
+    }
+
+    /// After every file: a torn tail not accepted, or a log without one
+    /// complete event, is a problem.
+    fn judge_end(&mut self, files: &[PathBuf]) {
+        if let Some(t) = &self.report.torn_tail
+            && !self.opts.accept_torn_tail
+        {
+            self.report.problem = Some(VerifyProblem {
+                path: t.path.clone(),
+                line: Some(t.line),
+                kind: ProblemKind::TornTail,
+                message: format!(
+                    "torn tail: {}. A crashed writer leaves this, and so does an appended or altered last line: the next append moves these bytes to a quarantine file and records them; for a log being written, verify with the torn tail accepted (`--accept-torn-tail`)",
+                    t.describe()
+                ),
+            });
+            return;
+        }
+        if self.report.events == 0 {
+            let path = files.last().cloned().unwrap_or_default();
+            self.report.problem = Some(VerifyProblem {
+                path,
+                line: None,
+                kind: ProblemKind::Empty,
+                message: "no complete event: there is no chain to verify".into(),
+            });
+        }
     }
 
     /// Checks a batch of complete lines (the last ends with `\n`): the
@@ -455,7 +693,7 @@ impl Verifier {
     ) -> Result<(), Problem> {
         let problem = |kind: ProblemKind, message: String| VerifyProblem {
             path: path.to_path_buf(),
-            line: line_no,
+            line: Some(line_no),
             kind,
             message,
         };
@@ -485,7 +723,7 @@ impl Verifier {
     ) -> Result<(), Problem> {
         let problem = |kind: ProblemKind, message: String| VerifyProblem {
             path: path.to_path_buf(),
-            line: line_no,
+            line: Some(line_no),
             kind,
             message,
         };
@@ -697,6 +935,45 @@ impl Verifier {
             }
         }
         Ok(())
+    }
+}
+
+/// What waiting for the log's lock gave.
+enum LockWait {
+    /// The log has no lock file: no writer has ever opened it here.
+    NoLockFile,
+    /// The lock, held (shared) until dropped.
+    Taken(File),
+    /// Writers held it for the whole wait.
+    Busy,
+}
+
+/// Takes the log's lock (shared) within `wait`: writers hold it exclusively
+/// while they write, so holding it means no line is in flight. The lock of
+/// a rotated file is its log's (`audit.jsonl.lock`).
+fn wait_for_writers(path: &Path, file_name: &str, wait: Duration) -> LockWait {
+    let active = match parse_rotated_name(file_name) {
+        Some(r) => path.with_file_name(r.active_name),
+        None => path.to_path_buf(),
+    };
+    let Ok(lock) = File::open(files::lock_path(&active)) else {
+        return LockWait::NoLockFile;
+    };
+    let deadline = Instant::now() + wait;
+    let mut pause = Duration::from_micros(50);
+    loop {
+        match lock.try_lock_shared() {
+            Ok(()) => return LockWait::Taken(lock),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            // Locking unsupported here: judge the bytes as they are.
+            Err(std::fs::TryLockError::Error(_)) => return LockWait::NoLockFile,
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return LockWait::Busy;
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(5));
     }
 }
 
