@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use agent_safe_core::audit::{
     AuditConfig, AuditError, AuditEvent, AuditLog, Durability, EventFilter, EventKind, Follower,
-    GENESIS_HASH, NewEvent, ProblemKind, Rotation, RotationTrigger, log_files, parse_rotated_name, read_events,
-    rotated_file_name, verify, verify_with, VerifyOptions,
+    GENESIS_HASH, NewEvent, ProblemKind, Rotation, RotationTrigger, VerifyOptions, log_files,
+    parse_rotated_name, read_events, rotated_file_name, verify, verify_with,
 };
 use audit_support::{config, config_rot, event, manual_clock, write_log};
 use serde_json::{Value, json};
@@ -264,7 +264,10 @@ fn a_torn_first_line_and_a_complete_line_without_newline_are_recovered() {
     let report = verify(std::slice::from_ref(&path));
     assert!(!report.ok(), "{report}");
     let t = report.torn_tail.clone().unwrap();
-    assert!(t.event_prefix, "a valid event missing its newline: {report}");
+    assert!(
+        t.event_prefix,
+        "a valid event missing its newline: {report}"
+    );
     let log = AuditLog::open(config(&path)).unwrap();
     log.append(event(3)).unwrap();
     let report = verify(std::slice::from_ref(&path));

@@ -139,7 +139,10 @@ fn a_full_disk_fails_the_append_and_leaves_no_partial_line() {
     );
 
     let report = verify(std::slice::from_ref(&path));
-    assert!(!report.ok(), "a torn tail is a break unless accepted: {report}");
+    assert!(
+        !report.ok(),
+        "a torn tail is a break unless accepted: {report}"
+    );
     let report = verify_with(
         std::slice::from_ref(&path),
         &VerifyOptions {

@@ -91,6 +91,9 @@ fn the_recorded_form_of_every_number_kind() {
         (f(-1.5e20), json!("-150000000000000000000")),
         (f(9007199254740992.0), json!("9007199254740992")),
         (f(999999999999999900000.0), json!("999999999999999900000")),
+        // Beyond 64 bits (2^65, a double for every JSON reader): its
+        // ECMAScript digits, as RFC 8785 would have written it.
+        (f(36893488147419103232.0), json!("36893488147419103000")),
     ];
     for (given, recorded) in cases {
         assert_eq!(recorded_form(given.clone()), recorded, "for {given}");

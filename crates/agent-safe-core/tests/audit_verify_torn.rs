@@ -41,7 +41,10 @@ fn junk_alone_is_never_a_chain_intact() {
     assert!(!r.ok(), "{r}");
     assert_eq!(kind(&r), Some(ProblemKind::TornTail));
     let t = r.torn_tail.clone().unwrap();
-    assert_eq!((t.line, t.offset, t.bytes, t.event_prefix), (1, 0, 27, false));
+    assert_eq!(
+        (t.line, t.offset, t.bytes, t.event_prefix),
+        (1, 0, 27, false)
+    );
     assert!(r.to_string().contains("27 bytes"), "{r}");
     assert!(!r.to_string().contains("ok:"), "{r}");
     // Accepting a torn tail does not make an empty chain intact.
@@ -80,7 +83,10 @@ fn an_altered_last_event_without_newline_is_not_an_event_prefix() {
     let r = verify_with(std::slice::from_ref(&path), &accepting());
     let t = r.torn_tail.clone().unwrap();
     assert!(!t.event_prefix, "{r}");
-    assert!(r.to_string().contains("not the beginning of a valid event"), "{r}");
+    assert!(
+        r.to_string().contains("not the beginning of a valid event"),
+        "{r}"
+    );
     let r = verify(std::slice::from_ref(&path));
     assert_eq!(kind(&r), Some(ProblemKind::TornTail));
     assert_eq!(r.events, 2);
@@ -113,7 +119,10 @@ fn a_line_in_flight_is_waited_for_under_the_lock() {
         .unwrap();
     lock.lock().unwrap();
     let (half, rest) = last.split_at(last.len() / 2);
-    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
     f.write_all(half).unwrap();
     let verifier = {
         let path = path.clone();
@@ -146,7 +155,10 @@ fn a_lock_held_throughout_is_reported() {
     assert_eq!(kind(&r), Some(ProblemKind::TornTail), "{r}");
     let t = r.torn_tail.clone().unwrap();
     assert!(t.writer_active && t.event_prefix, "{r}");
-    assert!(r.to_string().contains("a writer held the log's lock"), "{r}");
+    assert!(
+        r.to_string().contains("a writer held the log's lock"),
+        "{r}"
+    );
     let r = verify_with(
         std::slice::from_ref(&path),
         &VerifyOptions {

@@ -133,9 +133,8 @@ fn catch_sigxfsz() {
             return;
         };
         let _guard = rt.enter();
-        let _ = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(
-            libc::SIGXFSZ,
-        ));
+        let _ =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ));
     });
 }
 

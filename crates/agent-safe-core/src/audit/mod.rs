@@ -32,5 +32,6 @@ pub use log::{
 };
 pub use reader::{EventFilter, Follower, for_each_event, read_events};
 pub use verify::{
-    FileReport, ProblemKind, TornTail, VerifyOptions, VerifyProblem, VerifyReport, verify, verify_with,
+    FileReport, ProblemKind, TornTail, VerifyOptions, VerifyProblem, VerifyReport, verify,
+    verify_with,
 };

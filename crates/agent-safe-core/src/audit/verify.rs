@@ -546,15 +546,20 @@ impl Verifier {
     ) -> Result<files::LinesEnd, Problem> {
         let mut buf = std::mem::take(&mut self.buf);
         let mut failure = None;
-        let end = files::for_each_batch(file, start, line_before, &mut buf, BATCH, |first, _, batch| {
-            match self.batch(path, file_name, first, batch) {
+        let end = files::for_each_batch(
+            file,
+            start,
+            line_before,
+            &mut buf,
+            BATCH,
+            |first, _, batch| match self.batch(path, file_name, first, batch) {
                 Ok(()) => ControlFlow::Continue(()),
                 Err(p) => {
                     failure = Some(p);
                     ControlFlow::Break(())
                 }
-            }
-        });
+            },
+        );
         self.buf = buf;
         let end = end.map_err(|e| VerifyProblem {
             path: path.to_path_buf(),
