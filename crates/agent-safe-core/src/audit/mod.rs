@@ -13,6 +13,7 @@ mod event;
 mod files;
 mod log;
 mod reader;
+mod report;
 mod scan;
 mod verify;
 
@@ -31,7 +32,5 @@ pub use log::{
     Rotation, format_timestamp,
 };
 pub use reader::{EventFilter, Follower, for_each_event, read_events};
-pub use verify::{
-    FileReport, ProblemKind, TornTail, VerifyOptions, VerifyProblem, VerifyReport, verify,
-    verify_with,
-};
+pub use report::{FileReport, ProblemKind, TornTail, VerifyOptions, VerifyProblem, VerifyReport};
+pub use verify::{verify, verify_with};
