@@ -41,10 +41,10 @@ class AuditProblem:
 
 @dataclass(frozen=True)
 class AuditTornTail:
-    """Bytes after the last newline of the last file: a writer stopped mid-line,
-    or someone appended or altered a last line.
+    """Bytes after the last newline of the last file.
 
-    A break unless accepted (``verify_audit(accept_torn_tail=True)``, for a
+    A writer stopped mid-line leaves them, and so does a last line appended or
+    altered by hand. A break unless accepted (``verify_audit(accept_torn_tail=True)``, for a
     log being written). The next append moves them to a quarantine file and
     records a ``recovery`` event.
     """
