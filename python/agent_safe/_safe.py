@@ -49,15 +49,22 @@ class AgentSafe(_native.AgentSafe):
         """Opens the project whose config file is ``path``."""
         return cls(config=path)
 
-    def verify_audit(self, path: StrPath | Sequence[StrPath] | None = None) -> AuditReport:
+    def verify_audit(
+        self,
+        path: StrPath | Sequence[StrPath] | None = None,
+        *,
+        accept_torn_tail: bool = False,
+    ) -> AuditReport:
         """Verifies the hash chain of the audit log.
 
         ``path`` is a log file, a directory of one log's files, or a list of
         them; by default the configured log with its rotated files. Returns
         an :class:`AuditReport` (``ok`` is false at the first broken line,
-        named in ``problem``). Raises ``FileNotFoundError`` for a path that
-        does not exist and :class:`AgentSafeError` when no log is configured
-        (or nothing was logged yet) and no path is given.
+        named in ``problem``; and for a torn final line unless
+        ``accept_torn_tail``, for a log being written). Raises
+        ``FileNotFoundError`` for a path that does not exist and
+        :class:`AgentSafeError` when no log is configured (or nothing was
+        logged yet) and no path is given.
         """
         if path is None:
             paths = None
@@ -65,4 +72,4 @@ class AgentSafe(_native.AgentSafe):
             paths = [path]
         else:
             paths = list(path)
-        return AuditReport.from_dict(self._verify_audit(paths))
+        return AuditReport.from_dict(self._verify_audit(paths, accept_torn_tail))

@@ -29,26 +29,35 @@ class AuditProblem:
 
     file: str
     """The file."""
-    line: int
-    """1-based line number; 0 when the problem is the file as a whole."""
+    line: int | None
+    """1-based line number; ``None`` when the problem is the file as a whole."""
     kind: str
-    """The class of problem: ``hash``, ``link``, ``seq``, ``malformed``, ..."""
+    """The class of problem, in snake_case: ``hash``, ``link``, ``seq``,
+    ``malformed``, ``not_canonical``, ``file_name``, ``torn_tail``,
+    ``empty``, ..."""
     message: str
     """A plain explanation."""
 
 
 @dataclass(frozen=True)
 class AuditTornTail:
-    """Bytes after the last newline of the last file: a writer stopped mid-line.
+    """Bytes after the last newline of the last file.
 
-    A warning, not a break: the next append moves them to a quarantine file
-    and records a ``recovery`` event.
+    A writer stopped mid-line leaves them, and so does a last line appended or
+    altered by hand. A break unless accepted (``verify_audit(accept_torn_tail=True)``, for a
+    log being written). The next append moves them to a quarantine file and
+    records a ``recovery`` event.
     """
 
     file: str
     line: int
     offset: int
     bytes: int
+    event_prefix: bool = False
+    """Whether the bytes could be the beginning of the next event (false:
+    junk, or an altered event)."""
+    writer_active: bool = False
+    """A writer held the log's lock for the whole wait: maybe a line in flight."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,8 @@ class AuditReport:
     """
 
     ok: bool
-    """True when the whole chain holds (a torn tail is allowed)."""
+    """True when the whole chain holds: at least one complete event, every one
+    sound, and no torn tail unless one was accepted."""
     events: int
     """Events checked and found sound."""
     files: list[str]
@@ -107,6 +117,7 @@ class AuditReport:
             "last_seq": self.last_seq,
             "last_hash": self.last_hash,
             "recoveries": self.recoveries,
+            "clean": self.ok and self.torn_tail is None,
             "problem": None if self.problem is None else vars(self.problem).copy(),
             "torn_tail": None if self.torn_tail is None else vars(self.torn_tail).copy(),
             "notes": list(self.notes),

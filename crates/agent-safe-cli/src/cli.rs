@@ -484,18 +484,29 @@ Examples:
   agent-safe audit verify                         # the configured log, rotated files included
   agent-safe audit verify audit/                  # a directory holding one log
   agent-safe audit verify audit/audit.jsonl --output json
+  agent-safe audit verify --accept-torn-tail      # a log being written
 
 Prints `ok: N events in K files, chain intact`, or the first break as
-`file:line: error: reason`. A torn final line (a writer stopped mid-write) is
-reported as a warning: the events before it verify.
+`file:line: error: reason`. A file that ends without a newline (a torn tail)
+is a break: a crashed writer leaves one, but so does an appended or altered
+last line, and a verifier cannot tell them apart. Its size is reported, and
+whether it could be the beginning of an event. When a writer holds the log's
+lock, verify waits for it (up to 5 s) so that a line in flight is complete.
+--accept-torn-tail reports a torn tail as a warning instead. A log without
+one complete event is never `ok`.
 
-Exit codes: 0 the chain holds, 1 the chain is broken, 2 no such file or no log.";
+Exit codes: 0 the chain holds, 1 the chain is broken (or a torn tail, or no
+event), 2 no such file or no log.";
 
 /// `audit verify`.
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
     /// Log files or directories (default: the configured audit log).
     pub paths: Vec<PathBuf>,
+    /// Report a torn final line as a warning, not a break (for a log that is
+    /// being written, whose writer may have been killed mid-line).
+    #[arg(long)]
+    pub accept_torn_tail: bool,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
     pub output: Format,

@@ -55,9 +55,11 @@ impl Ctx {
         }
     }
 
-    /// The decision point, with the audit log open.
-    pub(crate) fn open(&self) -> Result<AgentSafe, CliError> {
-        Ok(AgentSafe::from_config(self.load_config()?)?)
+    /// The decision point for `check` and `check-plan`: an audit log that
+    /// cannot be opened does not stop the command; every check is denied
+    /// with the cause (exit 3), as the exit-code contract says.
+    pub(crate) fn open_failing_closed(&self) -> Result<AgentSafe, CliError> {
+        Ok(AgentSafe::from_config_failing_closed(self.load_config()?)?)
     }
 }
 

@@ -79,6 +79,9 @@ pub struct AgentSafe {
     config: Config,
     snapshot: ArcSwap<Snapshot>,
     audit: Option<AuditLog>,
+    /// Why the configured log could not be opened (see
+    /// [`AgentSafe::from_config_failing_closed`]): every check is denied with it.
+    audit_unavailable: Option<String>,
 }
 
 impl std::fmt::Debug for AgentSafe {
@@ -120,7 +123,8 @@ impl AgentSafe {
         AgentSafe::from_config(config)
     }
 
-    /// Loads every file the config names and opens the audit log.
+    /// Loads every file the config names and opens the audit log. A log that
+    /// cannot be opened is a configuration error.
     pub fn from_config(config: Config) -> Result<AgentSafe, ConfigError> {
         let snapshot = Snapshot::load(&config)?;
         let audit = if config.audit.enabled {
@@ -144,7 +148,39 @@ impl AgentSafe {
             config,
             snapshot: ArcSwap::from_pointee(snapshot),
             audit,
+            audit_unavailable: None,
         })
+    }
+
+    /// Like [`AgentSafe::from_config`], except that an audit log that cannot
+    /// be opened (its lock held past the timeout, a directory or file that
+    /// cannot be written, a torn tail that cannot be quarantined, …) is not
+    /// an error: every check is then answered `deny` with that cause, as a
+    /// failed append is. For one-shot hosts such as `agent-safe check`, whose
+    /// contract is a decision whenever the policy files load.
+    pub fn from_config_failing_closed(config: Config) -> Result<AgentSafe, ConfigError> {
+        let snapshot = Snapshot::load(&config)?;
+        let (audit, audit_unavailable) = if config.audit.enabled {
+            match AuditLog::open(audit_config(&config)) {
+                Ok(log) => (Some(log), None),
+                Err(e) => (None, Some(e.to_string())),
+            }
+        } else {
+            (None, None)
+        };
+        Ok(AgentSafe {
+            config,
+            snapshot: ArcSwap::from_pointee(snapshot),
+            audit,
+            audit_unavailable,
+        })
+    }
+
+    /// Why the configured audit log could not be opened, when it could not
+    /// (only with [`AgentSafe::from_config_failing_closed`]). Every check is
+    /// then denied with this cause.
+    pub fn audit_unavailable(&self) -> Option<&str> {
+        self.audit_unavailable.as_deref()
     }
 
     /// The configuration in use.
@@ -267,6 +303,12 @@ impl AgentSafe {
         step: Option<u32>,
     ) -> Decision {
         let Some(audit) = &self.audit else {
+            if let Some(cause) = &self.audit_unavailable {
+                deny_with(
+                    &mut d,
+                    format!("audit log unavailable, failing closed: cannot open it: {cause}"),
+                );
+            }
             return d;
         };
         let caller = d.caller.clone().or_else(|| {
@@ -318,7 +360,13 @@ impl AgentSafe {
         approval: &Approval,
     ) -> Result<Option<AppendReceipt>, AuditError> {
         let Some(audit) = &self.audit else {
-            return Ok(None);
+            return match &self.audit_unavailable {
+                Some(cause) => Err(AuditError::Unavailable {
+                    path: self.config.audit.path.clone(),
+                    cause: cause.clone(),
+                }),
+                None => Ok(None),
+            };
         };
         let ev = NewEvent {
             kind: EventKind::Approval,
@@ -387,25 +435,9 @@ fn correlation_id(given: Option<&str>) -> Result<String, String> {
     }
 }
 
-/// Makes a JSON value safe for the canonical audit line: integers beyond
-/// ±(2^53−1) become strings (the check already denied such params; the log
-/// still records what was asked).
+/// The form the log records a caller's value in (`audit::recorded_form`):
+/// numbers JSON cannot carry exactly and too-deep values become strings, so
+/// no input can make a decision unloggable.
 fn loggable(v: Json) -> Json {
-    match v {
-        Json::Number(n) => {
-            let safe = match (n.as_i64(), n.as_u64()) {
-                (Some(i), _) => i.unsigned_abs() <= crate::params::MAX_SAFE_INTEGER.unsigned_abs(),
-                (None, Some(_)) => false,
-                (None, None) => n.as_f64().is_some_and(f64::is_finite),
-            };
-            if safe {
-                Json::Number(n)
-            } else {
-                Json::String(n.to_string())
-            }
-        }
-        Json::Array(items) => Json::Array(items.into_iter().map(loggable).collect()),
-        Json::Object(map) => Json::Object(map.into_iter().map(|(k, v)| (k, loggable(v))).collect()),
-        other => other,
-    }
+    crate::audit::recorded_form(v)
 }

@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use agent_safe_core::audit::{
     AuditConfig, AuditError, AuditEvent, AuditLog, Durability, EventFilter, EventKind, Follower,
-    GENESIS_HASH, NewEvent, Rotation, RotationTrigger, log_files, parse_rotated_name, read_events,
-    rotated_file_name, verify,
+    GENESIS_HASH, NewEvent, ProblemKind, Rotation, RotationTrigger, VerifyOptions, log_files,
+    parse_rotated_name, read_events, rotated_file_name, verify, verify_with,
 };
 use audit_support::{config, config_rot, event, manual_clock, write_log};
 use serde_json::{Value, json};
@@ -192,12 +192,23 @@ fn a_torn_tail_is_quarantined_cut_off_and_recorded() {
         .write_all(torn)
         .unwrap();
 
+    // A break by default (a verifier cannot tell a torn write from an
+    // appended line), a warning when accepted.
     let report = verify(std::slice::from_ref(&path));
-    assert!(report.ok(), "{report}");
+    assert!(!report.ok(), "{report}");
+    let p = report.problem.clone().unwrap();
+    assert_eq!((p.kind, p.line), (ProblemKind::TornTail, Some(6)));
+    assert_eq!(report.events, 5);
+    let accepting = VerifyOptions {
+        accept_torn_tail: true,
+        ..VerifyOptions::default()
+    };
+    let report = verify_with(std::slice::from_ref(&path), &accepting);
+    assert!(report.ok() && !report.is_clean(), "{report}");
     let t = report.torn_tail.clone().expect("torn tail reported");
     assert_eq!(
-        (t.line, t.offset, t.bytes),
-        (6, full.len() as u64, torn.len() as u64)
+        (t.line, t.offset, t.bytes, t.event_prefix, t.writer_active),
+        (6, full.len() as u64, torn.len() as u64, true, false)
     );
     assert!(report.to_string().contains("torn tail"), "{report}");
 
@@ -251,7 +262,12 @@ fn a_torn_first_line_and_a_complete_line_without_newline_are_recovered() {
     bytes.pop();
     std::fs::write(&path, &bytes).unwrap();
     let report = verify(std::slice::from_ref(&path));
-    assert!(report.ok() && report.torn_tail.is_some(), "{report}");
+    assert!(!report.ok(), "{report}");
+    let t = report.torn_tail.clone().unwrap();
+    assert!(
+        t.event_prefix,
+        "a valid event missing its newline: {report}"
+    );
     let log = AuditLog::open(config(&path)).unwrap();
     log.append(event(3)).unwrap();
     let report = verify(std::slice::from_ref(&path));
@@ -371,7 +387,7 @@ fn size_rotation_names_files_by_seq_and_links_them() {
     let p = broken.problem.unwrap();
     assert_eq!(
         (p.path.clone(), p.line),
-        (files[3].clone(), 1),
+        (files[3].clone(), Some(1)),
         "{}",
         p.message
     );

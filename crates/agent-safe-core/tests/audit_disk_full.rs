@@ -15,7 +15,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
-use agent_safe_core::audit::{AuditError, AuditLog, verify};
+use agent_safe_core::audit::{AuditError, AuditLog, VerifyOptions, verify, verify_with};
 use audit_support::{config, event, tagged};
 use serde_json::json;
 
@@ -139,6 +139,17 @@ fn a_full_disk_fails_the_append_and_leaves_no_partial_line() {
     );
 
     let report = verify(std::slice::from_ref(&path));
+    assert!(
+        !report.ok(),
+        "a torn tail is a break unless accepted: {report}"
+    );
+    let report = verify_with(
+        std::slice::from_ref(&path),
+        &VerifyOptions {
+            accept_torn_tail: true,
+            ..VerifyOptions::default()
+        },
+    );
     assert!(report.ok(), "{report}");
     assert_eq!(report.events, acked);
     assert_eq!(report.torn_tail.unwrap().bytes, torn);

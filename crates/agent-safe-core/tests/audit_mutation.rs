@@ -86,9 +86,9 @@ fn assert_fails_at(report: &VerifyReport, file: &Path, line: u64, what: &str) {
         .as_ref()
         .unwrap_or_else(|| panic!("{what}: not detected ({report})"));
     assert_eq!(
-        (p.path.as_path(), p.line),
+        (p.path.as_path(), p.line.unwrap_or(0)),
         (file, line),
-        "{what}: reported {}:{}: {}",
+        "{what}: reported {}:{:?}: {}",
         p.path.display(),
         p.line,
         p.message
@@ -303,7 +303,15 @@ fn truncating_the_last_line_at_every_offset_is_a_torn_tail() {
     let line_no = original.iter().filter(|&&b| b == b'\n').count() as u64;
     for cut in start + 1..original.len() {
         std::fs::write(last, &original[..cut]).unwrap();
+        // A break by default, at the torn line; a warning when accepted.
         let report = verify(&[dir.path().to_path_buf()]);
+        assert_fails_at(&report, last, line_no, "torn tail");
+        assert_eq!(report.problem.as_ref().unwrap().kind, ProblemKind::TornTail);
+        let accepting = agent_safe_core::audit::VerifyOptions {
+            accept_torn_tail: true,
+            ..Default::default()
+        };
+        let report = agent_safe_core::audit::verify_with(&[dir.path().to_path_buf()], &accepting);
         assert!(report.ok(), "cut at {cut}: {report}");
         let t = report
             .torn_tail
@@ -313,6 +321,8 @@ fn truncating_the_last_line_at_every_offset_is_a_torn_tail() {
             (t.path.as_path(), t.line, t.offset, t.bytes),
             (last.as_path(), line_no, start as u64, (cut - start) as u64)
         );
+        // Every prefix of a written line could be the beginning of an event.
+        assert!(t.event_prefix, "cut at {cut}: {report}");
         assert!(report.to_string().contains("torn tail"));
     }
     // In a rotated file the same cut is a break, not a torn tail.

@@ -12,7 +12,7 @@
 mod audit_support;
 
 use agent_safe_core::audit::{
-    AuditConfig, AuditLog, EventKind, MAX_SAFE_INTEGER, NewEvent, Rotation, verify,
+    AuditConfig, AuditLog, EventKind, MAX_SAFE_INTEGER, NewEvent, ProblemKind, Rotation, verify,
 };
 use proptest::prelude::*;
 use serde_json::{Map, Value};
@@ -179,9 +179,11 @@ proptest! {
         std::fs::write(&path, &bytes).unwrap();
         let report = verify(&[dir.path().to_path_buf()]);
         prop_assert!(!report.is_clean(), "byte {} set to {:#x} went unnoticed", i, byte);
-        // Only the final newline turns into a torn tail; everything else is a break.
-        if i + 1 < bytes.len() {
-            prop_assert!(!report.ok(), "byte {} set to {:#x}: {}", i, byte, report);
+        // Every change is a break — a changed final newline as a torn tail,
+        // which is not accepted by default.
+        prop_assert!(!report.ok(), "byte {} set to {:#x}: {}", i, byte, report);
+        if i + 1 == bytes.len() {
+            prop_assert_eq!(report.problem.as_ref().map(|p| p.kind), Some(ProblemKind::TornTail));
         }
     }
 }

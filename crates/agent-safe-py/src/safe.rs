@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use agent_safe_core::audit::{log_files, verify};
+use agent_safe_core::audit::{VerifyOptions, log_files, verify_with};
 use agent_safe_core::config::{Config, KeySettings, discover, load_config};
 use agent_safe_core::diag::{ConfigError, Diagnostic, Pos};
 use agent_safe_core::identity::{IdentityError, MintRequest, decode_secret, mint_token};
@@ -487,11 +487,12 @@ impl PyAgentSafe {
     /// Verifies the audit log (the configured one, or the given files and
     /// directories) and returns the report as a dict; see
     /// ``agent_safe.AgentSafe.verify_audit``.
-    #[pyo3(signature = (paths=None))]
+    #[pyo3(signature = (paths=None, accept_torn_tail=false))]
     fn _verify_audit<'py>(
         &self,
         py: Python<'py>,
         paths: Option<Vec<PathBuf>>,
+        accept_torn_tail: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let files = match paths {
             Some(paths) => {
@@ -524,43 +525,15 @@ impl PyAgentSafe {
                 files
             }
         };
-        let report = py.detach(|| verify(&files));
-        let out = PyDict::new(py);
-        out.set_item("ok", report.ok())?;
-        out.set_item("events", report.events)?;
-        let names: Vec<String> = report
-            .files
-            .iter()
-            .map(|f| f.path.display().to_string())
-            .collect();
-        out.set_item("files", names)?;
-        out.set_item("first_seq", report.first_seq)?;
-        out.set_item("last_seq", report.last_seq)?;
-        out.set_item("last_hash", report.last_hash.as_deref())?;
-        out.set_item("recoveries", report.recoveries)?;
-        match &report.problem {
-            Some(p) => {
-                let d = PyDict::new(py);
-                d.set_item("file", p.path.display().to_string())?;
-                d.set_item("line", p.line)?;
-                d.set_item("kind", format!("{:?}", p.kind).to_lowercase())?;
-                d.set_item("message", &p.message)?;
-                out.set_item("problem", d)?;
-            }
-            None => out.set_item("problem", py.None())?,
-        }
-        match &report.torn_tail {
-            Some(t) => {
-                let d = PyDict::new(py);
-                d.set_item("file", t.path.display().to_string())?;
-                d.set_item("line", t.line)?;
-                d.set_item("offset", t.offset)?;
-                d.set_item("bytes", t.bytes)?;
-                out.set_item("torn_tail", d)?;
-            }
-            None => out.set_item("torn_tail", py.None())?,
-        }
-        out.set_item("notes", &report.notes)?;
+        let opts = VerifyOptions {
+            accept_torn_tail,
+            ..VerifyOptions::default()
+        };
+        let report = py.detach(|| verify_with(&files, &opts));
+        // The core's one JSON form of the report (as `audit verify -o json`).
+        let json = serde_json::to_value(&report)
+            .map_err(|e| agent_safe_error(py, format!("cannot convert the report: {e}")))?;
+        let out = to_py(py, &json)?.cast_into::<PyDict>()?;
         out.set_item("text", report.to_string())?;
         Ok(out)
     }

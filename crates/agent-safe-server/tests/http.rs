@@ -401,3 +401,46 @@ async fn the_curl_examples_in_the_sidecar_guide_work() {
     }
     server.stop().await;
 }
+
+/// Numbers JSON cannot carry exactly (issue 13, item 4): the sidecar gives the
+/// same logged decision as the CLI and the SDK — an `audit_id`, not a false
+/// "audit log unavailable" — and the log records them in their documented
+/// form and verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_numbers_in_context_and_params_are_logged() {
+    let dir = common::project("");
+    let server = Running::start(dir.path(), false).await;
+    let bodies = [
+        r#"{"action":"restart-deployment","target":"staging/web","caller":"ops-agent","params":{"namespace":"staging","deployment":"web"},"context":{"x":1e20}}"#,
+        r#"{"action":"restart-deployment","target":"staging/web","caller":"ops-agent","params":{"namespace":"staging","deployment":"web","n":1e20},"context":{"big":12345678901234567890,"neg":-0.0}}"#,
+    ];
+    for body in bodies {
+        let resp = server
+            .client
+            .post(server.url("/v1/check"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        let d: Value = resp.json().await.unwrap();
+        assert!(d["audit_id"].is_string(), "{d}");
+        assert!(!d["reason"].as_str().unwrap().contains("audit log"), "{d}");
+    }
+    server.stop().await;
+    let log = dir.path().join("audit");
+    let report = agent_safe_core::audit::verify(std::slice::from_ref(&log));
+    assert!(report.is_clean(), "{report}");
+    let events = agent_safe_core::audit::read_events(
+        &agent_safe_core::audit::log_files(&log.join("audit.jsonl")).unwrap(),
+        &agent_safe_core::audit::EventFilter::default(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].context, json!({"x": "100000000000000000000"}));
+    assert_eq!(events[1].params["n"], json!("100000000000000000000"));
+    assert_eq!(events[1].context["big"], json!("12345678901234567890"));
+    assert_eq!(events[1].context["neg"], json!(0));
+}

@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use agent_safe_core::audit::{
-    AuditError, AuditEvent, EventFilter, EventKind, Follower, VerifyReport, log_files, read_events,
-    verify,
+    AuditError, AuditEvent, EventFilter, EventKind, Follower, ProblemKind, VerifyOptions,
+    VerifyReport, log_files, read_events, verify_with,
 };
-use serde::Serialize;
 
 use crate::cli::{AuditCmd, EventFilterArgs, Format, ShowEventsArgs, TailArgs, VerifyArgs};
 use crate::error::{CliError, CmdResult, exit};
@@ -71,36 +70,6 @@ fn require_existing(paths: &[PathBuf]) -> Result<(), CliError> {
     Ok(())
 }
 
-#[derive(Serialize)]
-struct JsonVerify<'a> {
-    ok: bool,
-    events: u64,
-    files: Vec<String>,
-    first_seq: Option<u64>,
-    last_seq: Option<u64>,
-    last_hash: Option<&'a str>,
-    recoveries: u64,
-    problem: Option<JsonProblem>,
-    torn_tail: Option<JsonTorn>,
-    notes: &'a [String],
-}
-
-#[derive(Serialize)]
-struct JsonProblem {
-    file: String,
-    line: u64,
-    kind: String,
-    message: String,
-}
-
-#[derive(Serialize)]
-struct JsonTorn {
-    file: String,
-    line: u64,
-    offset: u64,
-    bytes: u64,
-}
-
 fn verify_cmd(io: &mut Io, ctx: &Ctx, a: VerifyArgs) -> CmdResult {
     let paths = if a.paths.is_empty() {
         configured_files(ctx, "`agent-safe audit verify` without paths")?
@@ -108,37 +77,15 @@ fn verify_cmd(io: &mut Io, ctx: &Ctx, a: VerifyArgs) -> CmdResult {
         require_existing(&a.paths)?;
         a.paths.clone()
     };
-    let report = verify(&paths);
+    let opts = VerifyOptions {
+        accept_torn_tail: a.accept_torn_tail,
+        ..VerifyOptions::default()
+    };
+    let report = verify_with(&paths, &opts);
     let code = if report.ok() { exit::OK } else { exit::FAILURE };
     match a.output {
         Format::Json => {
-            let j = JsonVerify {
-                ok: report.ok(),
-                events: report.events,
-                files: report
-                    .files
-                    .iter()
-                    .map(|f| f.path.display().to_string())
-                    .collect(),
-                first_seq: report.first_seq,
-                last_seq: report.last_seq,
-                last_hash: report.last_hash.as_deref(),
-                recoveries: report.recoveries,
-                problem: report.problem.as_ref().map(|p| JsonProblem {
-                    file: p.path.display().to_string(),
-                    line: p.line,
-                    kind: format!("{:?}", p.kind).to_lowercase(),
-                    message: p.message.clone(),
-                }),
-                torn_tail: report.torn_tail.as_ref().map(|t| JsonTorn {
-                    file: t.path.display().to_string(),
-                    line: t.line,
-                    offset: t.offset,
-                    bytes: t.bytes,
-                }),
-                notes: &report.notes,
-            };
-            let text = serde_json::to_string_pretty(&j).map_err(anyhow::Error::from)?;
+            let text = serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)?;
             writeln!(io.out, "{text}")?;
         }
         Format::Text => write_verify(&mut io.out, &report)?,
@@ -156,18 +103,23 @@ fn plural(n: u64, word: &str) -> String {
 
 fn write_verify(w: &mut Stream, r: &VerifyReport) -> std::io::Result<()> {
     if let Some(p) = &r.problem {
-        let at = if p.line > 0 {
-            format!("{}:{}", p.path.display(), p.line)
-        } else {
-            p.path.display().to_string()
+        let at = match p.line {
+            Some(line) => format!("{}:{line}", p.path.display()),
+            None => p.path.display().to_string(),
         };
         writeln!(w, "{at}: {} {}", paint(style::BAD, "error:"), p.message)?;
-        writeln!(
-            w,
-            "{} the chain is broken; {} before this point verified",
-            paint(style::BAD, "failed:"),
-            plural(r.events, "event")
-        )?;
+        let what = match p.kind {
+            ProblemKind::Empty => "nothing was verified".to_owned(),
+            ProblemKind::TornTail => format!(
+                "the chain is not intact to the end; {} before the torn tail verified",
+                plural(r.events, "event")
+            ),
+            _ => format!(
+                "the chain is broken; {} before this point verified",
+                plural(r.events, "event")
+            ),
+        };
+        writeln!(w, "{} {what}", paint(style::BAD, "failed:"))?;
         return Ok(());
     }
     writeln!(
@@ -196,11 +148,11 @@ fn write_verify(w: &mut Stream, r: &VerifyReport) -> std::io::Result<()> {
     if let Some(t) = &r.torn_tail {
         writeln!(
             w,
-            "{}:{}: {} torn tail: {} after the last complete line (a writer stopped mid-write; the events before it verify, and the next append moves these bytes to a quarantine file)",
+            "{}:{}: {} torn tail accepted: {} (the events before it verify; the next append moves these bytes to a quarantine file)",
             t.path.display(),
             t.line,
             paint(style::WARN, "warning:"),
-            plural(t.bytes, "byte")
+            t.describe()
         )?;
     }
     for note in &r.notes {

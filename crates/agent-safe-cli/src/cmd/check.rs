@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use agent_safe_core::engine::TraceEntry;
-use agent_safe_core::{CheckRequest, Decision, DecisionResult, PlanDecision};
+use agent_safe_core::{AgentSafe, CheckRequest, Decision, DecisionResult, PlanDecision};
 use serde_json::Value as Json;
 
 use crate::cli::{CheckArgs, Format, PlanArgs};
@@ -76,7 +76,7 @@ pub(crate) fn check(io: &mut Io, ctx: &Ctx, a: CheckArgs) -> CmdResult {
         .as_deref()
         .map(|c| json_object("--context", "context", c))
         .transpose()?;
-    let safe = ctx.open()?;
+    let safe = open_for_checks(ctx)?;
     let req = CheckRequest {
         action: a.action,
         target: a.target,
@@ -94,7 +94,7 @@ pub(crate) fn check(io: &mut Io, ctx: &Ctx, a: CheckArgs) -> CmdResult {
             writeln!(io.out, "{text}")?;
         }
         Format::Text => {
-            let logged = safe.audit_log().is_some();
+            let logged = logs(&safe);
             write_decision(
                 &mut io.out,
                 &d,
@@ -108,6 +108,40 @@ pub(crate) fn check(io: &mut Io, ctx: &Ctx, a: CheckArgs) -> CmdResult {
         }
     }
     Ok(decision_exit_code(d.result))
+}
+
+/// The decision point for `check`/`check-plan`. An audit log that cannot be
+/// opened or written gives a DENY carrying the cause (exit 3), never a usage
+/// error: the policy files loaded, so there is a decision to report. A
+/// file-size limit (`ulimit -f`) must give that DENY too, not kill the
+/// process with SIGXFSZ, so the signal is caught first (the write then fails
+/// with `EFBIG`).
+fn open_for_checks(ctx: &Ctx) -> Result<AgentSafe, CliError> {
+    catch_sigxfsz();
+    ctx.open_failing_closed()
+}
+
+/// Whether the decision point logs (or was configured to and could not).
+fn logs(safe: &AgentSafe) -> bool {
+    safe.audit_log().is_some() || safe.audit_unavailable().is_some()
+}
+
+/// Replaces SIGXFSZ's default action (terminate) for the rest of the
+/// process: tokio's signal registration installs a handler, which is never
+/// removed, without any unsafe code here. If it cannot, the default stays.
+fn catch_sigxfsz() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+        else {
+            return;
+        };
+        let _guard = rt.enter();
+        let _ =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ));
+    });
 }
 
 fn or_none(v: Option<&str>, none: &str) -> String {
@@ -231,7 +265,7 @@ pub(crate) fn check_plan(io: &mut Io, ctx: &Ctx, a: PlanArgs) -> CmdResult {
     if a.correlation_id.is_some() {
         request.correlation_id = a.correlation_id;
     }
-    let safe = ctx.open()?;
+    let safe = open_for_checks(ctx)?;
     // `load_plan` refused an empty or oversized plan with its position.
     let plan = safe
         .check_plan(&request, at)
@@ -241,7 +275,7 @@ pub(crate) fn check_plan(io: &mut Io, ctx: &Ctx, a: PlanArgs) -> CmdResult {
             let text = serde_json::to_string_pretty(&plan).map_err(anyhow::Error::from)?;
             writeln!(io.out, "{text}")?;
         }
-        Format::Text => write_plan(&mut io.out, &plan, safe.audit_log().is_some())?,
+        Format::Text => write_plan(&mut io.out, &plan, logs(&safe))?,
     }
     Ok(decision_exit_code(plan.result))
 }

@@ -92,10 +92,11 @@ fn audit_verify_deleted_line() {
 }
 
 #[test]
-fn audit_verify_torn_tail_is_a_warning() {
+fn audit_verify_torn_tail_is_a_break_unless_accepted() {
     let p = Project::fixture();
     with_events(&p);
     let log = p.read("audit/audit.jsonl");
+    // Not how an event line begins: junk, or an altered event.
     p.write(
         "audit/audit.jsonl",
         &format!("{log}{{\"v\":1,\"seq\":4,\"eve"),
@@ -104,6 +105,57 @@ fn audit_verify_torn_tail_is_a_warning() {
     snap!(
         p,
         "audit_verify_torn_tail_json",
+        &["audit", "verify", "--output", "json"]
+    );
+    // The beginning of an event line, as a killed writer leaves it; accepted
+    // for a live log.
+    p.write(
+        "audit/audit.jsonl",
+        &format!("{log}{{\"action\":\"restart-deployment\",\"action_ver"),
+    );
+    snap!(
+        p,
+        "audit_verify_torn_tail_accepted",
+        &["audit", "verify", "--accept-torn-tail"]
+    );
+    let (code, out, _) = p.run(&["audit", "verify", "-o", "json"]);
+    assert_eq!(code, 1);
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["torn_tail"]["event_prefix"], true);
+    assert_eq!(j["problem"]["kind"], "torn_tail");
+}
+
+#[test]
+fn audit_verify_junk_without_newline_is_not_a_chain() {
+    let p = Project::fixture();
+    p.write("junk.jsonl", "twenty-seven bytes of junk!");
+    snap!(p, "audit_verify_junk", &["audit", "verify", "junk.jsonl"]);
+    snap!(
+        p,
+        "audit_verify_junk_accepted_json",
+        &[
+            "audit",
+            "verify",
+            "junk.jsonl",
+            "--accept-torn-tail",
+            "-o",
+            "json"
+        ]
+    );
+}
+
+#[test]
+fn audit_verify_json_kinds_are_snake_case() {
+    let p = Project::fixture();
+    with_events(&p);
+    // A space before the final `}` of line 2: not canonical.
+    let log = p.read("audit/audit.jsonl");
+    let mut lines: Vec<String> = log.lines().map(str::to_owned).collect();
+    lines[1] = lines[1].replacen(",\"v\":1}", ",\"v\":1 }", 1);
+    p.write("audit/audit.jsonl", &(lines.join("\n") + "\n"));
+    snap!(
+        p,
+        "audit_verify_not_canonical_json",
         &["audit", "verify", "--output", "json"]
     );
 }

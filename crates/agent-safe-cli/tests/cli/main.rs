@@ -13,6 +13,7 @@
 )]
 
 mod audit;
+mod audit_unwritable;
 mod check;
 mod demo;
 mod init;

@@ -29,8 +29,15 @@ use super::event::{EventKind, RecoveryInfo, RotationInfo, SCHEMA_VERSION};
 /// The largest integer JSON numbers (IEEE doubles) carry exactly: 2^53−1.
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
+/// How deeply arrays and objects may nest inside `params` or `context`
+/// (`{}` is 1 level, `{"a":[1]}` 2). The line adds one level, and every JSON
+/// reader of the log (`verify`, the readers, `serde_json` elsewhere) stops at
+/// 128: a deeper value would be written but could never be read back.
+pub const MAX_VALUE_DEPTH: usize = 100;
+
 /// A value that cannot be written as a canonical line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CanonicalError {
     /// A number whose canonical form would not read back as the same value.
     #[error(
@@ -41,6 +48,14 @@ pub enum CanonicalError {
         pointer: String,
         /// The number as given.
         number: String,
+    },
+    /// Arrays and objects nested deeper than [`MAX_VALUE_DEPTH`].
+    #[error(
+        "the value at `{pointer}` is nested more than {MAX_VALUE_DEPTH} levels deep, which readers of the log could not parse back"
+    )]
+    TooDeep {
+        /// JSON pointer to the first container beyond the limit.
+        pointer: String,
     },
 }
 
@@ -69,9 +84,9 @@ pub(crate) struct LineFields<'a> {
     pub prev_hash: &'a str,
 }
 
-/// Marker for "a number was unsafe somewhere"; the caller finds where with
-/// [`find_unsafe_number`] (only on the error path, so the hot path tracks no
-/// JSON pointer).
+/// Marker for "a value cannot be written" (an unsafe number, too deep); the
+/// caller finds where with [`find_unrecordable`] (only on the error path, so
+/// the hot path tracks no JSON pointer).
 #[derive(Debug)]
 pub(crate) struct Unsafe;
 
@@ -85,12 +100,12 @@ pub(crate) fn write_line(
 ) -> Result<Range<usize>, CanonicalError> {
     match write_line_inner(out, f, hash) {
         Ok(r) => Ok(r),
-        Err(Unsafe) => {
-            let found = find_unsafe_number(f.params, "params")
-                .or_else(|| find_unsafe_number(f.context, "context"));
-            let (pointer, number) = found.unwrap_or_else(|| (String::from("?"), String::new()));
-            Err(CanonicalError::UnsafeNumber { pointer, number })
-        }
+        Err(Unsafe) => Err(find_unrecordable(f.params, "params")
+            .or_else(|| find_unrecordable(f.context, "context"))
+            .unwrap_or_else(|| CanonicalError::UnsafeNumber {
+                pointer: String::from("?"),
+                number: String::new(),
+            })),
     }
 }
 
@@ -240,6 +255,14 @@ fn safe_u64(out: &mut Vec<u8>, n: u64) -> Result<(), Unsafe> {
 
 /// Writes `v` in canonical form.
 pub(crate) fn write_value(out: &mut Vec<u8>, v: &Value) -> Result<(), Unsafe> {
+    write_nested(out, v, 0)
+}
+
+/// Writes `v`, which sits inside `depth` containers of the top value.
+fn write_nested(out: &mut Vec<u8>, v: &Value, depth: usize) -> Result<(), Unsafe> {
+    if matches!(v, Value::Array(_) | Value::Object(_)) && depth >= MAX_VALUE_DEPTH {
+        return Err(Unsafe);
+    }
     match v {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
@@ -252,11 +275,11 @@ pub(crate) fn write_value(out: &mut Vec<u8>, v: &Value) -> Result<(), Unsafe> {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_value(out, item)?;
+                write_nested(out, item, depth + 1)?;
             }
             out.push(b']');
         }
-        Value::Object(map) => write_object(out, map)?,
+        Value::Object(map) => write_object(out, map, depth + 1)?,
     }
     Ok(())
 }
@@ -270,7 +293,7 @@ fn utf16_cmp(a: &str, b: &str) -> Ordering {
     a.encode_utf16().cmp(b.encode_utf16())
 }
 
-fn write_object(out: &mut Vec<u8>, map: &Map<String, Value>) -> Result<(), Unsafe> {
+fn write_object(out: &mut Vec<u8>, map: &Map<String, Value>, depth: usize) -> Result<(), Unsafe> {
     out.push(b'{');
     let sorted = map
         .keys()
@@ -278,26 +301,26 @@ fn write_object(out: &mut Vec<u8>, map: &Map<String, Value>) -> Result<(), Unsaf
         .all(|(a, b)| utf16_cmp(a, b) == Ordering::Less);
     if sorted {
         for (i, (k, v)) in map.iter().enumerate() {
-            member(out, i, k, v)?;
+            member(out, i, k, v, depth)?;
         }
     } else {
         let mut entries: Vec<(&String, &Value)> = map.iter().collect();
         entries.sort_by(|a, b| utf16_cmp(a.0, b.0));
         for (i, (k, v)) in entries.into_iter().enumerate() {
-            member(out, i, k, v)?;
+            member(out, i, k, v, depth)?;
         }
     }
     out.push(b'}');
     Ok(())
 }
 
-fn member(out: &mut Vec<u8>, i: usize, k: &str, v: &Value) -> Result<(), Unsafe> {
+fn member(out: &mut Vec<u8>, i: usize, k: &str, v: &Value, depth: usize) -> Result<(), Unsafe> {
     if i > 0 {
         out.push(b',');
     }
     write_str(out, k);
     out.push(b':');
-    write_value(out, v)
+    write_nested(out, v, depth)
 }
 
 /// 2^53−1 as a double, and 10^21: ECMAScript writes whole numbers below 10^21
@@ -333,38 +356,116 @@ fn write_number(out: &mut Vec<u8>, n: &Number) -> Result<(), Unsafe> {
     Ok(())
 }
 
-/// Whether `v` holds a number that [`write_value`] refuses (no allocation).
-pub(crate) fn has_unsafe_number(v: &Value) -> bool {
+/// The first part of `v` that [`write_value`] refuses, as the error to
+/// report (`at` names `v`: `params`, `context`).
+pub(crate) fn find_unrecordable(v: &Value, at: &str) -> Option<CanonicalError> {
+    find_in(v, at, 0)
+}
+
+/// Whether `v` holds something [`write_value`] refuses (no allocation).
+pub(crate) fn has_unrecordable(v: &Value) -> bool {
+    has_at(v, 0)
+}
+
+fn has_at(v: &Value, depth: usize) -> bool {
     match v {
         Value::Number(n) => !number_is_safe(n),
-        Value::Array(items) => items.iter().any(has_unsafe_number),
-        Value::Object(map) => map.values().any(has_unsafe_number),
+        Value::Array(_) | Value::Object(_) if depth >= MAX_VALUE_DEPTH => true,
+        Value::Array(items) => items.iter().any(|item| has_at(item, depth + 1)),
+        Value::Object(map) => map.values().any(|item| has_at(item, depth + 1)),
         _ => false,
     }
 }
 
-/// The first number in `v` that [`write_value`] refuses: (JSON pointer, text).
-pub(crate) fn find_unsafe_number(v: &Value, at: &str) -> Option<(String, String)> {
-    if !has_unsafe_number(v) {
+fn find_in(v: &Value, at: &str, depth: usize) -> Option<CanonicalError> {
+    if !has_at(v, depth) {
         return None;
     }
     match v {
-        Value::Number(n) if !number_is_safe(n) => Some((at.to_string(), n.to_string())),
+        Value::Number(n) if !number_is_safe(n) => Some(CanonicalError::UnsafeNumber {
+            pointer: at.to_string(),
+            number: n.to_string(),
+        }),
+        Value::Array(_) | Value::Object(_) if depth >= MAX_VALUE_DEPTH => {
+            Some(CanonicalError::TooDeep {
+                pointer: at.to_string(),
+            })
+        }
         Value::Array(items) => items
             .iter()
             .enumerate()
-            .find_map(|(i, item)| find_unsafe_number(item, &format!("{at}/{i}"))),
+            .find_map(|(i, item)| find_in(item, &format!("{at}/{i}"), depth + 1)),
         Value::Object(map) => map.iter().find_map(|(k, item)| {
             let k = k.replace('~', "~0").replace('/', "~1");
-            find_unsafe_number(item, &format!("{at}/{k}"))
+            find_in(item, &format!("{at}/{k}"), depth + 1)
         }),
         _ => None,
     }
 }
 
+/// The form in which the log records a caller's value (`params`, `context`),
+/// so that any JSON a caller sends can be logged and read back exactly.
+/// `docs/AUDIT-LOG.md` ("Numbers and depth") is the contract:
+///
+/// - a number whose canonical text would read back as a different number —
+///   an integer beyond ±(2^53−1), or a double that is a whole number beyond
+///   ±(2^53−1) and below 10^21 in magnitude (RFC 8785 writes it in plain
+///   digits, which readers take for an integer) — becomes a string holding
+///   the number in decimal digits: `9007199254740993` → `"9007199254740993"`,
+///   `1e20` → `"100000000000000000000"`;
+/// - an array or object nested deeper than [`MAX_VALUE_DEPTH`] becomes a
+///   string holding its compact JSON text;
+/// - everything else is recorded as it is (RFC 8785 writes `-0` as `0`, and
+///   `1.0` as `1`: the same numbers).
+///
+/// Decisions are made on the caller's values; only the log holds this form.
+pub fn recorded_form(v: Value) -> Value {
+    recorded_at(v, 0)
+}
+
+fn recorded_at(v: Value, depth: usize) -> Value {
+    match v {
+        Value::Number(n) if !number_is_safe(&n) => Value::String(number_digits(&n)),
+        Value::Array(_) | Value::Object(_) if depth >= MAX_VALUE_DEPTH => {
+            Value::String(serde_json::to_string(&v).unwrap_or_default())
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| recorded_at(item, depth + 1))
+                .collect(),
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, item)| (k, recorded_at(item, depth + 1)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// A number in decimal digits: integers as they are, doubles in their
+/// ECMAScript form (which is plain digits for whole numbers below 10^21).
+fn number_digits(n: &Number) -> String {
+    match (n.as_u64(), n.as_i64(), n.as_f64()) {
+        (Some(u), _, _) => u.to_string(),
+        (None, Some(i), _) => i.to_string(),
+        (None, None, Some(f)) if f.is_finite() => {
+            let mut buf = ryu_js::Buffer::new();
+            buf.format_finite(f).to_owned()
+        }
+        _ => n.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )]
     use super::*;
     use serde_json::json;
 
@@ -409,13 +510,20 @@ mod tests {
         ] {
             let mut out = Vec::new();
             assert!(write_value(&mut out, &v).is_err(), "{v}");
-            let (pointer, _) = find_unsafe_number(&v, "params").unwrap();
+            let Some(CanonicalError::UnsafeNumber { pointer, .. }) =
+                find_unrecordable(&v, "params")
+            else {
+                panic!("{v}")
+            };
             assert!(pointer.starts_with("params/a"), "{pointer}");
         }
-        let (pointer, number) =
-            find_unsafe_number(&json!({"a": {"b/c": [1, 9007199254740992u64]}}), "params").unwrap();
-        assert_eq!(pointer, "params/a/b~1c/1");
-        assert_eq!(number, "9007199254740992");
+        assert_eq!(
+            find_unrecordable(&json!({"a": {"b/c": [1, 9007199254740992u64]}}), "params"),
+            Some(CanonicalError::UnsafeNumber {
+                pointer: "params/a/b~1c/1".into(),
+                number: "9007199254740992".into()
+            })
+        );
         // Large but exponent-form doubles read back exactly and are fine.
         assert_eq!(
             canon(&json!({"a": 1e21, "b": 9007199254740991u64})),

@@ -73,6 +73,16 @@ pub enum AuditError {
         reason: String,
     },
 
+    /// The log could not be opened when the decision point started, so
+    /// nothing can be appended to it.
+    #[error("audit log {} could not be opened: {cause}", .path.display())]
+    Unavailable {
+        /// The configured log file.
+        path: PathBuf,
+        /// Why it could not be opened.
+        cause: String,
+    },
+
     /// The configuration or the arguments cannot work (e.g. a path without a
     /// file name, a directory holding several logs).
     #[error("audit log {}: {reason}", .path.display())]

@@ -368,10 +368,12 @@ impl AuditLog {
                 ),
             });
         }
-        if let Some((pointer, number)) = canon::find_unsafe_number(&ev.params, "params")
-            .or_else(|| canon::find_unsafe_number(&ev.context, "context"))
-        {
-            return Err(self.invalid(canon::CanonicalError::UnsafeNumber { pointer, number }));
+        if canon::has_unrecordable(&ev.params) || canon::has_unrecordable(&ev.context) {
+            let e = canon::find_unrecordable(&ev.params, "params")
+                .or_else(|| canon::find_unrecordable(&ev.context, "context"));
+            if let Some(e) = e {
+                return Err(self.invalid(e));
+            }
         }
         let (receipt, ticket) = self.locked(|log, st, now| log.append_locked(st, &ev, now))?;
         self.appends.fetch_add(1, Ordering::Relaxed);
@@ -871,11 +873,18 @@ impl AuditLog {
         now: jiff::Timestamp,
     ) -> Result<(PathBuf, String), AuditError> {
         let (qpath, qname, mut qfile) = self.create_quarantine_file(now)?;
-        qfile
+        // Until the recovery event is written no event records this file:
+        // if it cannot be completed, it must not stay behind.
+        let written = qfile
             .write_all(torn)
             .and_then(|()| qfile.sync_all())
-            .map_err(|e| AuditError::io(&qpath, "write", e))?;
-        files::sync_dir(&self.dir)?;
+            .map_err(|e| AuditError::io(&qpath, "write", e))
+            .and_then(|()| files::sync_dir(&self.dir));
+        if let Err(e) = written {
+            drop(qfile);
+            let _ = std::fs::remove_file(&qpath);
+            return Err(e);
+        }
         Ok((qpath, qname))
     }
 

@@ -13,10 +13,11 @@ mod event;
 mod files;
 mod log;
 mod reader;
+mod report;
 mod scan;
 mod verify;
 
-pub use canon::{CanonicalError, MAX_SAFE_INTEGER};
+pub use canon::{CanonicalError, MAX_SAFE_INTEGER, MAX_VALUE_DEPTH, recorded_form};
 pub use error::AuditError;
 pub use event::{
     AuditEvent, EventKind, GENESIS_HASH, NewEvent, RecoveryInfo, RotationInfo, RotationTrigger,
@@ -31,4 +32,5 @@ pub use log::{
     Rotation, format_timestamp,
 };
 pub use reader::{EventFilter, Follower, for_each_event, read_events};
-pub use verify::{FileReport, ProblemKind, TornTail, VerifyProblem, VerifyReport, verify};
+pub use report::{FileReport, ProblemKind, TornTail, VerifyOptions, VerifyProblem, VerifyReport};
+pub use verify::{verify, verify_with};

@@ -287,7 +287,11 @@ pub(crate) fn scan(line: &[u8]) -> Option<Scanned> {
     c.lit(b",")?;
     let member_start = c.i;
     c.lit(b"\"hash\":")?;
-    let (hash, _) = c.string()?;
+    // The hashes are hex: an escape in them is left to the slow path, so
+    // the raw bytes handed back are the decoded value.
+    let (hash, false) = c.string()? else {
+        return None;
+    };
     c.lit(b",")?;
     let member = member_start..c.i;
     c.lit(b"\"kind\":")?;
@@ -308,7 +312,9 @@ pub(crate) fn scan(line: &[u8]) -> Option<Scanned> {
     c.lit(b",\"policy_matched\":")?;
     c.string_or_null()?;
     c.lit(b",\"prev_hash\":")?;
-    let (prev_hash, _) = c.string()?;
+    let (prev_hash, false) = c.string()? else {
+        return None;
+    };
     c.lit(b",\"reason\":")?;
     c.string_or_null()?;
     c.lit(b",\"recovery\":null,\"risk_class\":")?;

@@ -9,180 +9,34 @@
 //! file after the first starts with a `rotation` event naming the previous
 //! file and its last hash, and each rotated file's name matches its seqs.
 
-use std::fmt;
 use std::fs::File;
 use std::ops::ControlFlow;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::canon;
 use super::error::AuditError;
 use super::event::{EventKind, EventRef, GENESIS_HASH, RecoveryInfo, RotationInfo, SCHEMA_VERSION};
 use super::files::{self, parse_rotated_name, resolve_paths};
+use super::report::{
+    FileReport, ProblemKind, TornTail, VerifyOptions, VerifyProblem, VerifyReport,
+};
 use super::scan;
 
-/// What `verify` found.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct VerifyReport {
-    /// The files checked, in chain order.
-    pub files: Vec<FileReport>,
-    /// Events checked and found sound.
-    pub events: u64,
-    /// `seq` of the first event.
-    pub first_seq: Option<u64>,
-    /// `seq` of the last sound event.
-    pub last_seq: Option<u64>,
-    /// `hash` of the last sound event (a checkpoint worth keeping elsewhere).
-    pub last_hash: Option<String>,
-    /// `recovery` events seen (torn tails repaired by a writer).
-    pub recoveries: u64,
-    /// The first broken place; `None` when the chain holds.
-    pub problem: Option<VerifyProblem>,
-    /// Bytes after the last newline of the last file: a writer stopped in the
-    /// middle of a line. A warning, not a break: the events before it verify,
-    /// and the next append quarantines these bytes and records a `recovery`.
-    pub torn_tail: Option<TornTail>,
-    /// Things worth knowing that are not problems (e.g. the chain starts
-    /// after files that were not given).
-    pub notes: Vec<String>,
-}
-
-/// One file's share of the chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileReport {
-    /// The file.
-    pub path: PathBuf,
-    /// Sound events in it.
-    pub events: u64,
-    /// Its first event's `seq`.
-    pub first_seq: Option<u64>,
-    /// Its last sound event's `seq`.
-    pub last_seq: Option<u64>,
-}
-
-/// Where the chain breaks, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifyProblem {
-    /// The file.
-    pub path: PathBuf,
-    /// 1-based line number; 0 when the problem is the file as a whole.
-    pub line: u64,
-    /// The class of problem.
-    pub kind: ProblemKind,
-    /// A plain explanation.
-    pub message: String,
-}
-
-/// Classes of problems `verify` reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ProblemKind {
-    /// A file could not be read, or the paths name no log.
-    Io,
-    /// The line is not an event of this schema (bad JSON, unknown or
-    /// duplicate field, wrong type, empty line).
-    Malformed,
-    /// `v` is not a schema version this build knows.
-    Version,
-    /// The line differs from the canonical form of its own content.
-    NotCanonical,
-    /// `hash` is not the hash of the line's content.
-    Hash,
-    /// `prev_hash` is not the previous event's `hash`.
-    Link,
-    /// `seq` does not follow the previous event's.
-    Seq,
-    /// The chain does not start at seq 1 or at a rotation event.
-    Start,
-    /// A rotation event is missing, misplaced or inconsistent.
-    Rotation,
-    /// A `recovery` event is inconsistent.
-    Recovery,
-    /// A rotated file's name does not match its content.
-    FileName,
-    /// A file other than the last ends in the middle of a line.
-    Truncated,
-}
-
-/// Bytes after the last newline of the last file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TornTail {
-    /// The file (the active file).
-    pub path: PathBuf,
-    /// The line number the torn line would have.
-    pub line: u64,
-    /// Its byte offset.
-    pub offset: u64,
-    /// How many bytes there are.
-    pub bytes: u64,
-}
-
-impl VerifyReport {
-    /// `true` when the chain holds (a torn tail is allowed: see
-    /// [`VerifyReport::torn_tail`]).
-    pub fn ok(&self) -> bool {
-        self.problem.is_none()
-    }
-
-    /// `true` when the chain holds and there is no torn tail either.
-    pub fn is_clean(&self) -> bool {
-        self.problem.is_none() && self.torn_tail.is_none()
-    }
-}
-
-impl fmt::Display for VerifyReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(p) = &self.problem {
-            if p.line > 0 {
-                write!(f, "{}:{}: {}", p.path.display(), p.line, p.message)?;
-            } else {
-                write!(f, "{}: {}", p.path.display(), p.message)?;
-            }
-            return write!(f, " ({} events before it verified)", self.events);
-        }
-        let seqs = match (self.first_seq, self.last_seq) {
-            (Some(a), Some(b)) => format!(", seq {a}–{b}"),
-            _ => String::new(),
-        };
-        write!(
-            f,
-            "ok: {} events{seqs} in {} file{}",
-            self.events,
-            self.files.len(),
-            if self.files.len() == 1 { "" } else { "s" }
-        )?;
-        if let Some(h) = &self.last_hash {
-            write!(f, "; last hash {h}")?;
-        }
-        if self.recoveries > 0 {
-            write!(
-                f,
-                "; {} torn tail(s) were recovered by writers",
-                self.recoveries
-            )?;
-        }
-        if let Some(t) = &self.torn_tail {
-            write!(
-                f,
-                "\nwarning: {}:{}: torn tail: {} bytes after the last complete line (a writer stopped mid-write; the next append moves them to a quarantine file)",
-                t.path.display(),
-                t.line,
-                t.bytes
-            )?;
-        }
-        for note in &self.notes {
-            write!(f, "\nnote: {note}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Verifies the files of one log. `paths` may name files (in any order: they
-/// are put in seq order) and directories (every file of the one log in it).
-/// Never fails: problems, unreadable files included, are in the report.
+/// Verifies the files of one log with the default [`VerifyOptions`] (a torn
+/// tail is a break). `paths` may name files (in any order: they are put in
+/// seq order) and directories (every file of the one log in it). Never
+/// fails: problems, unreadable files included, are in the report.
 pub fn verify(paths: &[PathBuf]) -> VerifyReport {
+    verify_with(paths, &VerifyOptions::default())
+}
+
+/// [`verify`] with options.
+pub fn verify_with(paths: &[PathBuf], opts: &VerifyOptions) -> VerifyReport {
     let mut v = Verifier {
         threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+        opts: *opts,
         ..Verifier::default()
     };
     let files = match resolve_paths(paths) {
@@ -194,7 +48,7 @@ pub fn verify(paths: &[PathBuf]) -> VerifyReport {
             };
             v.report.problem = Some(VerifyProblem {
                 path,
-                line: 0,
+                line: None,
                 kind: ProblemKind::Io,
                 message: e.to_string(),
             });
@@ -204,7 +58,7 @@ pub fn verify(paths: &[PathBuf]) -> VerifyReport {
     if files.is_empty() {
         v.report.problem = Some(VerifyProblem {
             path: PathBuf::new(),
-            line: 0,
+            line: None,
             kind: ProblemKind::Io,
             message: "no audit log files given".into(),
         });
@@ -221,6 +75,9 @@ pub fn verify(paths: &[PathBuf]) -> VerifyReport {
         .prev
         .as_ref()
         .map(|p| String::from_utf8_lossy(&p.hash).into_owned());
+    if v.report.problem.is_none() {
+        v.judge_end(&files);
+    }
     v.report
 }
 
@@ -234,6 +91,7 @@ struct Verifier {
     ranges: Vec<Range<usize>>,
     pre: Vec<Pre>,
     threads: usize,
+    opts: VerifyOptions,
 }
 
 /// Bytes read and checked per batch.
@@ -295,6 +153,7 @@ fn precheck(batch: &[u8], ranges: &[Range<usize>], pre: &mut [Pre], threads: usi
     });
 }
 
+#[derive(Clone)]
 struct Prev {
     seq: u64,
     hash: [u8; 64],
@@ -307,7 +166,7 @@ impl Verifier {
     fn file(&mut self, path: &Path, last: bool) -> Result<(), Problem> {
         let problem = |line: u64, kind: ProblemKind, message: String| VerifyProblem {
             path: path.to_path_buf(),
-            line,
+            line: (line > 0).then_some(line),
             kind,
             message,
         };
@@ -324,29 +183,31 @@ impl Verifier {
             first_seq: None,
             last_seq: None,
         });
-        let mut buf = std::mem::take(&mut self.buf);
-        let mut failure = None;
-        let end = files::for_each_batch(&file, 0, 0, &mut buf, BATCH, |first, _, batch| match self
-            .batch(path, &file_name, first, batch)
-        {
-            Ok(()) => ControlFlow::Continue(()),
-            Err(p) => {
-                failure = Some(p);
-                ControlFlow::Break(())
+        let mut end = self.lines_from(&file, path, &file_name, 0, 0)?;
+        let mut writer_active = false;
+        if last && let Some(u) = end.unterminated {
+            // A writer holds the log's lock while it writes: with the lock
+            // taken, a line that was in flight is complete. Verify on from
+            // the torn line; what is still torn now is no write in progress.
+            match wait_for_writers(path, &file_name, self.opts.lock_wait) {
+                LockWait::NoLockFile => {}
+                LockWait::Taken(guard) => {
+                    end = self.lines_from(&file, path, &file_name, u.offset, u.line - 1)?;
+                    drop(guard);
+                }
+                LockWait::Busy => writer_active = true,
             }
-        });
-        self.buf = buf;
-        let end = end.map_err(|e| problem(0, ProblemKind::Io, format!("cannot read: {e}")))?;
-        if let Some(p) = failure {
-            return Err(p);
         }
         if let Some(u) = end.unterminated {
             if last {
+                let event_prefix = self.is_event_prefix(&file, path, &file_name, &u);
                 self.report.torn_tail = Some(TornTail {
                     path: path.to_path_buf(),
                     line: u.line,
                     offset: u.offset,
                     bytes: u.len,
+                    event_prefix,
+                    writer_active,
                 });
             } else {
                 return Err(problem(
@@ -396,6 +257,113 @@ impl Verifier {
             ));
         }
         Ok(())
+    }
+
+    /// Verifies the complete lines of `file` from byte `start` on (line
+    /// numbers continuing from `line_before`).
+    fn lines_from(
+        &mut self,
+        file: &File,
+        path: &Path,
+        file_name: &str,
+        start: u64,
+        line_before: u64,
+    ) -> Result<files::LinesEnd, Problem> {
+        let mut buf = std::mem::take(&mut self.buf);
+        let mut failure = None;
+        let end = files::for_each_batch(
+            file,
+            start,
+            line_before,
+            &mut buf,
+            BATCH,
+            |first, _, batch| match self.batch(path, file_name, first, batch) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(p) => {
+                    failure = Some(p);
+                    ControlFlow::Break(())
+                }
+            },
+        );
+        self.buf = buf;
+        let end = end.map_err(|e| VerifyProblem {
+            path: path.to_path_buf(),
+            line: None,
+            kind: ProblemKind::Io,
+            message: format!("cannot read: {e}"),
+        })?;
+        match failure {
+            Some(p) => Err(p),
+            None => Ok(end),
+        }
+    }
+
+    /// Whether the torn bytes could begin the next event (see
+    /// [`TornTail::event_prefix`]).
+    fn is_event_prefix(
+        &mut self,
+        file: &File,
+        path: &Path,
+        file_name: &str,
+        u: &files::Unterminated,
+    ) -> bool {
+        const START: &[u8] = b"{\"action\":";
+        // Writers refuse to treat more than this as a torn line.
+        if u.len > 64 << 20 {
+            return false;
+        }
+        let Ok(bytes) = files::read_range(file, u.offset, u.offset + u.len) else {
+            return false;
+        };
+        let n = bytes.len().min(START.len());
+        if bytes.get(..n) != START.get(..n) {
+            return false;
+        }
+        match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+            // A prefix of some JSON text. A number cut after `.`, `e`, `+`
+            // or `-` is reported as invalid, at the last byte, not as EOF.
+            Err(e) if e.is_eof() => true,
+            Err(e) => {
+                e.line() == 1
+                    && e.column() >= bytes.len()
+                    && matches!(bytes.last(), Some(b'.' | b'e' | b'E' | b'+' | b'-'))
+            }
+            // A whole line without its newline: the next event, or not.
+            Ok(_) => {
+                let (report, prev) = (self.report.clone(), self.prev.clone());
+                let sound = self.line(path, file_name, u.line, &bytes).is_ok();
+                (self.report, self.prev) = (report, prev);
+                sound
+            }
+        }
+    }
+
+    /// After every file: a torn tail not accepted, or a log without one
+    /// complete event, is a problem.
+    fn judge_end(&mut self, files: &[PathBuf]) {
+        if let Some(t) = &self.report.torn_tail
+            && !self.opts.accept_torn_tail
+        {
+            self.report.problem = Some(VerifyProblem {
+                path: t.path.clone(),
+                line: Some(t.line),
+                kind: ProblemKind::TornTail,
+                message: format!(
+                    "torn tail: {}. A crashed writer leaves this, and so does an appended or altered last line: the next append moves these bytes to a quarantine file and records them; for a log being written, verify with the torn tail accepted (`--accept-torn-tail`)",
+                    t.describe()
+                ),
+            });
+            return;
+        }
+        if self.report.events == 0 {
+            let path = files.last().cloned().unwrap_or_default();
+            self.report.problem = Some(VerifyProblem {
+                path,
+                line: None,
+                kind: ProblemKind::Empty,
+                message: "no complete event: there is no chain to verify".into(),
+            });
+        }
     }
 
     /// Checks a batch of complete lines (the last ends with `\n`): the
@@ -455,7 +423,7 @@ impl Verifier {
     ) -> Result<(), Problem> {
         let problem = |kind: ProblemKind, message: String| VerifyProblem {
             path: path.to_path_buf(),
-            line: line_no,
+            line: Some(line_no),
             kind,
             message,
         };
@@ -485,7 +453,7 @@ impl Verifier {
     ) -> Result<(), Problem> {
         let problem = |kind: ProblemKind, message: String| VerifyProblem {
             path: path.to_path_buf(),
-            line: line_no,
+            line: Some(line_no),
             kind,
             message,
         };
@@ -697,6 +665,45 @@ impl Verifier {
             }
         }
         Ok(())
+    }
+}
+
+/// What waiting for the log's lock gave.
+enum LockWait {
+    /// The log has no lock file: no writer has ever opened it here.
+    NoLockFile,
+    /// The lock, held (shared) until dropped.
+    Taken(File),
+    /// Writers held it for the whole wait.
+    Busy,
+}
+
+/// Takes the log's lock (shared) within `wait`: writers hold it exclusively
+/// while they write, so holding it means no line is in flight. The lock of
+/// a rotated file is its log's (`audit.jsonl.lock`).
+fn wait_for_writers(path: &Path, file_name: &str, wait: Duration) -> LockWait {
+    let active = match parse_rotated_name(file_name) {
+        Some(r) => path.with_file_name(r.active_name),
+        None => path.to_path_buf(),
+    };
+    let Ok(lock) = File::open(files::lock_path(&active)) else {
+        return LockWait::NoLockFile;
+    };
+    let deadline = Instant::now() + wait;
+    let mut pause = Duration::from_micros(50);
+    loop {
+        match lock.try_lock_shared() {
+            Ok(()) => return LockWait::Taken(lock),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            // Locking unsupported here: judge the bytes as they are.
+            Err(std::fs::TryLockError::Error(_)) => return LockWait::NoLockFile,
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return LockWait::Busy;
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(5));
     }
 }
 
