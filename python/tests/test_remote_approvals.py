@@ -176,7 +176,7 @@ def test_langgraph_middleware_with_the_remote_checker(sidecar: Sidecar) -> None:
         return f"drained {node}"
 
     class Scripted(FakeMessagesListChatModel):
-        def bind_tools(self, tools: Any, **kwargs: Any) -> Scripted:  # type: ignore[override]
+        def bind_tools(self, tools: Any, **kwargs: Any) -> Scripted:
             return self
 
         def _generate(

@@ -53,7 +53,10 @@ def test_every_scaffolded_yaml_file_is_valid_against_its_schema(tmp_path: Path) 
     [
         ("policy", {}),  # `rules:` is required: an empty file is refused
         ("policy", {"rules": [{"name": "r", "decision": "deny", "match": {"actions": []}}]}),
-        ("policy", {"rules": [{"name": "r", "decision": "deny", "match": {"targets": {"ids": []}}}]}),
+        (
+            "policy",
+            {"rules": [{"name": "r", "decision": "deny", "match": {"targets": {"ids": []}}}]},
+        ),
         ("inventory", {}),
     ],
 )
