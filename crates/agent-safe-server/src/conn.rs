@@ -43,13 +43,54 @@ use crate::metrics::Metrics;
 /// 431. A bearer token is about 1 KiB.
 pub(crate) const MAX_HEAD_BYTES: usize = 32 * 1024;
 
+/// The connections of every listener of the process: one limit, and one
+/// choice of which idle connection to close, so that connections on the
+/// probe listener cannot starve the check listener or the other way round.
+#[derive(Debug, Clone)]
+pub(crate) struct Pool {
+    permits: Arc<Semaphore>,
+    registry: Arc<Registry>,
+}
+
+impl Pool {
+    /// A pool of at most `max` connections (at least 1).
+    pub(crate) fn new(max: usize) -> Pool {
+        let max = max.clamp(1, Semaphore::MAX_PERMITS);
+        Pool {
+            permits: Arc::new(Semaphore::new(max)),
+            registry: Arc::new(Registry::new()),
+        }
+    }
+}
+
+/// The connection tasks of one listener, for its drain.
+#[derive(Debug, Default)]
+struct Tasks {
+    running: AtomicUsize,
+    done: Notify,
+}
+
+impl Tasks {
+    async fn all_done(&self) {
+        loop {
+            let done = self.done.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            if self.running.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            done.await;
+        }
+    }
+}
+
 /// How one listener serves its connections.
 #[derive(Debug, Clone)]
 pub(crate) struct Edge {
     /// `None` disables the header timeout.
     pub header_timeout: Option<Duration>,
-    /// At least 1.
-    pub max_connections: usize,
+    /// Shared by the listeners.
+    pub pool: Pool,
     /// The names requests may use (checked by the router's middleware).
     pub hosts: Arc<AllowedHosts>,
     /// Where refusals and closed connections are counted.
@@ -64,11 +105,9 @@ pub(crate) async fn serve(
     edge: Edge,
     mut stop: watch::Receiver<bool>,
 ) {
-    let max = edge
-        .max_connections
-        .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
-    let permits = Arc::new(Semaphore::new(max));
-    let registry = Arc::new(Registry::new());
+    let permits = Arc::clone(&edge.pool.permits);
+    let registry = Arc::clone(&edge.pool.registry);
+    let tasks = Arc::new(Tasks::default());
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -119,19 +158,21 @@ pub(crate) async fn serve(
         let builder = Arc::clone(&builder);
         let registry = Arc::clone(&registry);
         let stop = stop.clone();
+        let tasks = Arc::clone(&tasks);
+        tasks.running.fetch_add(1, Ordering::AcqRel);
         tokio::spawn(async move {
             edge.metrics.connection_open(1);
             serve_connection(stream, app, &edge, &builder, &slot, &registry, stop).await;
             registry.remove(id);
             edge.metrics.connection_open(-1);
             drop(permit);
+            if tasks.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+                tasks.done.notify_waiters();
+            }
         });
     }
     drop(listener);
-    // Every connection task holds a permit until it ends.
-    let _ = permits
-        .acquire_many(u32::try_from(max).unwrap_or(u32::MAX))
-        .await;
+    tasks.all_done().await;
 }
 
 async fn serve_connection(

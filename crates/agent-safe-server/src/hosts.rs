@@ -90,6 +90,14 @@ impl AllowedHosts {
                 "the Host `{shown}` must not carry user information"
             )));
         }
+        // `Authority::port` is `None` for a port that is not a u16.
+        let after_host = text.rsplit_once(']').map_or(text, |(_, rest)| rest);
+        let port_text = after_host.rsplit_once(':').map(|(_, p)| p);
+        if port_text.is_some_and(|p| !p.is_empty() && p.parse::<u16>().is_err()) {
+            return Err(AppError::BadRequest(format!(
+                "the Host `{shown}` has an invalid port"
+            )));
+        }
         let host = authority.host();
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         if bare.parse::<IpAddr>().is_ok() {

@@ -11,7 +11,7 @@ use agent_safe_core::diag::ConfigError;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::conn::Edge;
+use crate::conn::{Edge, Pool};
 use crate::hosts::AllowedHosts;
 use crate::reload::{Reloader, Trigger};
 use crate::state::{AppState, Execution};
@@ -144,7 +144,7 @@ pub struct Server {
 struct EdgeSettings {
     allowed_hosts: Vec<String>,
     header_timeout: Option<Duration>,
-    max_connections: usize,
+    pool: Pool,
 }
 
 impl EdgeSettings {
@@ -154,7 +154,7 @@ impl EdgeSettings {
             AllowedHosts::new(addr, &self.allowed_hosts).map_err(ServeError::AllowedHost)?;
         Ok(Edge {
             header_timeout: self.header_timeout,
-            max_connections: self.max_connections,
+            pool: self.pool.clone(),
             hosts: Arc::new(hosts),
             metrics: Arc::clone(&state.metrics),
         })
@@ -206,7 +206,9 @@ impl Server {
                 0 => None,
                 ms => Some(Duration::from_millis(ms)),
             },
-            max_connections: usize::try_from(server.max_connections).unwrap_or(usize::MAX),
+            pool: Pool::new(
+                usize::try_from(connection_limit(server.max_connections)).unwrap_or(usize::MAX),
+            ),
         };
         let execution = opts
             .execution
@@ -349,6 +351,39 @@ impl Server {
         }
         outcome
     }
+}
+
+/// File descriptors kept for everything but connections: the listeners, the
+/// runtime, the audit log and its directory, the file watcher, reloads.
+const RESERVED_FILES: u64 = 64;
+
+/// `server.max_connections`, lowered to fit the open-file limit: a
+/// connection is a file descriptor, and a process out of them can neither
+/// accept a connection nor write its audit log (a check would be denied).
+fn connection_limit(configured: u64) -> u64 {
+    match open_file_limit() {
+        Some(files) if configured.saturating_add(RESERVED_FILES) > files => {
+            let fitted = files.saturating_sub(RESERVED_FILES).max(1);
+            tracing::warn!(
+                configured,
+                open_file_limit = files,
+                max_connections = fitted,
+                "server.max_connections lowered to fit the open-file limit (ulimit -n)"
+            );
+            fitted
+        }
+        _ => configured,
+    }
+}
+
+#[cfg(unix)]
+fn open_file_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}
+
+#[cfg(not(unix))]
+fn open_file_limit() -> Option<u64> {
+    None
 }
 
 pub(crate) async fn wait_for_ref(rx: &mut watch::Receiver<bool>) {

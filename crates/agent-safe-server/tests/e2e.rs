@@ -447,4 +447,10 @@ fn idle_connections_beyond_the_file_limit_do_not_lock_out_a_check() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"], "allow", "{body}");
     drop(idle);
+    let log = proc.log.lock().unwrap().join("\n");
+    assert!(
+        log.contains("server.max_connections lowered to fit the open-file limit")
+            && log.contains(r#""max_connections":64"#),
+        "{log}"
+    );
 }

@@ -115,10 +115,7 @@ impl Answer {
         );
         let v = self.json();
         assert_eq!(v["error"]["code"], code, "{v}");
-        assert!(
-            !v["error"]["message"].as_str().unwrap().is_empty(),
-            "{v}"
-        );
+        assert!(!v["error"]["message"].as_str().unwrap().is_empty(), "{v}");
     }
 
     fn header(&self, name: &str) -> Option<String> {
@@ -147,7 +144,11 @@ async fn read_answer(s: &mut TcpStream) -> Answer {
             break i;
         }
         let n = s.read(&mut chunk).await.unwrap();
-        assert!(n > 0, "closed without an answer: {:?}", String::from_utf8_lossy(&buf));
+        assert!(
+            n > 0,
+            "closed without an answer: {:?}",
+            String::from_utf8_lossy(&buf)
+        );
         buf.extend_from_slice(&chunk[..n]);
     };
     let head = String::from_utf8(buf[..head_end].to_vec()).unwrap();
@@ -232,7 +233,12 @@ async fn the_host_header_must_name_the_sidecar() {
     ] {
         let r = raw(s.addr, &check_request(&host)).await;
         r.assert_error(403, "host_not_allowed");
-        assert!(r.json()["error"]["message"].as_str().unwrap().contains("allowed_hosts"));
+        assert!(
+            r.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("allowed_hosts")
+        );
     }
     // The absolute form's authority is checked too.
     let body = check_body();
@@ -271,7 +277,10 @@ async fn the_host_header_must_name_the_sidecar() {
 
     let m = s.metrics().await;
     assert_eq!(
-        metric(&m, "agent_safe_http_requests_total{route=\"/v1/check\",method=\"POST\",status=\"403\"}"),
+        metric(
+            &m,
+            "agent_safe_http_requests_total{route=\"/v1/check\",method=\"POST\",status=\"403\"}"
+        ),
         4.0,
         "{m}"
     );
@@ -292,13 +301,19 @@ async fn the_probe_listener_answers_the_kubelet_by_pod_ip() {
     .await;
     let health = SocketAddr::from(([127, 0, 0, 1], s.health.unwrap().port()));
     for path in ["/healthz", "/readyz", "/metrics"] {
-        let req = format!("GET {path} HTTP/1.1\r\nHost: 10.244.1.17:{}\r\nUser-Agent: kube-probe/1.33\r\n\r\n", health.port());
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: 10.244.1.17:{}\r\nUser-Agent: kube-probe/1.33\r\n\r\n",
+            health.port()
+        );
         let r = raw(health, req.as_bytes()).await;
         assert_eq!(r.status, 200, "{path}: {}", r.head);
     }
-    raw(health, b"GET /readyz HTTP/1.1\r\nHost: metrics.evil.example\r\n\r\n")
-        .await
-        .assert_error(403, "host_not_allowed");
+    raw(
+        health,
+        b"GET /readyz HTTP/1.1\r\nHost: metrics.evil.example\r\n\r\n",
+    )
+    .await
+    .assert_error(403, "host_not_allowed");
     s.stop().await;
 }
 
@@ -309,7 +324,11 @@ async fn every_refusal_has_the_json_error_body() {
     let host = format!("127.0.0.1:{}", a.port());
 
     // Refused by hyper's parser, before any handler.
-    let r = raw(a, format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\nno colon here\r\n\r\n").as_bytes()).await;
+    let r = raw(
+        a,
+        format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\nno colon here\r\n\r\n").as_bytes(),
+    )
+    .await;
     r.assert_error(400, "bad_request");
     assert_eq!(r.header("connection").as_deref(), Some("close"));
     raw(a, b"NOT HTTP AT ALL\r\n\r\n")
@@ -323,20 +342,33 @@ async fn every_refusal_has_the_json_error_body() {
         .await
         .assert_error(431, "headers_too_large");
     let many: String = (0..120).map(|i| format!("X-H{i}: v\r\n")).collect();
-    raw(a, format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n{many}\r\n").as_bytes())
-        .await
-        .assert_error(431, "headers_too_large");
+    raw(
+        a,
+        format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n{many}\r\n").as_bytes(),
+    )
+    .await
+    .assert_error(431, "headers_too_large");
 
     // Refused by the router and extractors.
-    raw(a, format!("GET /nope HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
-        .await
-        .assert_error(404, "not_found");
-    let r = raw(a, format!("GET /v1/check HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes()).await;
+    raw(
+        a,
+        format!("GET /nope HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes(),
+    )
+    .await
+    .assert_error(404, "not_found");
+    let r = raw(
+        a,
+        format!("GET /v1/check HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes(),
+    )
+    .await;
     r.assert_error(405, "method_not_allowed");
     assert_eq!(r.header("allow").as_deref(), Some("POST"));
-    raw(a, format!("GET /v1/actions/%FF%FE HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
-        .await
-        .assert_error(400, "bad_request");
+    raw(
+        a,
+        format!("GET /v1/actions/%FF%FE HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes(),
+    )
+    .await
+    .assert_error(400, "bad_request");
     raw(
         a,
         format!("POST /v1/check HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 3\r\n\r\n{{,}}").as_bytes(),
@@ -353,12 +385,18 @@ async fn every_refusal_has_the_json_error_body() {
     // hyper's own refusals are counted like the others, under route `other`.
     let m = s.metrics().await;
     assert_eq!(
-        metric(&m, "agent_safe_http_requests_total{route=\"other\",method=\"OTHER\",status=\"400\"}"),
+        metric(
+            &m,
+            "agent_safe_http_requests_total{route=\"other\",method=\"OTHER\",status=\"400\"}"
+        ),
         2.0,
         "{m}"
     );
     assert_eq!(
-        metric(&m, "agent_safe_http_requests_total{route=\"other\",method=\"OTHER\",status=\"431\"}"),
+        metric(
+            &m,
+            "agent_safe_http_requests_total{route=\"other\",method=\"OTHER\",status=\"431\"}"
+        ),
         2.0,
         "{m}"
     );
@@ -382,7 +420,10 @@ async fn a_content_length_above_the_limit_is_413_at_once() {
     let r = raw(s.addr, head.as_bytes()).await;
     r.assert_error(413, "payload_too_large");
     assert!(
-        r.json()["error"]["message"].as_str().unwrap().contains("1024 bytes"),
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1024 bytes"),
         "{}",
         r.json()
     );
@@ -394,7 +435,11 @@ async fn a_content_length_above_the_limit_is_413_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_or_idle_connection_is_closed_after_the_header_timeout() {
-    let s = Running::start("server:\n  header_timeout_ms: 300\n", ServeOptions::default()).await;
+    let s = Running::start(
+        "server:\n  header_timeout_ms: 300\n",
+        ServeOptions::default(),
+    )
+    .await;
 
     // Slowloris: half a request head, then nothing.
     let mut slow = TcpStream::connect(s.addr).await.unwrap();
@@ -419,7 +464,10 @@ async fn a_slow_or_idle_connection_is_closed_after_the_header_timeout() {
 
     let m = s.metrics().await;
     assert!(
-        metric(&m, "agent_safe_http_connections_closed_total{reason=\"header_timeout\"}") >= 3.0,
+        metric(
+            &m,
+            "agent_safe_http_connections_closed_total{reason=\"header_timeout\"}"
+        ) >= 3.0,
         "{m}"
     );
     s.stop().await;
@@ -463,7 +511,10 @@ async fn a_check_is_answered_with_240_idle_connections_open() {
         assert_eq!(r.status, 200, "{extra}: {}", r.head);
         assert_eq!(r.json()["result"], "allow");
         let m = s.metrics().await;
-        let shed = metric(&m, "agent_safe_http_connections_closed_total{reason=\"shed\"}");
+        let shed = metric(
+            &m,
+            "agent_safe_http_connections_closed_total{reason=\"shed\"}",
+        );
         let open = metric(&m, "agent_safe_http_connections_open");
         if limited {
             assert!(shed >= 140.0, "{m}");
@@ -480,7 +531,11 @@ async fn a_check_is_answered_with_240_idle_connections_open() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_does_not_wait_for_half_sent_requests() {
     // A half-sent head must not hold the drain until the header timeout.
-    let s = Running::start("server:\n  header_timeout_ms: 600000\n", ServeOptions::default()).await;
+    let s = Running::start(
+        "server:\n  header_timeout_ms: 600000\n",
+        ServeOptions::default(),
+    )
+    .await;
     let _idle = idle_connections(s.addr, 30).await;
     let started = Instant::now();
     s.stop().await;
