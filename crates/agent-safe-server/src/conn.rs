@@ -521,7 +521,7 @@ fn with_json_body(buf: &[u8]) -> Option<(StatusCode, Vec<u8>)> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
