@@ -24,7 +24,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -187,9 +187,9 @@ async fn serve_connection(
     let io = TokioIo::new(ErrorBodies::new(stream, Arc::clone(&edge.metrics)));
     let hosts = Arc::clone(&edge.hosts);
     let in_service = Arc::clone(slot);
-    let epoch = registry.epoch;
+    let clock = Arc::clone(registry);
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        let busy = Busy::enter(&in_service, epoch);
+        let busy = Busy::enter(&in_service, &clock);
         let mut req = req.map(Body::new);
         req.extensions_mut().insert(Arc::clone(&hosts));
         // The router is always ready (its `poll_ready` is `Ready(Ok)`).
@@ -269,7 +269,9 @@ async fn accept_failed(e: &io::Error, registry: &Registry) {
 /// Every open connection of one listener, for choosing which idle one to close.
 #[derive(Debug)]
 struct Registry {
-    epoch: Instant,
+    /// A logical clock: every connection start, request start and request
+    /// end takes the next tick, so "idle the longest" has no ties.
+    clock: AtomicU64,
     next: AtomicU64,
     slots: Mutex<HashMap<u64, Arc<Slot>>>,
     /// Signalled whenever a connection ends.
@@ -281,8 +283,9 @@ struct Registry {
 struct Slot {
     /// Requests inside the service now.
     in_flight: AtomicUsize,
-    /// Milliseconds since the registry's epoch at the last request start or end.
-    last_active_ms: AtomicU64,
+    /// The registry's clock at the connection's start or its last request
+    /// start or end.
+    last_active: AtomicU64,
     /// Asked to close already.
     shedding: AtomicBool,
     shed: Notify,
@@ -291,11 +294,15 @@ struct Slot {
 impl Registry {
     fn new() -> Registry {
         Registry {
-            epoch: Instant::now(),
+            clock: AtomicU64::new(0),
             next: AtomicU64::new(0),
             slots: Mutex::new(HashMap::new()),
             closed: Notify::new(),
         }
+    }
+
+    fn tick(&self) -> u64 {
+        self.clock.fetch_add(1, Ordering::Relaxed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Slot>>> {
@@ -306,8 +313,7 @@ impl Registry {
     fn insert(&self) -> (u64, Arc<Slot>) {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let slot = Arc::new(Slot::default());
-        slot.last_active_ms
-            .store(millis_since(self.epoch), Ordering::Relaxed);
+        slot.last_active.store(self.tick(), Ordering::Relaxed);
         self.lock().insert(id, Arc::clone(&slot));
         (id, slot)
     }
@@ -325,7 +331,7 @@ impl Registry {
             .filter(|s| {
                 s.in_flight.load(Ordering::Acquire) == 0 && !s.shedding.load(Ordering::Relaxed)
             })
-            .min_by_key(|s| s.last_active_ms.load(Ordering::Relaxed));
+            .min_by_key(|s| s.last_active.load(Ordering::Relaxed));
         match oldest {
             Some(slot) => {
                 slot.shedding.store(true, Ordering::Relaxed);
@@ -337,24 +343,19 @@ impl Registry {
     }
 }
 
-fn millis_since(epoch: Instant) -> u64 {
-    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
 /// Marks a connection busy while one of its requests is in the service.
 struct Busy {
     slot: Arc<Slot>,
-    epoch: Instant,
+    registry: Arc<Registry>,
 }
 
 impl Busy {
-    fn enter(slot: &Arc<Slot>, epoch: Instant) -> Busy {
+    fn enter(slot: &Arc<Slot>, registry: &Arc<Registry>) -> Busy {
         slot.in_flight.fetch_add(1, Ordering::AcqRel);
-        slot.last_active_ms
-            .store(millis_since(epoch), Ordering::Relaxed);
+        slot.last_active.store(registry.tick(), Ordering::Relaxed);
         Busy {
             slot: Arc::clone(slot),
-            epoch,
+            registry: Arc::clone(registry),
         }
     }
 }
@@ -362,8 +363,8 @@ impl Busy {
 impl Drop for Busy {
     fn drop(&mut self) {
         self.slot
-            .last_active_ms
-            .store(millis_since(self.epoch), Ordering::Relaxed);
+            .last_active
+            .store(self.registry.tick(), Ordering::Relaxed);
         self.slot.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -556,15 +557,15 @@ mod tests {
 
     #[test]
     fn shedding_picks_the_idle_connection_idle_longest() {
-        let r = Registry::new();
+        let r = Arc::new(Registry::new());
         let (_, a) = r.insert();
         let (_, b) = r.insert();
         let (_, c) = r.insert();
-        a.last_active_ms.store(10, Ordering::Relaxed);
-        b.last_active_ms.store(5, Ordering::Relaxed);
-        c.last_active_ms.store(1, Ordering::Relaxed);
-        let busy = Busy::enter(&c, r.epoch);
-        c.last_active_ms.store(1, Ordering::Relaxed);
+        a.last_active.store(10, Ordering::Relaxed);
+        b.last_active.store(5, Ordering::Relaxed);
+        c.last_active.store(1, Ordering::Relaxed);
+        let busy = Busy::enter(&c, &r);
+        c.last_active.store(1, Ordering::Relaxed);
         assert!(r.shed_oldest_idle());
         assert!(b.shedding.load(Ordering::Relaxed));
         assert!(r.shed_oldest_idle());

@@ -529,6 +529,37 @@ async fn a_check_is_answered_with_240_idle_connections_open() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_limit_covers_both_listeners() {
+    // Idle connections on the probe listener count against the same limit,
+    // and are closed to admit a check on the main one.
+    let s = Running::start(
+        "server:\n  max_connections: 20\n",
+        ServeOptions {
+            health_listen: Some("127.0.0.1:0".parse().unwrap()),
+            ..ServeOptions::default()
+        },
+    )
+    .await;
+    let idle = idle_connections(s.health.unwrap(), 40).await;
+    let r = raw(s.addr, &check_request("localhost")).await;
+    assert_eq!(r.status, 200, "{}", r.head);
+    let m = s.metrics().await;
+    assert!(
+        metric(&m, "agent_safe_http_connections_open") <= 20.0,
+        "{m}"
+    );
+    assert!(
+        metric(
+            &m,
+            "agent_safe_http_connections_closed_total{reason=\"shed\"}"
+        ) >= 20.0,
+        "{m}"
+    );
+    drop(idle);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_does_not_wait_for_half_sent_requests() {
     // A half-sent head must not hold the drain until the header timeout.
     let s = Running::start(
