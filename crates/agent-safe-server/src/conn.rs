@@ -213,6 +213,7 @@ async fn serve_connection(
             () = slot.shed.notified(), if !closing => {
                 if slot.in_flight.load(Ordering::Acquire) == 0 {
                     edge.metrics.connection_closed("shed");
+                    tracing::debug!("closed an idle connection to admit a new one (server.max_connections)");
                     return;
                 }
                 closing = true;
