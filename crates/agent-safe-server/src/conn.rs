@@ -11,7 +11,9 @@
 //!   new one, and only when every connection is busy does the accept loop
 //!   wait. Idle connections therefore cannot lock a real client out — which
 //!   is what happened when they used up the process's file descriptors: the
-//!   accept loop failed with `EMFILE` until one went away;
+//!   accept loop failed with `EMFILE` until one went away. One [`Pool`] is
+//!   shared by both listeners, and `serve` lowers its size to fit the
+//!   open-file limit;
 //! * **JSON bodies for hyper's own refusals**: hyper answers a request it
 //!   cannot parse (400), a head that is too large (431) or a URI that is too
 //!   long (414) itself, before any service runs, with an empty body and no
