@@ -629,13 +629,25 @@ connections, lets the checks in flight finish and be logged, and exits 0.
 
 Listens on `server.listen` from the config (default 127.0.0.1:8400: loopback
 only). A caller's `Authorization: Bearer <JWT>` header is its identity. The
-HTTP API never accepts an evaluation time. See docs/SIDECAR.md.";
+HTTP API never accepts an evaluation time.
+
+Requests must name the sidecar in `Host` by an IP address, by `localhost`
+(when listening on loopback or 0.0.0.0), or by a name listed in
+`server.allowed_hosts` or with --allowed-host; any other name is refused with
+403, which stops web pages from reaching it through DNS rebinding. A
+connection must deliver each request head within `server.header_timeout_ms`
+(default 10 s; idle keep-alive connections are closed after the same time),
+and at most `server.max_connections` (default 512) are open at once: at the
+limit, the connection idle the longest is closed to admit a new one. A
+`Content-Length` above `server.max_body_bytes` is refused with 413 before the
+body is read. See docs/SIDECAR.md.";
 
 const SERVE_AFTER: &str = "\
 Examples:
   agent-safe serve
   agent-safe serve --config /etc/agent-safe/agent-safe.yaml \\
       --health-listen 0.0.0.0:8401
+  agent-safe serve --listen 0.0.0.0:8400 --allowed-host agent-safe.agents.svc
   curl -s localhost:8400/v1/check -H 'content-type: application/json' -d '{
     \"action\": \"rollout-status\", \"target\": \"staging/api\", \"caller\": \"demo-agent\",
     \"params\": {\"namespace\": \"staging\", \"deployment\": \"api\"}}'";
@@ -650,12 +662,21 @@ pub(crate) struct ServeArgs {
     /// Kubernetes probes, which reach the pod IP, not its loopback).
     #[arg(long, value_name = "ADDR")]
     pub health_listen: Option<std::net::SocketAddr>,
+    /// A name clients use to reach the sidecar, accepted in the `Host` header
+    /// besides IP addresses and `localhost` (repeatable; adds to
+    /// `server.allowed_hosts`): `NAME` for any port, `NAME:PORT` for one.
+    #[arg(long = "allowed-host", value_name = "NAME[:PORT]", value_parser = parse_allowed_host)]
+    pub allowed_hosts: Vec<String>,
     /// Do not watch the files (SIGHUP still reloads).
     #[arg(long)]
     pub no_watch: bool,
     /// Log format on stderr: `json`, `compact`, or `auto` (compact on a terminal).
     #[arg(long, value_enum, default_value = "auto", value_name = "FORMAT")]
     pub log: ServeLog,
+}
+
+fn parse_allowed_host(s: &str) -> Result<String, String> {
+    agent_safe_core::config::parse_allowed_host(s).map(|_| s.to_owned())
 }
 
 /// `serve --log`.

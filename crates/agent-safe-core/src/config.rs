@@ -175,6 +175,23 @@ pub struct ServerSettings {
     /// Per-request timeout in milliseconds (default 5000).
     #[serde(default = "default_timeout")]
     pub request_timeout_ms: u64,
+    /// Host names, besides the listen address's own, that requests may name
+    /// in their `Host` header: `name` (any port) or `name:port`. An IP
+    /// address is always accepted, and `localhost` when the listener is on
+    /// loopback or on every interface; any other name is refused (403), which
+    /// stops DNS rebinding.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
+    /// How long a connection may take to deliver a complete request head,
+    /// counted from its start or from the end of its previous response, in
+    /// milliseconds (default 10000; 0 disables). Idle keep-alive
+    /// connections are closed after the same time.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_ms: u64,
+    /// Most connections open at once (default 512). At the limit, the
+    /// connection idle the longest is closed to admit a new one.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u64,
 }
 
 fn default_listen() -> String {
@@ -186,6 +203,70 @@ fn default_body() -> u64 {
 fn default_timeout() -> u64 {
     5_000
 }
+fn default_header_timeout() -> u64 {
+    10_000
+}
+fn default_max_connections() -> u64 {
+    512
+}
+
+/// Parses an entry of `server.allowed_hosts`: a DNS name, an IPv4 address or
+/// a bracketed IPv6 address, optionally followed by `:port`. Returns the host
+/// in lower case without a trailing dot (brackets kept for IPv6), and the port.
+pub fn parse_allowed_host(entry: &str) -> Result<(String, Option<u16>), String> {
+    if entry.is_empty() {
+        return Err("the entry is empty".to_owned());
+    }
+    if entry.contains('/') {
+        return Err("write the host alone, without a scheme (`http://`) or a path".to_owned());
+    }
+    let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
+        let (ip, after) = rest
+            .split_once(']')
+            .ok_or_else(|| "an IPv6 address must be closed with `]`".to_owned())?;
+        ip.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| format!("`{ip}` is not an IPv6 address"))?;
+        let port = match after {
+            "" => None,
+            p => Some(
+                p.strip_prefix(':')
+                    .ok_or_else(|| "only `:port` may follow an IPv6 address".to_owned())?,
+            ),
+        };
+        (format!("[{}]", ip.to_ascii_lowercase()), port)
+    } else {
+        match entry.rsplit_once(':') {
+            Some((h, p)) => (h.to_owned(), Some(p)),
+            None => (entry.to_owned(), None),
+        }
+    };
+    let port = match port {
+        None => None,
+        Some(p) => Some(
+            p.parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("`{p}` is not a port (1-65535)"))?,
+        ),
+    };
+    if host.starts_with('[') {
+        return Ok((host, port));
+    }
+    let host = host.strip_suffix('.').unwrap_or(&host).to_ascii_lowercase();
+    let valid_label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if host.is_empty() || host.len() > 253 || !host.split('.').all(valid_label) {
+        return Err(format!(
+            "`{host}` is not a host name: use letters, digits, `-` and `.`, with no scheme, path or wildcard"
+        ));
+    }
+    Ok((host, port))
+}
 
 impl Default for ServerSettings {
     fn default() -> Self {
@@ -193,6 +274,9 @@ impl Default for ServerSettings {
             listen: default_listen(),
             max_body_bytes: default_body(),
             request_timeout_ms: default_timeout(),
+            allowed_hosts: Vec::new(),
+            header_timeout_ms: default_header_timeout(),
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -386,7 +470,14 @@ const IDENTITY_KEYS: &[&str] = &[
     "approver_roles",
 ];
 const KEY_KEYS: &[&str] = &["kid", "secret_file", "secret_env", "secret"];
-const SERVER_KEYS: &[&str] = &["listen", "max_body_bytes", "request_timeout_ms"];
+const SERVER_KEYS: &[&str] = &[
+    "listen",
+    "max_body_bytes",
+    "request_timeout_ms",
+    "allowed_hosts",
+    "header_timeout_ms",
+    "max_connections",
+];
 
 /// Parses config text (paths resolved against the file's directory).
 pub fn parse_config(src: &SourceFile) -> Result<Config, ConfigError> {
@@ -637,6 +728,35 @@ fn read_server(file: &Path, node: &Node, s: &mut ServerSettings, d: &mut Diagnos
     }
     if let Some(v) = non_negative(&mut r, "request_timeout_ms", d) {
         s.request_timeout_ms = v;
+    }
+    if let Some(hosts) = r.opt_str_list("allowed_hosts", d) {
+        for (host, pos) in hosts {
+            if let Err(why) = parse_allowed_host(&host) {
+                d.push(
+                    Diagnostic::error(file, pos, format!("invalid allowed host `{host}`: {why}"))
+                        .with_help(
+                            "write a host name or IP address as clients put it in the URL, e.g. `agent-safe.agents.svc` or `agent-safe.agents.svc:8400`",
+                        ),
+                );
+            }
+            s.allowed_hosts.push(host);
+        }
+    }
+    if let Some(v) = non_negative(&mut r, "header_timeout_ms", d) {
+        s.header_timeout_ms = v;
+    }
+    if let Some((v, pos)) = r.opt_int("max_connections", d) {
+        match u64::try_from(v) {
+            Ok(v) if v > 0 => s.max_connections = v,
+            _ => d.push(
+                Diagnostic::error(
+                    file,
+                    pos,
+                    format!("`max_connections` must be at least 1, got {v}"),
+                )
+                .with_help("the default is 512; keep it below the process's open-file limit"),
+            ),
+        }
     }
     r.finish(d);
 }

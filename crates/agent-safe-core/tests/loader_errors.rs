@@ -208,6 +208,45 @@ fn config_errors() {
 }
 
 #[test]
+fn config_server_edge_settings() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "valid",
+            "server:\n  allowed_hosts: [agent-safe.agents.svc, 'agent-safe.agents.svc.cluster.local:8400', '10.0.0.7', '[fd00::7]:8400', Example.COM.]\n  header_timeout_ms: 0\n  max_connections: 1\n",
+        ),
+        (
+            "bad values",
+            "server:\n  allowed_hosts: ['http://x', '*.svc', 'a:0', 'a:http', '[::1', '[zz]', 'a b', '']\n  header_timeout_ms: -1\n  max_connections: 0\n",
+        ),
+    ];
+    insta::assert_snapshot!(table(cases, parse_config));
+    let (_, valid) = cases[0];
+    let cfg = parse_config(&src("valid.yaml", valid)).unwrap();
+    assert_eq!(cfg.server.allowed_hosts.len(), 5);
+    assert_eq!(cfg.server.header_timeout_ms, 0);
+    assert_eq!(cfg.server.max_connections, 1);
+    use agent_safe_core::config::parse_allowed_host as parse;
+    assert_eq!(
+        parse("Example.COM.").unwrap(),
+        ("example.com".to_owned(), None)
+    );
+    assert_eq!(
+        parse("a.svc:8400").unwrap(),
+        ("a.svc".to_owned(), Some(8400))
+    );
+    assert_eq!(
+        parse("[FD00::7]:1").unwrap(),
+        ("[fd00::7]".to_owned(), Some(1))
+    );
+    assert_eq!(parse("10.0.0.7").unwrap(), ("10.0.0.7".to_owned(), None));
+    let defaults = agent_safe_core::config::ServerSettings::default();
+    assert_eq!(
+        (defaults.header_timeout_ms, defaults.max_connections),
+        (10_000, 512)
+    );
+}
+
+#[test]
 fn registry_duplicates_and_rollbacks() {
     let a = src("a.yaml", GOOD_ACTION);
     let b = src("b.yaml", GOOD_ACTION);

@@ -25,7 +25,8 @@ pub struct ErrorDetail {
     /// `evaluation_time_not_accepted`, `payload_too_large`,
     /// `unsupported_media_type`, `invalid_authorization`, `invalid_query`,
     /// `unknown_action`, `not_found`, `method_not_allowed`, `timeout`,
-    /// `not_ready`, `internal`; for approvals `unauthenticated`,
+    /// `not_ready`, `internal`, `bad_request`, `host_not_allowed`,
+    /// `uri_too_long`, `headers_too_large`; for approvals `unauthenticated`,
     /// `forbidden`, `unknown_decision`, `not_pending`, `audit_unavailable`.
     pub code: String,
     /// What to fix, in words; never internal details.
@@ -79,6 +80,22 @@ pub enum AppError {
     /// `POST /v1/approvals` refused the answer (401, 403, 404, 409, 400, 503).
     #[error("{0}")]
     Approval(agent_safe_core::ApprovalError),
+    /// The request is not valid HTTP/1.1: a malformed request line or
+    /// header, no `Host` header, an undecodable path (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The `Host` header names neither the listen address nor a configured
+    /// name: the request may come from a web page through DNS rebinding (403).
+    #[error(
+        "the Host `{0}` is not a name this sidecar answers to; if clients reach it by that name, add it to `server.allowed_hosts` (or pass `--allowed-host`)"
+    )]
+    HostNotAllowed(String),
+    /// The request target is longer than the server accepts (414).
+    #[error("the request URI is too long")]
+    UriTooLong,
+    /// The request head is larger than the server accepts (431).
+    #[error("the request head is too large: at most 100 headers and 32 KiB")]
+    HeadersTooLarge,
 }
 
 impl AppError {
@@ -107,6 +124,10 @@ impl AppError {
                     E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 }
             }
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::HostNotAllowed(_) => StatusCode::FORBIDDEN,
+            AppError::UriTooLong => StatusCode::URI_TOO_LONG,
+            AppError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
     }
 
@@ -137,6 +158,10 @@ impl AppError {
                     E::Unavailable(_) => "audit_unavailable",
                 }
             }
+            AppError::BadRequest(_) => "bad_request",
+            AppError::HostNotAllowed(_) => "host_not_allowed",
+            AppError::UriTooLong => "uri_too_long",
+            AppError::HeadersTooLarge => "headers_too_large",
         }
     }
 
@@ -151,14 +176,22 @@ impl AppError {
     }
 
     /// The error a bare status code stands for, when a layer (the timeout,
-    /// the router's method check) answers without a body of ours.
-    pub fn from_status(status: StatusCode) -> Option<AppError> {
+    /// the router's method check, an extractor, hyper's own parser) answers
+    /// without a body of ours. `detail` is the layer's own text, if any.
+    pub fn from_status(status: StatusCode, detail: Option<&str>) -> Option<AppError> {
         Some(match status {
             StatusCode::NOT_FOUND => AppError::NotFound,
             StatusCode::METHOD_NOT_ALLOWED => AppError::MethodNotAllowed,
             StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => AppError::Timeout,
             StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(None),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType,
+            StatusCode::URI_TOO_LONG => AppError::UriTooLong,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => AppError::HeadersTooLarge,
+            StatusCode::BAD_REQUEST => AppError::BadRequest(match detail {
+                Some(d) if !d.trim().is_empty() => format!("bad request: {}", d.trim()),
+                _ => "the request is not valid HTTP/1.1 (a malformed request line or header)"
+                    .to_owned(),
+            }),
             s if s.is_server_error() => AppError::Internal,
             _ => return None,
         })

@@ -14,8 +14,10 @@
 //! the machine-readable description is `GET /openapi.json`.
 
 pub mod api;
+mod conn;
 pub mod error;
 pub mod extract;
+mod hosts;
 pub mod logging;
 pub mod metrics;
 pub mod reload;
@@ -32,9 +34,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 pub use error::{AppError, ErrorBody};
+pub use hosts::AllowedHosts;
 pub use routes::{MAX_PLAN_STEPS, openapi};
 pub use serve::{LogFormat, ServeError, ServeOptions, Server, serve, shutdown_signal};
 pub use state::{AppState, Execution};
@@ -43,6 +47,11 @@ use routes::Outcome;
 
 /// The sidecar's router: every endpoint, with the body limit, the request
 /// timeout, JSON errors, request logs and metrics applied.
+///
+/// The `Host` check needs the listener's address, so the router applies it
+/// only to requests that carry an [`AllowedHosts`] extension, which the
+/// sidecar's own listeners insert. An embedder serving this router on a
+/// listener of its own should insert one too (`Request::extensions_mut`).
 pub fn app(state: AppState) -> Router {
     let (router, _) = routes::api_router().split_for_parts();
     let doc: Arc<[u8]> = match openapi().to_json() {
@@ -89,34 +98,77 @@ fn with_layers(router: Router<AppState>, state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             timeout,
         ))
-        .layer(middleware::map_response(json_errors))
+        // A declared `Content-Length` above the limit is refused before the
+        // body is read (a chunked body is cut off at the limit as it arrives).
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(middleware::map_response_with_state(
+            state.clone(),
+            json_errors,
+        ))
+        .layer(middleware::from_fn(check_host))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// Refuses a request whose `Host` the listener does not answer to (403), or
+/// that lacks one on HTTP/1.1 (400). See [`AllowedHosts`].
+async fn check_host(req: Request, next: Next) -> Response {
+    if let Some(hosts) = req.extensions().get::<Arc<AllowedHosts>>()
+        && let Err(e) = hosts.check(req.version(), req.uri(), req.headers())
+    {
+        return e.into_response();
+    }
+    next.run(req).await
 }
 
 async fn not_found() -> AppError {
     AppError::NotFound
 }
 
-/// Gives a JSON error body to the bare error responses that layers and the
-/// router produce themselves (the timeout's 503, the router's 405).
-async fn json_errors(response: Response) -> Response {
+/// Gives the JSON error body to the error responses that layers, the router
+/// and extractors produce themselves: the timeout's 503, the router's 405,
+/// the body limit's 413, a path rejection's plain-text 400. Every 4xx and 5xx
+/// leaves the router with `content-type: application/json` (which is also how
+/// `conn::ErrorBodies` tells hyper's own bare answers apart).
+async fn json_errors(State(st): State<AppState>, response: Response) -> Response {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error())
-        || response.headers().contains_key(header::CONTENT_TYPE)
-    {
+    if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
         return response;
     }
-    let Some(error) = AppError::from_status(status) else {
-        return response;
+    let (parts, body) = response.into_parts();
+    // Only the short text of axum's rejections is kept, as the message.
+    let detail = match parts.headers.get(header::CONTENT_TYPE) {
+        Some(t) if t.as_bytes().starts_with(b"text/plain") => axum::body::to_bytes(body, 1024)
+            .await
+            .ok()
+            .and_then(|b| String::from_utf8(b.to_vec()).ok()),
+        _ => None,
     };
-    let allow = response.headers().get(header::ALLOW).cloned();
+    let error = match AppError::from_status(status, detail.as_deref()) {
+        Some(AppError::PayloadTooLarge(None)) => AppError::PayloadTooLarge(Some(st.max_body_bytes)),
+        Some(e) => e,
+        None => AppError::BadRequest(match status.canonical_reason() {
+            Some(r) => format!("the request was refused: {r}"),
+            None => "the request was refused".to_owned(),
+        }),
+    };
     let mut fresh = error.into_response();
     *fresh.status_mut() = status;
-    if let Some(allow) = allow {
-        fresh.headers_mut().insert(header::ALLOW, allow);
+    for name in [header::ALLOW, header::WWW_AUTHENTICATE] {
+        if let Some(v) = parts.headers.get(&name) {
+            fresh.headers_mut().insert(name, v.clone());
+        }
     }
     fresh
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// The route templates, as `'static` label values (no allocation per request).

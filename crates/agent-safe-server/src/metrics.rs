@@ -51,6 +51,15 @@ pub struct HttpLabels {
     pub status: u16,
 }
 
+/// Labels of `agent_safe_http_connections_closed_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CloseLabels {
+    /// `header_timeout` (no complete request head in time, idle keep-alive
+    /// included) or `shed` (closed while idle to admit a new connection at
+    /// `server.max_connections`).
+    pub reason: &'static str,
+}
+
 /// Labels of `agent_safe_last_reload_error`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ErrorLabels {
@@ -78,6 +87,8 @@ pub struct Metrics {
     last_reload_success: Gauge,
     last_reload_timestamp: Gauge<f64, AtomicU64>,
     ready: Gauge,
+    connections_open: Gauge,
+    connections_closed: Family<CloseLabels, Counter>,
     core: Arc<OnceLock<Arc<AgentSafe>>>,
 }
 
@@ -142,6 +153,19 @@ impl Metrics {
             "1 while /readyz answers 200 (a valid snapshot is loaded and the server is not shutting down)",
             ready.clone(),
         );
+        let connections_open = Gauge::default();
+        registry.register(
+            "agent_safe_http_connections_open",
+            "HTTP connections open now (at most server.max_connections per listener)",
+            connections_open.clone(),
+        );
+        let connections_closed = Family::<CloseLabels, Counter>::default();
+        registry.register(
+            "agent_safe_http_connections_closed",
+            "HTTP connections the server closed: header_timeout (no complete request head in time, \
+             idle keep-alive included) or shed (idle, closed to admit a new one at the connection limit)",
+            connections_closed.clone(),
+        );
         registry.register(
             "agent_safe_build",
             "The agent-safe version",
@@ -165,6 +189,8 @@ impl Metrics {
             last_reload_success,
             last_reload_timestamp,
             ready,
+            connections_open,
+            connections_closed,
             core,
         }
     }
@@ -207,6 +233,18 @@ impl Metrics {
                 method,
                 status,
             })
+            .inc();
+    }
+
+    /// Counts a connection opened (`+1`) or closed (`-1`).
+    pub fn connection_open(&self, delta: i64) {
+        self.connections_open.inc_by(delta);
+    }
+
+    /// Counts a connection the server closed, by reason.
+    pub fn connection_closed(&self, reason: &'static str) {
+        self.connections_closed
+            .get_or_create(&CloseLabels { reason })
             .inc();
     }
 

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use agent_safe_core::AgentSafe;
@@ -10,6 +11,8 @@ use agent_safe_core::diag::ConfigError;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::conn::{Edge, Pool};
+use crate::hosts::AllowedHosts;
 use crate::reload::{Reloader, Trigger};
 use crate::state::{AppState, Execution};
 
@@ -31,6 +34,9 @@ pub struct ServeOptions {
     pub log: Option<LogFormat>,
     /// Where checks run; `None` picks by audit durability.
     pub execution: Option<Execution>,
+    /// `--allowed-host NAME[:PORT]`: names the `Host` header may carry, in
+    /// addition to `server.allowed_hosts` and the listen address's own.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for ServeOptions {
@@ -42,6 +48,7 @@ impl Default for ServeOptions {
             watch: true,
             log: Some(LogFormat::Auto),
             execution: None,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -82,6 +89,9 @@ pub enum ServeError {
     /// The file watcher could not start (exit code 1).
     #[error("cannot watch the configuration files: {0}")]
     Watch(#[from] notify::Error),
+    /// An allowed host name is malformed (exit code 2).
+    #[error("{0}")]
+    AllowedHost(String),
     /// The JWT verification provider failed its self-test (exit code 1).
     #[error("token verification is unavailable: {0}")]
     Identity(String),
@@ -98,7 +108,7 @@ impl ServeError {
     /// usage errors, 1 for everything else (matching the other commands).
     pub fn exit_code(&self) -> i32 {
         match self {
-            ServeError::Config(_) | ServeError::Listen { .. } => 2,
+            ServeError::Config(_) | ServeError::Listen { .. } | ServeError::AllowedHost(_) => 2,
             _ => 1,
         }
     }
@@ -126,6 +136,29 @@ pub struct Server {
     listener: TcpListener,
     health: Option<TcpListener>,
     watch: bool,
+    edge: EdgeSettings,
+}
+
+/// The connection limits and names of `server:`, plus `--allowed-host`.
+#[derive(Debug, Clone)]
+struct EdgeSettings {
+    allowed_hosts: Vec<String>,
+    header_timeout: Option<Duration>,
+    pool: Pool,
+}
+
+impl EdgeSettings {
+    fn for_listener(&self, listener: &TcpListener, state: &AppState) -> Result<Edge, ServeError> {
+        let addr = listener.local_addr().map_err(ServeError::Io)?;
+        let hosts =
+            AllowedHosts::new(addr, &self.allowed_hosts).map_err(ServeError::AllowedHost)?;
+        Ok(Edge {
+            header_timeout: self.header_timeout,
+            pool: self.pool.clone(),
+            hosts: Arc::new(hosts),
+            metrics: Arc::clone(&state.metrics),
+        })
+    }
 }
 
 impl Server {
@@ -159,6 +192,24 @@ impl Server {
                 reason: "the health listener needs an address of its own".to_owned(),
             });
         }
+        let server = &safe.config().server;
+        let mut allowed_hosts = server.allowed_hosts.clone();
+        allowed_hosts.extend(opts.allowed_hosts.iter().cloned());
+        for entry in &allowed_hosts {
+            agent_safe_core::config::parse_allowed_host(entry).map_err(|why| {
+                ServeError::AllowedHost(format!("invalid allowed host `{entry}`: {why}"))
+            })?;
+        }
+        let edge = EdgeSettings {
+            allowed_hosts,
+            header_timeout: match server.header_timeout_ms {
+                0 => None,
+                ms => Some(Duration::from_millis(ms)),
+            },
+            pool: Pool::new(
+                usize::try_from(connection_limit(server.max_connections)).unwrap_or(usize::MAX),
+            ),
+        };
         let execution = opts
             .execution
             .unwrap_or_else(|| Execution::for_durability(safe.config().audit.durability));
@@ -182,6 +233,7 @@ impl Server {
             listener,
             health,
             watch: opts.watch,
+            edge,
         })
     }
 
@@ -211,7 +263,13 @@ impl Server {
             listener,
             health,
             watch,
+            edge,
         } = self;
+        let main_edge = edge.for_listener(&listener, &state)?;
+        let health_edge = match &health {
+            Some(l) => Some(edge.for_listener(l, &state)?),
+            None => None,
+        };
         let addr = listener.local_addr().map_err(ServeError::Io)?;
         let health_addr = health.as_ref().and_then(|l| l.local_addr().ok());
         if !addr.ip().is_loopback() {
@@ -256,19 +314,18 @@ impl Server {
             let _ = stop_tx.send(true);
         });
 
-        let main = axum::serve(listener, crate::app(state.clone()))
-            .with_graceful_shutdown(wait_for(stop_rx.clone()))
-            .into_future();
+        let main = crate::conn::serve(
+            listener,
+            crate::app(state.clone()),
+            main_edge,
+            stop_rx.clone(),
+        );
         // The health server keeps answering while the main one drains, so
         // that liveness holds; it stops when the main one is done.
         let (health_stop_tx, health_stop_rx) = watch::channel(false);
-        let health_task = health.map(|l| {
+        let health_task = health.zip(health_edge).map(|(l, edge)| {
             let app = crate::health_app(state.clone());
-            tokio::spawn(async move {
-                axum::serve(l, app)
-                    .with_graceful_shutdown(wait_for(health_stop_rx))
-                    .await
-            })
+            tokio::spawn(crate::conn::serve(l, app, edge, health_stop_rx))
         });
 
         let drain = Duration::from_millis(state.request_timeout_ms.saturating_add(5_000));
@@ -278,7 +335,7 @@ impl Server {
             tokio::time::sleep(drain).await;
         };
         let outcome = tokio::select! {
-            r = main => r.map_err(ServeError::Io),
+            () = main => Ok(()),
             () = deadline => Err(ServeError::DrainTimeout(drain)),
         };
         let _ = health_stop_tx.send(true);
@@ -297,11 +354,40 @@ impl Server {
     }
 }
 
-async fn wait_for(mut rx: watch::Receiver<bool>) {
-    wait_for_ref(&mut rx).await;
+/// File descriptors kept for everything but connections: the listeners, the
+/// runtime, the audit log and its directory, the file watcher, reloads.
+const RESERVED_FILES: u64 = 64;
+
+/// `server.max_connections`, lowered to fit the open-file limit: a
+/// connection is a file descriptor, and a process out of them can neither
+/// accept a connection nor write its audit log (a check would be denied).
+fn connection_limit(configured: u64) -> u64 {
+    match open_file_limit() {
+        Some(files) if configured.saturating_add(RESERVED_FILES) > files => {
+            let fitted = files.saturating_sub(RESERVED_FILES).max(1);
+            tracing::warn!(
+                configured,
+                open_file_limit = files,
+                max_connections = fitted,
+                "server.max_connections lowered to fit the open-file limit (ulimit -n)"
+            );
+            fitted
+        }
+        _ => configured,
+    }
 }
 
-async fn wait_for_ref(rx: &mut watch::Receiver<bool>) {
+#[cfg(unix)]
+fn open_file_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}
+
+#[cfg(not(unix))]
+fn open_file_limit() -> Option<u64> {
+    None
+}
+
+pub(crate) async fn wait_for_ref(rx: &mut watch::Receiver<bool>) {
     // An error means the sender is gone: treat it as the signal.
     let _ = rx.wait_for(|stop| *stop).await;
 }

@@ -157,3 +157,60 @@ fn deployment_dockerfile_and_server_agree() {
     assert!(dockerfile.contains("USER 65532:65532"));
     assert!(dockerfile.contains("FROM gcr.io/distroless/cc-debian12:nonroot"));
 }
+
+/// The kubelet sends its probes with `Host: <pod IP>:<port>` unless a probe
+/// sets `host` or a `Host` header; the agent uses `http://127.0.0.1:8400`.
+/// Both must pass the sidecar's Host check with the ConfigMap's settings.
+#[test]
+fn the_probes_and_the_agent_pass_the_host_check() {
+    use agent_safe_server::AllowedHosts;
+    use axum::http::{HeaderMap, HeaderValue, Version, header};
+
+    let dep = yaml(&deploy().join("kubernetes/deployment.yaml"));
+    let spec = &dep["spec"]["template"]["spec"];
+    let sidecar = spec["initContainers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "agent-safe")
+        .unwrap();
+    for probe in ["startupProbe", "readinessProbe", "livenessProbe"] {
+        let get = &sidecar[probe]["httpGet"];
+        assert!(
+            get["host"].is_null() && get["httpHeaders"].is_null(),
+            "{probe} must keep the kubelet's Host (the pod IP): {get}"
+        );
+    }
+    let agent = spec["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["env"].as_array().cloned().unwrap_or_default())
+        .find_map(|e| {
+            e["value"]
+                .as_str()
+                .filter(|v| v.starts_with("http://"))
+                .map(str::to_owned)
+        })
+        .unwrap();
+    let agent_host = agent.trim_start_matches("http://").trim_end_matches('/');
+
+    let tmp = tempfile::tempdir().unwrap();
+    let key = agent_safe_core::identity::generate_secret().unwrap();
+    let safe = AgentSafe::open(Some(&materialise(tmp.path(), &key))).unwrap();
+    let server = &safe.config().server;
+    let check = |listen: &str, host: &str| {
+        let hosts = AllowedHosts::new(listen.parse().unwrap(), &server.allowed_hosts).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+        hosts
+            .check(Version::HTTP_11, &"/readyz".parse().unwrap(), &headers)
+            .map_err(|e| e.code())
+    };
+    assert_eq!(check(&server.listen, agent_host), Ok(()), "{agent_host}");
+    assert_eq!(check("0.0.0.0:8401", "10.244.3.17:8401"), Ok(()));
+    assert_eq!(
+        check(&server.listen, "attacker.example:8400"),
+        Err("host_not_allowed")
+    );
+}

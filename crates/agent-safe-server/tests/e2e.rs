@@ -109,7 +109,23 @@ impl Drop for Proc {
 }
 
 fn spawn(dir: &Path) -> Proc {
-    let mut child = server_command()
+    spawn_with(dir, server_command())
+}
+
+/// The server under `ulimit -n nofile`: at most `nofile` open files.
+fn spawn_with_nofile(dir: &Path, nofile: u32) -> Proc {
+    let server = server_command();
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit -n {nofile} && exec \"$@\""))
+        .arg("sh")
+        .arg(server.get_program())
+        .args(server.get_args());
+    spawn_with(dir, cmd)
+}
+
+fn spawn_with(dir: &Path, mut cmd: Command) -> Proc {
+    let mut child = cmd
         .args(["--config"])
         .arg(dir.join("agent-safe.yaml"))
         .args([
@@ -393,4 +409,48 @@ fn health_listener_answers_probes() {
         .status()
         .unwrap();
     assert!(wait_exit(&mut proc.child, Duration::from_secs(20)).success());
+}
+
+/// Idle connections used to exhaust the process's file descriptors, after
+/// which `accept` failed with EMFILE and a real check waited for as long as
+/// they stayed open. Now the connection idle the longest is closed to make
+/// room (and the header timeout closes idle ones anyway).
+#[test]
+fn idle_connections_beyond_the_file_limit_do_not_lock_out_a_check() {
+    let dir = common::project("");
+    let proc = spawn_with_nofile(dir.path(), 128);
+    let addr: std::net::SocketAddr = proc.addr.parse().unwrap();
+    let idle: Vec<std::net::TcpStream> = (0..200)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (status, body) = rt.block_on(async {
+        let r = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap()
+            .post(format!("http://{addr}/v1/check"))
+            .json(&json!({
+                "action": "restart-deployment",
+                "target": "staging/api",
+                "caller": "deploy-agent",
+                "params": {"namespace": "staging", "deployment": "api"},
+            }))
+            .send()
+            .await
+            .expect("the check was not answered");
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    });
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"], "allow", "{body}");
+    drop(idle);
+    let log = proc.log.lock().unwrap().join("\n");
+    assert!(
+        log.contains("server.max_connections lowered to fit the open-file limit")
+            && log.contains(r#""max_connections":64"#),
+        "{log}"
+    );
 }

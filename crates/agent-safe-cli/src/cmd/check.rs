@@ -129,7 +129,7 @@ fn logs(safe: &AgentSafe) -> bool {
 /// Replaces SIGXFSZ's default action (terminate) for the rest of the
 /// process: tokio's signal registration installs a handler, which is never
 /// removed, without any unsafe code here. If it cannot, the default stays.
-fn catch_sigxfsz() {
+pub(crate) fn catch_sigxfsz() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread()

@@ -9,7 +9,7 @@ use crate::error::{CliError, CmdResult, exit};
 use crate::output::Io;
 use crate::project::Ctx;
 
-/// `serve [--listen ADDR] [--health-listen ADDR] [--no-watch] [--log FORMAT]`.
+/// `serve [--listen ADDR] [--health-listen ADDR] [--allowed-host NAME]... [--no-watch] [--log FORMAT]`.
 pub(crate) fn serve(io: &mut Io, ctx: &Ctx, a: ServeArgs) -> CmdResult {
     let opts = ServeOptions {
         config: ctx.config_path()?,
@@ -22,7 +22,11 @@ pub(crate) fn serve(io: &mut Io, ctx: &Ctx, a: ServeArgs) -> CmdResult {
             ServeLog::Auto => LogFormat::Auto,
         }),
         execution: None,
+        allowed_hosts: a.allowed_hosts,
     };
+    // As for `check`: a file-size limit must fail the audit write (a DENY
+    // with the cause), not kill the sidecar with SIGXFSZ.
+    super::check::catch_sigxfsz();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

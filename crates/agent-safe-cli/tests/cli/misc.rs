@@ -249,3 +249,17 @@ fn run_in_process_returns_the_exit_code() {
     assert_eq!(agent_safe_cli::exit::DENY, 3);
     assert_eq!(agent_safe_cli::exit::REQUIRE_APPROVAL, 4);
 }
+
+#[test]
+fn serve_refuses_a_malformed_allowed_host_as_a_usage_error() {
+    let p = Project::fixture();
+    for (bad, why) in [
+        ("http://agent-safe.agents.svc", "without a scheme"),
+        ("*.svc", "is not a host name"),
+        ("agent-safe:0", "is not a port"),
+    ] {
+        let (code, _, err) = p.run(&["serve", "--allowed-host", bad]);
+        assert_eq!(code, 2, "{bad}: {err}");
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+}
