@@ -82,7 +82,23 @@ pub fn read_source_set(path: &Path) -> Result<SourceSet, ConfigError> {
             }
         }
         if changed.is_empty() {
-            return result.map(|(set, _)| set);
+            // A file that is empty and was modified a moment ago is most
+            // likely truncated by a writer that has not written yet (`cp`,
+            // `>`): give the writer the remaining attempts before the empty
+            // file is reported (it is an error either way, never no rules).
+            let fresh_empty: Vec<PathBuf> = before
+                .iter()
+                .filter(|(_, st)| {
+                    st.is_some_and(|st| {
+                        st.len == 0 && st.mode & 0o170000 != 0o040000 && recently_modified(&st)
+                    })
+                })
+                .map(|(p, _)| p.clone())
+                .collect();
+            if fresh_empty.is_empty() || attempt == READ_ATTEMPTS {
+                return result.map(|(set, _)| set);
+            }
+            changed = fresh_empty;
         }
         last_changed = changed;
         if attempt < READ_ATTEMPTS {
@@ -171,6 +187,15 @@ impl Stamp {
             mode: u32::from(meta.is_dir()),
         }
     }
+}
+
+/// Whether `st` was modified within the last second (by the wall clock).
+fn recently_modified(st: &Stamp) -> bool {
+    let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) else {
+        return false;
+    };
+    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    (now - st.mtime.0).abs() <= 1
 }
 
 type Fingerprint = std::collections::BTreeMap<PathBuf, Option<Stamp>>;
