@@ -295,7 +295,9 @@ fn write_plan(w: &mut impl Write, plan: &PlanDecision, logged: bool) -> std::io:
         writeln!(
             w,
             "{} {}  {}{on}{by}",
-            paint(style::LABEL, &format!("step {}", i + 1)),
+            // 0-based, as `plan_step` in the JSON and the audit log and
+            // `steps[i]` in error messages.
+            paint(style::LABEL, &format!("step {i}")),
             paint(result_style(d.result), d.result.as_upper()),
             action_label(d),
         )?;
