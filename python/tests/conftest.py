@@ -3,11 +3,16 @@ scripts/python-ci.sh); only the fixtures are read from the source tree."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +85,40 @@ def cli_json(*args: str) -> Any:
 
 def audit_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def free_port() -> int:
+    """A TCP port on loopback that is free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve_project(project: Path) -> Iterator[str]:
+    """Runs the installed `agent-safe serve` in `project` (no file watching)
+    until the block ends; yields its base URL once `/readyz` answers 200. The
+    server must then stop cleanly on SIGTERM (exit 0)."""
+    port = free_port()
+    exe = Path(sys.executable).parent / "agent-safe"
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--listen", f"127.0.0.1:{port}", "--no-watch", "--log", "json"],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                with urllib.request.urlopen(url + "/readyz", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("the sidecar did not become ready")
+        yield url
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0

@@ -4,54 +4,23 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from agent_safe import AgentSafe, DecisionResult, RemoteAgentSafe, RemoteError
+from conftest import free_port, serve_project
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def sidecar(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     project = tmp_path / "project"
     shutil.copytree(REPO / "tests" / "parity" / "project", project)
-    port = free_port()
-    exe = Path(sys.executable).parent / "agent-safe"
-    proc = subprocess.Popen(
-        [str(exe), "serve", "--listen", f"127.0.0.1:{port}", "--no-watch", "--log", "json"],
-        cwd=project,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                with urllib.request.urlopen(url + "/readyz", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("the sidecar did not become ready")
+    with serve_project(project) as url:
         yield url, project
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=20) == 0
 
 
 def test_parity_cases_over_http_match_the_local_sdk(sidecar: tuple[str, Path]) -> None:

@@ -7,11 +7,6 @@ the verified approver).
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +14,7 @@ from typing import Any
 
 import pytest
 from agent_safe import AgentSafe, DecisionResult, RemoteAgentSafe, RemoteError
+from conftest import serve_project
 
 POLICIES = """
 rules:
@@ -58,12 +54,6 @@ identity:
 DRAIN = {"node": "prod-node-1"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Sidecar:
     url: str
@@ -80,30 +70,9 @@ def sidecar(tmp_path: Path) -> Iterator[Sidecar]:
     (tmp_path / "policies.yaml").write_text(POLICIES)
     (tmp_path / "inventory.yaml").write_text(INVENTORY)
     (tmp_path / "agent-safe.yaml").write_text(CONFIG)
-    port = free_port()
-    exe = Path(sys.executable).parent / "agent-safe"
-    proc = subprocess.Popen(
-        [str(exe), "serve", "--listen", f"127.0.0.1:{port}", "--no-watch", "--log", "json"],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                with urllib.request.urlopen(url + "/readyz", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("the sidecar did not become ready")
-        local = AgentSafe(config=str(tmp_path / "agent-safe.yaml"), audit_log=None)
+    with serve_project(tmp_path) as url:
+        local = AgentSafe(config=str(tmp_path / "agent-safe.yaml"))
         yield Sidecar(url, tmp_path, local)
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=20) == 0
 
 
 def test_record_approval_over_http(sidecar: Sidecar) -> None:
