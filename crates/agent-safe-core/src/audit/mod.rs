@@ -12,6 +12,7 @@ mod error;
 mod event;
 mod files;
 mod log;
+pub mod merkle;
 mod reader;
 mod scan;
 mod verify;
