@@ -13,6 +13,7 @@ mod event;
 mod files;
 mod log;
 pub mod merkle;
+mod note;
 mod reader;
 mod scan;
 mod verify;
@@ -31,5 +32,6 @@ pub use log::{
     AppendReceipt, AuditConfig, AuditLog, AuditStats, Clock, DEFAULT_LOCK_TIMEOUT, Durability,
     Rotation, format_timestamp,
 };
+pub use note::{Checkpoint, NoteError, NoteSigner, NoteVerifier, key_id};
 pub use reader::{EventFilter, Follower, for_each_event, read_events};
 pub use verify::{FileReport, ProblemKind, TornTail, VerifyProblem, VerifyReport, verify};
