@@ -62,7 +62,7 @@ pub trait Subtrees {
 /// (which every range the RFC's recursion visits is).
 fn range_hash<S: Subtrees>(s: &S, start: u64, end: u64) -> Result<Hash, S::Error> {
     let n = end - start;
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         return s.subtree(n.trailing_zeros(), start / n);
     }
     let k = split_point(n);
@@ -256,6 +256,31 @@ impl Frontier {
     /// The number of leaves.
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// A frontier from its parts: `hashes` are the roots of the perfect
+    /// subtrees of a tree of `size` leaves, largest first (one per 1 bit of
+    /// `size`). `None` when their number does not fit `size`.
+    pub fn from_parts(size: u64, hashes: Vec<Hash>) -> Option<Frontier> {
+        (hashes.len() == size.count_ones() as usize).then_some(Frontier { size, hashes })
+    }
+
+    /// The roots of the perfect subtrees, largest (leftmost) first.
+    pub fn hashes(&self) -> &[Hash] {
+        &self.hashes
+    }
+
+    /// The `(level, index)` of each hash of [`Frontier::hashes`].
+    pub fn positions(&self) -> Vec<(u32, u64)> {
+        let mut out = Vec::with_capacity(self.hashes.len());
+        let mut start = 0u64;
+        for level in (0..64u32).rev() {
+            if self.size & (1u64 << level) != 0 {
+                out.push((level, start >> level));
+                start += 1u64 << level;
+            }
+        }
+        out
     }
 
     /// Appends a leaf by its hash. Returns the perfect subtrees this append

@@ -8,6 +8,7 @@
 //! documented in `docs/AUDIT-LOG.md`.
 
 mod canon;
+mod checkpoint;
 mod error;
 mod event;
 mod files;
@@ -16,9 +17,16 @@ pub mod merkle;
 mod note;
 mod reader;
 mod scan;
+mod tree;
 mod verify;
 
 pub use canon::{CanonicalError, MAX_SAFE_INTEGER};
+pub use checkpoint::{
+    CheckpointCheck, CheckpointConfig, CheckpointReport, CheckpointStats,
+    DEFAULT_CHECKPOINT_EVENTS, DEFAULT_CHECKPOINT_SECONDS, InclusionProof, ProofError,
+    checkpoints_path, create_signer_key, latest_checkpoint, read_checkpoints, read_signer_key,
+    split_notes, verify_checkpoints,
+};
 pub use error::AuditError;
 pub use event::{
     AuditEvent, EventKind, GENESIS_HASH, NewEvent, RecoveryInfo, RotationInfo, RotationTrigger,
@@ -34,4 +42,5 @@ pub use log::{
 };
 pub use note::{Checkpoint, NoteError, NoteSigner, NoteVerifier, key_id};
 pub use reader::{EventFilter, Follower, for_each_event, read_events};
+pub use tree::{TreeStore, tree_dir};
 pub use verify::{FileReport, ProblemKind, TornTail, VerifyProblem, VerifyReport, verify};
