@@ -22,6 +22,10 @@ pub(crate) fn audit(io: &mut Io, ctx: &Ctx, cmd: AuditCmd) -> CmdResult {
         AuditCmd::Verify(a) => verify_cmd(io, ctx, a),
         AuditCmd::Show(a) => show(io, ctx, a),
         AuditCmd::Tail(a) => tail(io, ctx, a),
+        AuditCmd::Checkpoint(a) => super::tlog::checkpoint(io, ctx, a),
+        AuditCmd::Prove(a) => super::tlog::prove(io, ctx, a),
+        AuditCmd::VerifyProof(a) => super::tlog::verify_proof(io, a),
+        AuditCmd::Key(a) => super::tlog::key(io, ctx, a.generate),
     }
 }
 
@@ -109,7 +113,22 @@ fn verify_cmd(io: &mut Io, ctx: &Ctx, a: VerifyArgs) -> CmdResult {
         a.paths.clone()
     };
     let report = verify(&paths);
-    let code = if report.ok() { exit::OK } else { exit::FAILURE };
+    let tree = if a.checkpoint.is_empty() {
+        None
+    } else {
+        Some(super::tlog::check_checkpoints(
+            ctx,
+            &paths,
+            &a.checkpoint,
+            a.key.as_deref(),
+        )?)
+    };
+    let tree_ok = tree.as_ref().is_none_or(|t| t.ok());
+    let code = if report.ok() && tree_ok {
+        exit::OK
+    } else {
+        exit::FAILURE
+    };
     match a.output {
         Format::Json => {
             let j = JsonVerify {
@@ -138,10 +157,33 @@ fn verify_cmd(io: &mut Io, ctx: &Ctx, a: VerifyArgs) -> CmdResult {
                 }),
                 notes: &report.notes,
             };
-            let text = serde_json::to_string_pretty(&j).map_err(anyhow::Error::from)?;
+            let text = match &tree {
+                None => serde_json::to_string_pretty(&j),
+                Some(t) => {
+                    // With --checkpoint: the same object, `ok` covering
+                    // both checks, and the checkpoint report.
+                    #[derive(Serialize)]
+                    struct WithCheckpoints<'a> {
+                        ok: bool,
+                        chain: &'a JsonVerify<'a>,
+                        checkpoints: &'a agent_safe_core::audit::CheckpointReport,
+                    }
+                    serde_json::to_string_pretty(&WithCheckpoints {
+                        ok: report.ok() && tree_ok,
+                        chain: &j,
+                        checkpoints: t,
+                    })
+                }
+            }
+            .map_err(anyhow::Error::from)?;
             writeln!(io.out, "{text}")?;
         }
-        Format::Text => write_verify(&mut io.out, &report)?,
+        Format::Text => {
+            write_verify(&mut io.out, &report)?;
+            if let Some(t) = &tree {
+                super::tlog::write_checkpoint_report(&mut io.out, t)?;
+            }
+        }
     }
     Ok(code)
 }

@@ -520,10 +520,13 @@ pub fn verify_checkpoints(
         .iter()
         .map(|(source, c)| {
             let problem = if c.size > log_size {
+                let gone = match c.size - log_size {
+                    1 => "its last event was".to_string(),
+                    k => format!("its last {k} events were"),
+                };
                 Some(format!(
-                    "the checkpoint covers {} events but the log holds only {log_size}: the newest {} events were removed (truncated log or deleted newest file)",
-                    c.size,
-                    c.size - log_size
+                    "the checkpoint covers {} events but the log holds only {log_size}: {gone} removed (truncated log or deleted newest file)",
+                    c.size
                 ))
             } else {
                 match roots.get(&c.size) {
@@ -837,6 +840,9 @@ impl Drop for AuditLog {
         let Some(cp) = self.checkpointer.as_ref() else {
             return;
         };
+        if self.stats().appends == 0 {
+            return;
+        }
         let made = self.locked(|log, st, now| {
             log.prepare(st, now)?;
             let size = log.last_seq(st);
