@@ -312,3 +312,36 @@ fn checkpoint_command_gets_each_new_checkpoint_on_stdin() {
     let err = log.checkpoint_stats().unwrap().last_error.unwrap();
     assert!(err.contains("no witness"), "{err}");
 }
+
+#[test]
+fn consistency_proofs_link_every_pair_of_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let log = AuditLog::open_with_checkpoints(config(&path), cp_config(dir.path(), 4)).unwrap();
+    for i in 0..30 {
+        log.append(event(i)).unwrap();
+    }
+    let v = verifier(&log);
+    let notes: Vec<String> = read_checkpoints(&checkpoints_path(&path), &v)
+        .unwrap()
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    assert!(notes.len() >= 5);
+    for (i, a) in notes.iter().enumerate() {
+        for b in &notes[i..] {
+            let p = log.prove_consistency(a, Some(b)).unwrap();
+            p.verify(&v).unwrap();
+            let mut bad = p.clone();
+            if let Some(h) = bad.consistency_path.first_mut() {
+                h.replace_range(0..2, if h.starts_with("00") { "11" } else { "00" });
+                assert!(bad.verify(&v).is_err());
+            }
+        }
+        if i > 0 {
+            assert!(log.prove_consistency(a, Some(&notes[0])).is_err());
+        }
+    }
+    let p = log.prove_consistency(&notes[0], None).unwrap();
+    p.verify(&v).unwrap();
+}

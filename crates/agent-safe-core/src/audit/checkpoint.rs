@@ -834,6 +834,87 @@ impl AuditLog {
     }
 }
 
+/// A consistency proof between two checkpoints of one log: the log of the
+/// newer one extends the log of the older one (RFC 9162 §2.1.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyProof {
+    /// The older signed checkpoint.
+    pub old_checkpoint: String,
+    /// The newer signed checkpoint.
+    pub new_checkpoint: String,
+    /// The proof's hashes (hex), RFC 9162 §2.1.4.1.
+    pub consistency_path: Vec<String>,
+}
+
+impl ConsistencyProof {
+    /// Checks both signatures with `verifier` and the proof between them.
+    pub fn verify(&self, verifier: &NoteVerifier) -> Result<(Checkpoint, Checkpoint), ProofError> {
+        let old = Checkpoint::open(&self.old_checkpoint, verifier)?;
+        let new = Checkpoint::open(&self.new_checkpoint, verifier)?;
+        let path = self
+            .consistency_path
+            .iter()
+            .map(|h| {
+                hex::decode(h)
+                    .ok()
+                    .and_then(|v| <Hash>::try_from(v).ok())
+                    .ok_or_else(|| ProofError::Mismatch(format!("`{h}` is not a hex SHA-256 hash")))
+            })
+            .collect::<Result<Vec<Hash>, ProofError>>()?;
+        if !merkle::verify_consistency(old.size, new.size, &old.root, &new.root, &path) {
+            return Err(ProofError::Mismatch(format!(
+                "the log of {} events is not an extension of the log of {} events",
+                new.size, old.size
+            )));
+        }
+        Ok((old, new))
+    }
+}
+
+impl AuditLog {
+    /// A consistency proof from the checkpoint `old` to `new` (both signed
+    /// notes of this log; `new` by default a checkpoint of the whole log,
+    /// made now if needed).
+    pub fn prove_consistency(
+        &self,
+        old: &str,
+        new: Option<&str>,
+    ) -> Result<ConsistencyProof, AuditError> {
+        let cp = self.require_checkpoints()?;
+        let usage = |log: &AuditLog, e: NoteError| AuditError::Usage {
+            path: log.path().to_path_buf(),
+            reason: format!("the checkpoint is not one of this log's: {e}"),
+        };
+        self.locked(|log, st, now| {
+            log.prepare(st, now)?;
+            let new_note = match new {
+                Some(n) => n.to_string(),
+                None => log.make_checkpoint(cp, st)?.0,
+            };
+            let o = Checkpoint::open(old, cp.verifier()).map_err(|e| usage(log, e))?;
+            let n = Checkpoint::open(&new_note, cp.verifier()).map_err(|e| usage(log, e))?;
+            let tree = TreeStore::sync(log.path())?;
+            check_extends(log.path(), &tree, &n)?;
+            check_extends(log.path(), &tree, &o)?;
+            let path =
+                tree.consistency_proof(o.size, n.size)?
+                    .ok_or_else(|| AuditError::Usage {
+                        path: log.path().to_path_buf(),
+                        reason: format!(
+                            "the first checkpoint ({} events) is newer than the second ({})",
+                            o.size, n.size
+                        ),
+                    })?;
+            Ok(ConsistencyProof {
+                old_checkpoint: old.to_string(),
+                new_checkpoint: new_note,
+                consistency_path: path.iter().map(hex::encode).collect(),
+            })
+        })
+    }
+}
+
 impl Drop for AuditLog {
     fn drop(&mut self) {
         // Clean shutdown: a last checkpoint covering every event.

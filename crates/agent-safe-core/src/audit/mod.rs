@@ -22,7 +22,7 @@ mod verify;
 
 pub use canon::{CanonicalError, MAX_SAFE_INTEGER};
 pub use checkpoint::{
-    CheckpointCheck, CheckpointConfig, CheckpointReport, CheckpointStats,
+    CheckpointCheck, CheckpointConfig, CheckpointReport, CheckpointStats, ConsistencyProof,
     DEFAULT_CHECKPOINT_EVENTS, DEFAULT_CHECKPOINT_SECONDS, InclusionProof, ProofError,
     checkpoints_path, create_signer_key, latest_checkpoint, read_checkpoints, read_signer_key,
     split_notes, verify_checkpoints,
