@@ -22,6 +22,7 @@ pub mod reload;
 mod routes;
 mod serve;
 pub mod state;
+mod tlog;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
