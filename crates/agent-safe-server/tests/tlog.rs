@@ -89,6 +89,16 @@ async fn checkpoint_and_proofs_over_http() {
     );
     let (status, _, _) = send(&state, get("/v1/audit/proof/..%2F..%2Fetc")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, metrics) = send(&state, get("/metrics")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        metrics.contains("agent_safe_audit_checkpoints_total 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("agent_safe_audit_checkpoint_failures_total 0"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
