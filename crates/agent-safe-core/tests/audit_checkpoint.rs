@@ -345,3 +345,19 @@ fn consistency_proofs_link_every_pair_of_checkpoints() {
     let p = log.prove_consistency(&notes[0], None).unwrap();
     p.verify(&v).unwrap();
 }
+
+/// The example checkpoint in docs/AUDIT-LOG.md is real: it verifies with the
+/// verifier key printed beside it.
+#[test]
+fn the_documented_checkpoint_verifies() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/AUDIT-LOG.md"),
+    )
+    .unwrap();
+    let start = doc.find("```text\nagent-safe.local/prod\n").unwrap() + "```text\n".len();
+    let note = &doc[start..start + doc[start..].find("```").unwrap()];
+    let key_at = doc.find("`agent-safe.local/prod+").unwrap() + 1;
+    let key = &doc[key_at..key_at + doc[key_at..].find('`').unwrap()];
+    let cp = Checkpoint::open(note, &NoteVerifier::parse(key).unwrap()).unwrap();
+    assert_eq!(cp.size, 3);
+}
