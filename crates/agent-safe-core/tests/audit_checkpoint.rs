@@ -361,3 +361,32 @@ fn the_documented_checkpoint_verifies() {
     let cp = Checkpoint::open(note, &NoteVerifier::parse(key).unwrap()).unwrap();
     assert_eq!(cp.size, 3);
 }
+
+/// A later event whose params carry `"event_id": <the id>` does not hide
+/// the real event from `prove`, and a proof of a covered event reuses the
+/// newest checkpoint instead of making one.
+#[test]
+fn prove_finds_the_event_itself_not_a_lookalike_in_params() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let log = AuditLog::open_with_checkpoints(config(&path), cp_config(dir.path(), 3)).unwrap();
+    let target = log.append(event(1)).unwrap();
+    for i in 0..5 {
+        let mut ev = event(10 + i);
+        ev.params = serde_json::json!({"event_id": target.event_id, "seq": 1});
+        log.append(ev).unwrap();
+    }
+    let made = log.checkpoint_stats().unwrap().made;
+    let proof = log.prove(&target.event_id, None).unwrap();
+    assert_eq!(proof.seq, target.seq);
+    assert_eq!(
+        proof.tree_size, 6,
+        "the newest checkpoint (6 events) covers it"
+    );
+    assert_eq!(
+        log.checkpoint_stats().unwrap().made,
+        made,
+        "no new checkpoint"
+    );
+    proof.verify(&verifier(&log), None).unwrap();
+}

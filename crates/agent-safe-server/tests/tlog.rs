@@ -71,7 +71,7 @@ async fn checkpoint_and_proofs_over_http() {
         assert_eq!(ct, "application/json");
         let proof: InclusionProof = serde_json::from_str(&text).unwrap();
         assert_eq!(&proof.audit_id, id);
-        assert_eq!(proof.verify(&verifier, None).unwrap().size, 5);
+        assert!(proof.verify(&verifier, None).unwrap().size >= proof.seq);
     }
     let (status, _, text) = send(
         &state,

@@ -196,12 +196,12 @@ pub(crate) fn check_checkpoints(
     let mut cps: Vec<(String, Checkpoint)> = Vec::new();
     for f in files {
         let text = read_text(f, "checkpoint")?;
-        let (notes, _) = split_notes(&text);
-        let notes: Vec<&str> = if notes.is_empty() {
-            vec![text.as_str()]
-        } else {
-            notes
-        };
+        let (mut notes, complete) = split_notes(&text);
+        // A last note without the blank line after it (or a file of one
+        // note) is a note too: nothing in the file is skipped unchecked.
+        if let Some(rest) = text.get(complete..).filter(|r| !r.trim().is_empty()) {
+            notes.push(rest);
+        }
         let several = notes.len() > 1;
         for (i, n) in notes.iter().enumerate() {
             let source = if several {

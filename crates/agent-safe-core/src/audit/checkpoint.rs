@@ -334,6 +334,23 @@ impl Checkpointer {
     }
 }
 
+/// Starts `cmd` with `note` on its stdin and reaps it in the background.
+fn start_command(cmd: &str, note: &str) -> io::Result<()> {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(note.as_bytes());
+    }
+    let _ = std::thread::Builder::new().spawn(move || child.wait());
+    Ok(())
+}
+
 fn run_command(cmd: &str, note: &str) -> Result<(), String> {
     use std::process::{Command, Stdio};
     let mut child = Command::new("/bin/sh")
@@ -784,11 +801,19 @@ impl AuditLog {
                 ),
             });
         }
+        // Found without the lock: a long scan (an old or unknown id) must
+        // not hold up the appends.
+        let (seq, line) = find_event(self.path(), audit_id)?;
         let (proof, new_note) = self.locked(|log, st, now| {
             log.prepare(st, now)?;
             let (note, new) = match checkpoint {
                 Some(n) => (n.to_string(), false),
-                None => log.make_checkpoint(cp, st)?,
+                // The newest checkpoint when it covers the event; a new one
+                // only when the event is newer.
+                None => match cp.last_checkpoint(&checkpoints_path(log.path()))?.0 {
+                    Some((c, n)) if c.size >= seq => (n, false),
+                    _ => log.make_checkpoint(cp, st)?,
+                },
             };
             let c = Checkpoint::open(&note, cp.verifier()).map_err(|e| AuditError::Usage {
                 path: log.path().to_path_buf(),
@@ -796,7 +821,6 @@ impl AuditLog {
             })?;
             let tree = TreeStore::sync(log.path())?;
             check_extends(log.path(), &tree, &c)?;
-            let (seq, line) = find_event(log.path(), audit_id)?;
             if seq > c.size {
                 return Err(AuditError::Usage {
                     path: log.path().to_path_buf(),
@@ -934,11 +958,12 @@ impl Drop for AuditLog {
         });
         match made {
             Ok(Some(note)) => {
+                // Started, handed the checkpoint, not waited for: a slow
+                // command must not hold up the shutdown (or every CLI check).
                 if let Some(cmd) = &cp.cfg.command
-                    && let Err(why) = run_command(cmd, &note)
+                    && start_command(cmd, &note).is_err()
                 {
                     cp.command_failures.fetch_add(1, Ordering::Relaxed);
-                    let _ = why;
                 }
             }
             Ok(None) => {}
@@ -954,7 +979,13 @@ fn find_event(active: &Path, audit_id: &str) -> Result<(u64, String), AuditError
     let finder = memchr::memmem::Finder::new(needle.as_bytes());
     let files = super::files::log_files(active)?;
     for path in files.iter().rev() {
-        let file = File::open(path).map_err(|e| AuditError::io(path, "open", e))?;
+        let file = match File::open(path) {
+            Ok(f) => f,
+            // Rotated away while we scanned: its events are in the rotated
+            // file we read next, or in the new active file (too new anyway).
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(AuditError::io(path, "open", e)),
+        };
         let len = file
             .metadata()
             .map_err(|e| AuditError::io(path, "stat", e))?
@@ -965,34 +996,34 @@ fn find_event(active: &Path, audit_id: &str) -> Result<(u64, String), AuditError
             Some(p) => p + 1,
             None => continue,
         };
-        let mut found: Option<Vec<u8>> = None;
+        #[derive(Deserialize)]
+        struct Ids<'a> {
+            seq: u64,
+            #[serde(borrow)]
+            event_id: std::borrow::Cow<'a, str>,
+        }
+        let mut found: Option<(u64, Vec<u8>)> = None;
         super::files::for_each_line_rev(&file, end, |_, line| {
-            if finder.find(line).is_some() {
-                found = Some(line.to_vec());
+            // The pattern may also be a key inside `params`/`context`: only
+            // the event's own top-level `event_id` counts.
+            if finder.find(line).is_some()
+                && let Ok(ids) = serde_json::from_slice::<Ids<'_>>(line)
+                && ids.event_id == audit_id
+                && ids.seq > 0
+            {
+                found = Some((ids.seq, line.to_vec()));
                 return std::ops::ControlFlow::Break(());
             }
             std::ops::ControlFlow::Continue(())
         })
         .map_err(|e| AuditError::io(path, "read", e))?;
-        if let Some(line) = found {
-            #[derive(Deserialize)]
-            struct Ids {
-                seq: u64,
-                event_id: String,
-            }
-            let ids: Ids = serde_json::from_slice(&line).map_err(|e| AuditError::Malformed {
+        if let Some((seq, line)) = found {
+            let line = String::from_utf8(line).map_err(|e| AuditError::Malformed {
                 path: path.clone(),
                 line: 0,
                 reason: e.to_string(),
             })?;
-            if ids.event_id == audit_id && ids.seq > 0 {
-                let line = String::from_utf8(line).map_err(|e| AuditError::Malformed {
-                    path: path.clone(),
-                    line: 0,
-                    reason: e.to_string(),
-                })?;
-                return Ok((ids.seq, line));
-            }
+            return Ok((seq, line));
         }
     }
     Err(AuditError::Usage {
