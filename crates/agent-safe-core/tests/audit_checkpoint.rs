@@ -390,3 +390,21 @@ fn prove_finds_the_event_itself_not_a_lookalike_in_params() {
     );
     proof.verify(&verifier(&log), None).unwrap();
 }
+
+/// A FIFO where the key file should be is an error, not a hang.
+#[test]
+fn a_fifo_as_checkpoint_key_is_an_error_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("checkpoint.key");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut cfg = cp_config(dir.path(), 1);
+    cfg.key_file = fifo;
+    let err = AuditLog::open_with_checkpoints(config(&dir.path().join("audit.jsonl")), cfg)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("FIFO"), "{err}");
+}

@@ -57,8 +57,17 @@ pub fn checkpoints_path(active: &Path) -> PathBuf {
 
 /// Reads a signer key file (`PRIVATE+KEY+<name>+<id>+<key>`).
 pub fn read_signer_key(path: &Path) -> Result<NoteSigner, AuditError> {
-    let text =
-        fs::read_to_string(path).map_err(|e| AuditError::io(path, "read checkpoint key", e))?;
+    // Read like a configuration file: a FIFO or a dangling symlink is an
+    // error (never a hang), a key rewritten in place is not read half-written.
+    let text = crate::load::read_file(path)
+        .map_err(|e| AuditError::Usage {
+            path: path.to_path_buf(),
+            reason: format!(
+                "cannot read the checkpoint key: {}",
+                e.first().map(|d| d.message.clone()).unwrap_or_default()
+            ),
+        })?
+        .text;
     NoteSigner::parse(&text).map_err(|e| AuditError::Usage {
         path: path.to_path_buf(),
         reason: format!(
