@@ -28,8 +28,9 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 __all__ = [
     "Checkpoint",
@@ -132,7 +133,10 @@ def ed25519_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
     s = int.from_bytes(signature[32:], "little")
     if s >= _L:
         return False
-    k = int.from_bytes(hashlib.sha512(signature[:32] + public_key + message).digest(), "little") % _L
+    k = (
+        int.from_bytes(hashlib.sha512(signature[:32] + public_key + message).digest(), "little")
+        % _L
+    )
     return _same(_mul(s, _G), _add(r, _mul(k, a)))
 
 
@@ -161,6 +165,7 @@ class Verifier:
 
     @classmethod
     def parse(cls, text: str) -> Verifier:
+        """Reads a verifier key; raises :class:`ProofError` when malformed."""
         text = text.strip()
         parts = text.split("+", 2)
         if text.startswith("PRIVATE+KEY+") or len(parts) != 3:
@@ -190,7 +195,9 @@ class Verifier:
         found = False
         for line in sigs[:-1].split("\n"):
             if not line.startswith(_SIG_PREFIX):
-                raise ProofError("malformed note: a signature line starts with an em dash and a space")
+                raise ProofError(
+                    "malformed note: a signature line starts with an em dash and a space"
+                )
             name, _, b64 = line[len(_SIG_PREFIX) :].partition(" ")
             try:
                 raw = base64.b64decode(b64, validate=True)
@@ -204,7 +211,9 @@ class Verifier:
                 raise ProofError(f"the signature by {self.name!r} does not verify")
             found = True
         if not found:
-            raise ProofError(f"the note carries no signature by the key {self.name}+{self.key_id:08x}")
+            raise ProofError(
+                f"the note carries no signature by the key {self.name}+{self.key_id:08x}"
+            )
         return text
 
 
@@ -251,7 +260,9 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
-def verify_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes], root: bytes) -> bool:
+def verify_inclusion(
+    index: int, size: int, leaf: bytes, path: Sequence[bytes], root: bytes
+) -> bool:
     """RFC 9162 §2.1.3.2, step by step."""
     if index >= size:
         return False
@@ -346,7 +357,10 @@ def verify_proof(
         path = _hashes(proof["inclusion_path"], "inclusion_path")
     except KeyError as e:
         raise ProofError(f"the proof has no {e}") from None
-    if not (isinstance(seq, int) and isinstance(tree_size, int) and isinstance(line, str)) or seq < 1:
+    if (
+        not (isinstance(seq, int) and isinstance(tree_size, int) and isinstance(line, str))
+        or seq < 1
+    ):
         raise ProofError("malformed proof")
     cp = open_checkpoint(checkpoint if checkpoint is not None else note, key)
     if cp.size != tree_size:
@@ -367,9 +381,11 @@ def verify_proof(
 def verify_consistency_proof(
     proof: Mapping[str, Any] | str, *, key: str | Verifier
 ) -> tuple[Checkpoint, Checkpoint]:
-    """Checks a consistency proof (``AgentSafe.audit_consistency_proof``):
-    both checkpoints are signed by ``key`` and the newer log extends the
-    older one. Returns (older, newer); raises :class:`ProofError`."""
+    """Checks a consistency proof (``AgentSafe.audit_consistency_proof``).
+
+    Both checkpoints must be signed by ``key``, and the newer log must extend
+    the older one. Returns (older, newer); raises :class:`ProofError`.
+    """
     if isinstance(proof, str):
         try:
             proof = json.loads(proof)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from agent_safe import AgentSafe, AgentSafeError, tlog
-
 from conftest import STAGING_API, run_cli
 
 # golang.org/x/mod/sumdb/note documentation example.
@@ -19,13 +18,15 @@ GO_NOTE = (
     "If you think cryptography is the answer to your problem,\n"
     "then you don't know what your problem is.\n"
     "\n"
-    "\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+    "\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqf"
+    "qdngotpRZb6KE6RyyBwJnAM=\n"
 )
 # The C2SP signed-note specification's example.
 SPEC_VKEY = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"
 SPEC_NOTE = (
     "This is an example message.\n\n"
-    "\u2014 example.com/foo Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n"
+    "\u2014 example.com/foo Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3m"
+    "FXmRKuwHjG1Yu72IneyaQM=\n"
 )
 
 
@@ -52,8 +53,16 @@ def test_signed_note_vectors() -> None:
 
 
 # Certificate Transparency reference vectors (RFC 6962 test data).
-CT_LEAVES = ["", "00", "10", "2021", "3031", "40414243", "5051525354555657",
-             "606162636465666768696a6b6c6d6e6f"]
+CT_LEAVES = [
+    "",
+    "00",
+    "10",
+    "2021",
+    "3031",
+    "40414243",
+    "5051525354555657",
+    "606162636465666768696a6b6c6d6e6f",
+]
 CT_ROOTS = [
     "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
     "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
@@ -83,20 +92,26 @@ def test_ct_reference_vectors() -> None:
     for n in range(1, 9):
         assert mth(leaves[:n]).hex() == CT_ROOTS[n - 1]
     root8 = bytes.fromhex(CT_ROOTS[7])
-    path = [bytes.fromhex(h) for h in (
-        "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
-    )]
+    path = [
+        bytes.fromhex(h)
+        for h in (
+            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+        )
+    ]
     assert tlog.verify_inclusion(0, 8, tlog.leaf_hash(leaves[0]), path, root8)
     assert not tlog.verify_inclusion(1, 8, tlog.leaf_hash(leaves[0]), path, root8)
     # Consistency 1 -> 8 uses the same path; 6 -> 8 its own.
     assert tlog.verify_consistency(1, 8, bytes.fromhex(CT_ROOTS[0]), root8, path)
-    path68 = [bytes.fromhex(h) for h in (
-        "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
-        "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-    )]
+    path68 = [
+        bytes.fromhex(h)
+        for h in (
+            "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+            "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        )
+    ]
     assert tlog.verify_consistency(6, 8, bytes.fromhex(CT_ROOTS[5]), root8, path68)
     assert not tlog.verify_consistency(6, 8, bytes.fromhex(CT_ROOTS[4]), root8, path68)
 
@@ -107,11 +122,13 @@ def checkpointed(project: Path) -> tuple[AgentSafe, str]:
     cfg = project / "agent-safe.yaml"
     text = cfg.read_text()
     assert "audit:\n  path: audit/audit.jsonl\n" in text
-    cfg.write_text(text.replace(
-        "audit:\n  path: audit/audit.jsonl\n",
-        "audit:\n  path: audit/audit.jsonl\n  checkpoint:\n    origin: test.example/py\n"
-        "    key_file: secrets/checkpoint.key\n    every_events: 3\n",
-    ))
+    cfg.write_text(
+        text.replace(
+            "audit:\n  path: audit/audit.jsonl\n",
+            "audit:\n  path: audit/audit.jsonl\n  checkpoint:\n    origin: test.example/py\n"
+            "    key_file: secrets/checkpoint.key\n    every_events: 3\n",
+        )
+    )
     out = run_cli("audit", "key", "--generate", cwd=project)
     assert out.returncode == 0, out.stderr
     return AgentSafe(config=cfg), out.stdout.strip()
@@ -121,10 +138,15 @@ def test_proofs_made_by_agent_safe_verify_in_pure_python(
     checkpointed: tuple[AgentSafe, str], project: Path
 ) -> None:
     safe, key = checkpointed
-    ids = []
+    ids: list[str] = []
     for i in range(20):
-        d = safe.check("restart-deployment", target="staging/api", caller="ops-agent",
-                       params={**STAGING_API, "i": i})
+        d = safe.check(
+            "restart-deployment",
+            target="staging/api",
+            caller="ops-agent",
+            params={**STAGING_API, "i": i},
+        )
+        assert d.audit_id is not None
         ids.append(d.audit_id)
     note = safe.audit_checkpoint(new=True)
     cp = tlog.open_checkpoint(note, key)
@@ -155,8 +177,12 @@ def test_consistency_proofs_made_by_agent_safe_verify_in_pure_python(
 ) -> None:
     safe, key = checkpointed
     for i in range(17):
-        safe.check("restart-deployment", target="staging/api", caller="ops-agent",
-                   params={**STAGING_API, "i": i})
+        safe.check(
+            "restart-deployment",
+            target="staging/api",
+            caller="ops-agent",
+            params={**STAGING_API, "i": i},
+        )
     parts = (project / "audit" / "audit.jsonl.checkpoints").read_text().split("\n\n")
     notes = [parts[i] + "\n\n" + parts[i + 1] + "\n" for i in range(0, len(parts) - 1, 2)]
     assert len(notes) >= 5
@@ -165,18 +191,19 @@ def test_consistency_proofs_made_by_agent_safe_verify_in_pure_python(
     for i, a in enumerate(notes):
         for b in notes[i:]:
             old, new = tlog.verify_consistency_proof(
-                safe.audit_consistency_proof(a, new=b), key=key)
+                safe.audit_consistency_proof(a, new=b), key=key
+            )
             assert old.size <= new.size
     proof = safe.audit_consistency_proof(notes[0])
     tlog.verify_consistency_proof(proof, key=key)
     if proof["consistency_path"]:
-        bad = {**proof, "consistency_path": ["00" * 32] + proof["consistency_path"][1:]}
+        bad = {**proof, "consistency_path": ["00" * 32, *proof["consistency_path"][1:]]}
         with pytest.raises(tlog.ProofError, match="not an extension"):
             tlog.verify_consistency_proof(bad, key=key)
 
 
 def test_without_checkpoints_the_methods_say_how_to_configure_them(safe: AgentSafe) -> None:
-    with pytest.raises(AgentSafeError, match="audit.checkpoint"):
+    with pytest.raises(AgentSafeError, match=r"audit\.checkpoint"):
         safe.audit_checkpoint()
-    with pytest.raises(AgentSafeError, match="audit.checkpoint"):
+    with pytest.raises(AgentSafeError, match=r"audit\.checkpoint"):
         safe.audit_proof("019cb8b8-2263-7b5f-9acd-6c058a47620a")
