@@ -247,7 +247,7 @@ fn bench_tlog(c: &mut Criterion) {
     }
     eprintln!("generated {n} checkpointed events in {:.2?}", t.elapsed());
     let mut g = c.benchmark_group("tlog");
-    g.sample_size(20);
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
     g.bench_function(format!("checkpoint-after-1000-more-of-{n}"), |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
@@ -262,9 +262,23 @@ fn bench_tlog(c: &mut Criterion) {
             total
         });
     });
-    let newest = ids.last().cloned().unwrap();
+    // The newest event: what a caller asks right after its decision.
+    let newest = log.append(event(0)).unwrap().event_id;
+    log.checkpoint_now().unwrap();
     g.bench_function(format!("inclusion-proof-newest-of-{n}"), |b| {
         b.iter(|| log.prove(&newest, None).unwrap());
+    });
+    // The proof alone, by leaf index, from the tree store (what `prove`
+    // does after finding the event).
+    let active = dir.path().join("audit.jsonl");
+    let size = agent_safe_core::audit::TreeStore::sync(&active).unwrap().size();
+    let mut k = 0u64;
+    g.bench_function(format!("tree-store-sync-and-inclusion-path-of-{size}"), |b| {
+        b.iter(|| {
+            k = (k + 7_919) % size;
+            let t = agent_safe_core::audit::TreeStore::sync(&active).unwrap();
+            t.inclusion_proof(k, size).unwrap().unwrap()
+        });
     });
     g.finish();
     // Old events: the id is found by scanning the log backwards.
@@ -289,10 +303,11 @@ fn bench_tlog(c: &mut Criterion) {
     .into_iter()
     .map(|(c, _)| (String::new(), c))
     .collect();
+    let events = verify_checkpoints(&files, &cps).unwrap().log_size;
     let mut g = c.benchmark_group("verify-checkpoints");
-    g.throughput(Throughput::Elements(n));
+    g.throughput(Throughput::Elements(events));
     g.sample_size(10).measurement_time(Duration::from_secs(20));
-    g.bench_function(format!("{n}-events-{}-checkpoints", cps.len()), |b| {
+    g.bench_function(format!("{events}-events-{}-checkpoints", cps.len()), |b| {
         b.iter(|| {
             let r = verify_checkpoints(&files, &cps).unwrap();
             assert!(r.ok());
