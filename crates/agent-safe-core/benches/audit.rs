@@ -271,15 +271,20 @@ fn bench_tlog(c: &mut Criterion) {
     // The proof alone, by leaf index, from the tree store (what `prove`
     // does after finding the event).
     let active = dir.path().join("audit.jsonl");
-    let size = agent_safe_core::audit::TreeStore::sync(&active).unwrap().size();
+    let size = agent_safe_core::audit::TreeStore::sync(&active)
+        .unwrap()
+        .size();
     let mut k = 0u64;
-    g.bench_function(format!("tree-store-sync-and-inclusion-path-of-{size}"), |b| {
-        b.iter(|| {
-            k = (k + 7_919) % size;
-            let t = agent_safe_core::audit::TreeStore::sync(&active).unwrap();
-            t.inclusion_proof(k, size).unwrap().unwrap()
-        });
-    });
+    g.bench_function(
+        format!("tree-store-sync-and-inclusion-path-of-{size}"),
+        |b| {
+            b.iter(|| {
+                k = (k + 7_919) % size;
+                let t = agent_safe_core::audit::TreeStore::sync(&active).unwrap();
+                t.inclusion_proof(k, size).unwrap().unwrap()
+            });
+        },
+    );
     g.finish();
     // Old events: the id is found by scanning the log backwards.
     for id in ids.iter().rev().step_by(4) {

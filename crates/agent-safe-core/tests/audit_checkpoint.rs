@@ -408,3 +408,36 @@ fn a_fifo_as_checkpoint_key_is_an_error_not_a_hang() {
         .to_string();
     assert!(err.contains("FIFO"), "{err}");
 }
+
+/// `prove` finds events by the time in their UUID v7 id (a binary search on
+/// `timestamp`), across rotated files, and still finds an event whose id
+/// time is not where the log's order says (clock stepped back) by scanning.
+#[test]
+fn prove_finds_old_events_by_time_and_out_of_order_ones_by_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let (clock, secs) = audit_support::manual_clock(1_780_000_000);
+    let log = AuditLog::open_with_clock(config_rot(&path, 64 * 1024), clock).unwrap();
+    let mut receipts = Vec::new();
+    for i in 0..600u64 {
+        secs.store(
+            1_780_000_000 + i as i64,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+        receipts.push(log.append(event(i)).unwrap());
+    }
+    // The clock steps back: this event is older (by its time) than its place.
+    secs.store(1_780_000_100, std::sync::atomic::Ordering::SeqCst);
+    receipts.push(log.append(event(7)).unwrap());
+    drop(log);
+    assert!(log_files(&path).unwrap().len() > 3);
+    let log =
+        AuditLog::open_with_checkpoints(config_rot(&path, 64 * 1024), cp_config(dir.path(), 0))
+            .unwrap();
+    let v = verifier(&log);
+    for r in receipts.iter().step_by(37).chain(receipts.last()) {
+        let p = log.prove(&r.event_id, None).unwrap();
+        assert_eq!(p.seq, r.seq);
+        p.verify(&v, None).unwrap();
+    }
+}

@@ -981,9 +981,113 @@ impl Drop for AuditLog {
     }
 }
 
-/// The `seq` and line (without `\n`) of the event `audit_id`, searching the
-/// log from its newest event backwards.
+/// How far past the time in its UUID v7 id the fast lookup scans for an
+/// event (the log writes both from the same instant; a clock that stepped
+/// back can put events out of order, and then the full scan finds them).
+const LOOKUP_MARGIN_MS: i64 = 1_000;
+
+#[derive(Deserialize)]
+struct LineIds<'a> {
+    seq: u64,
+    #[serde(borrow)]
+    event_id: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    timestamp: std::borrow::Cow<'a, str>,
+}
+
+fn line_millis(line: &[u8]) -> Option<i64> {
+    let ids: LineIds<'_> = serde_json::from_slice(line).ok()?;
+    let t: jiff::Timestamp = ids.timestamp.parse().ok()?;
+    Some(t.as_millisecond())
+}
+
+/// The complete line starting at or after `off` (its start and bytes).
+fn line_from(file: &File, off: u64, len: u64) -> io::Result<Option<(u64, Vec<u8>)>> {
+    let start = if off == 0 {
+        0
+    } else {
+        let mut buf = vec![0u8; 64 * 1024];
+        let n = file.read_at(&mut buf, off - 1)?;
+        match memchr::memchr(b'\n', buf.get(..n).unwrap_or_default()) {
+            Some(i) => off + i as u64,
+            None => return Ok(None),
+        }
+    };
+    if start >= len {
+        return Ok(None);
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = file.read_at(&mut buf, start)?;
+    let chunk = buf.get(..n).unwrap_or_default();
+    Ok(memchr::memchr(b'\n', chunk).map(|i| (start, chunk.get(..i).unwrap_or_default().to_vec())))
+}
+
+/// The fast lookup: the UUID v7 id carries the event's time in ms, and a
+/// log is in time order, so a binary search on `timestamp` finds the region
+/// to scan. `None` when it does not find the event (the caller then scans).
+fn find_event_by_time(files: &[PathBuf], audit_id: &str) -> Option<(u64, String)> {
+    let u = uuid::Uuid::parse_str(audit_id).ok()?;
+    if u.get_version_num() != 7 {
+        return None;
+    }
+    let (secs, nanos) = u.get_timestamp()?.to_unix();
+    let want = i64::try_from(secs).ok()?.checked_mul(1000)? + i64::from(nanos / 1_000_000);
+    let (lo_t, hi_t) = (want, want + LOOKUP_MARGIN_MS);
+    let needle = format!("\"event_id\":\"{audit_id}\"");
+    let finder = memchr::memmem::Finder::new(needle.as_bytes());
+    for path in files.iter().rev() {
+        let file = File::open(path).ok()?;
+        let len = file.metadata().ok()?.len();
+        let first = line_from(&file, 0, len).ok()??;
+        if line_millis(&first.1)? > hi_t {
+            continue; // the whole file is newer
+        }
+        // The last offset whose line is older than the window.
+        let (mut lo, mut hi) = (0u64, len);
+        while hi - lo > 64 * 1024 {
+            let mid = lo + (hi - lo) / 2;
+            match line_from(&file, mid, len).ok()? {
+                Some((_, l)) if line_millis(&l)? < lo_t => lo = mid,
+                _ => hi = mid,
+            }
+        }
+        let start = line_from(&file, lo, len).ok()??.0;
+        let mut found = None;
+        let mut buf = Vec::new();
+        super::files::for_each_line(&file, start, 0, &mut buf, |_, _, line| {
+            if finder.find(line).is_some()
+                && let Ok(ids) = serde_json::from_slice::<LineIds<'_>>(line)
+                && ids.event_id == audit_id
+                && ids.seq > 0
+            {
+                found = Some((ids.seq, line.to_vec()));
+                return std::ops::ControlFlow::Break(());
+            }
+            if line_millis(line).is_some_and(|t| t > hi_t) {
+                return std::ops::ControlFlow::Break(());
+            }
+            std::ops::ControlFlow::Continue(())
+        })
+        .ok()?;
+        if let Some((seq, line)) = found {
+            return String::from_utf8(line).ok().map(|l| (seq, l));
+        }
+        return None;
+    }
+    None
+}
+
+/// The `seq` and line (without `\n`) of the event `audit_id`: by time first
+/// (UUID v7), else searching the log from its newest event backwards.
 fn find_event(active: &Path, audit_id: &str) -> Result<(u64, String), AuditError> {
+    let files = super::files::log_files(active)?;
+    if let Some(found) = find_event_by_time(&files, audit_id) {
+        return Ok(found);
+    }
+    find_event_by_scan(active, audit_id)
+}
+
+fn find_event_by_scan(active: &Path, audit_id: &str) -> Result<(u64, String), AuditError> {
     let needle = format!("\"event_id\":\"{audit_id}\"");
     let finder = memchr::memmem::Finder::new(needle.as_bytes());
     let files = super::files::log_files(active)?;
