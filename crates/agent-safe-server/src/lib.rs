@@ -130,6 +130,8 @@ const ROUTES: &[&str] = &[
     "/readyz",
     "/metrics",
     "/openapi.json",
+    "/v1/audit/checkpoint",
+    "/v1/audit/proof/{audit_id}",
 ];
 
 fn method_label(m: &axum::http::Method) -> &'static str {
