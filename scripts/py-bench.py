@@ -5,7 +5,8 @@ Runs the parity fixture's project (tests/parity/project) from a temporary
 copy: an allowed ``restart-deployment`` on ``staging/api`` by a plain agent
 id, timed one call at a time with ``time.perf_counter_ns`` after a warm-up.
 Prints p50/p90/p99 per row. Budget (DESIGN.md): p50 < 3 us without the audit
-log, < 10 us with it (``durability: process``).
+log, < 10 us with it (``durability: process``), also with signed checkpoints
+(every 1000 events, the default).
 
     python scripts/py-bench.py [--checks 20000] [--warmup 2000]
 """
@@ -73,6 +74,16 @@ def main() -> int:
                 Path(tmp) / "logged", "  path: audit/audit.jsonl\n  durability: process\n"
             )
         )
+        checkpointed_cfg = project(
+            Path(tmp) / "checkpointed",
+            "  path: audit/audit.jsonl\n  durability: process\n"
+            "  checkpoint:\n    origin: bench.example/py\n    key_file: checkpoint.key\n",
+        )
+        (checkpointed_cfg.parent / "checkpoint.key").write_text(
+            # A fixed test key (C2SP signer key form); never use it elsewhere.
+            "PRIVATE+KEY+bench.example/py+9eb57600+AQABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f\n"
+        )
+        checkpointed = AgentSafe(config=checkpointed_cfg)
         token = logged.create_token("deploy-agent", roles=["deployer"])
         cases: list[tuple[str, Callable[[], Decision]]] = [
             (
@@ -88,6 +99,12 @@ def main() -> int:
                 ),
             ),
             (
+                "check, audit log, checkpoints",
+                lambda: checkpointed.check(
+                    "restart-deployment", target="staging/api", caller="any-agent", params=PARAMS
+                ),
+            ),
+            (
                 "check, no audit log, JWT caller",
                 lambda: quiet.check(
                     "restart-deployment", target="staging/api", caller=token, params=PARAMS
@@ -99,6 +116,8 @@ def main() -> int:
             rows.append((name, measure(call, args.checks, args.warmup)))
         report = logged.verify_audit()
         assert report.ok, report
+        assert checkpointed.verify_audit().ok
+        checkpointed.audit_checkpoint()
 
     print(f"agent-safe Python SDK: {args.checks} checks per row after {args.warmup} warm-up")
     print(f"Python {sys.version.split()[0]}")

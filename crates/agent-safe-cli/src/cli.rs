@@ -477,6 +477,102 @@ pub(crate) enum AuditCmd {
     /// Print the last events, and with --follow the new ones as they come.
     #[command(after_help = TAIL_AFTER)]
     Tail(TailArgs),
+    /// Print the newest signed checkpoint of the log (or make one with --new).
+    #[command(after_help = CHECKPOINT_AFTER)]
+    Checkpoint(CheckpointArgs),
+    /// Print an inclusion proof of one event (by its audit id) as JSON.
+    #[command(after_help = PROVE_AFTER)]
+    Prove(ProveArgs),
+    /// Check an inclusion proof offline: no log needed, only the public key.
+    #[command(name = "verify-proof", after_help = VERIFY_PROOF_AFTER)]
+    VerifyProof(VerifyProofArgs),
+    /// Print the public key that verifies the log's checkpoints.
+    #[command(after_help = KEY_AFTER)]
+    Key(KeyArgs),
+}
+
+const CHECKPOINT_AFTER: &str = "\
+A checkpoint is the log's Merkle tree size and root hash, signed with the
+checkpoint key (a C2SP signed note). Writers make one every
+`audit.checkpoint.every_events` events and/or `every_seconds` seconds and at
+clean shutdown, into `<log>.checkpoints`. Keep copies elsewhere
+(`audit.checkpoint.command`), then `agent-safe audit verify --checkpoint FILE`
+proves the log still holds everything they cover.
+
+Examples:
+  agent-safe audit checkpoint > kept/checkpoint-$(date +%s)
+  agent-safe audit checkpoint --new";
+
+/// `audit checkpoint`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckpointArgs {
+    /// Make a checkpoint of the whole log now (when the newest one does not
+    /// already cover it).
+    #[arg(long)]
+    pub new: bool,
+}
+
+const PROVE_AFTER: &str = "\
+The proof holds the event's line, its Merkle inclusion path (RFC 9162) and the
+signed checkpoint it is proven against. Anyone holding the public key
+(`agent-safe audit key`) can check it offline with `agent-safe audit
+verify-proof` or the pure-Python `agent_safe.tlog` module.
+
+Examples:
+  agent-safe audit prove 019cb8b8-2263-7b5f-9acd-6c058a47620a > proof.json
+  agent-safe audit prove 019cb8b8-2263-7b5f-9acd-6c058a47620a --checkpoint kept/checkpoint";
+
+/// `audit prove`.
+#[derive(Debug, Args)]
+pub(crate) struct ProveArgs {
+    /// The event's audit id (the decision's `audit_id`, the event's `event_id`).
+    pub audit_id: String,
+    /// Prove against this checkpoint (a signed note of this log); default:
+    /// a checkpoint of the whole log, made now if needed.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+}
+
+const VERIFY_PROOF_AFTER: &str = "\
+Examples:
+  agent-safe audit verify-proof proof.json --key \"$(cat audit.pub)\"
+  agent-safe audit verify-proof proof.json --checkpoint kept/checkpoint --key audit.pub
+
+Exit codes: 0 the event is in the log the checkpoint describes, 1 it is not
+(or the signature does not verify), 2 unreadable input.";
+
+/// `audit verify-proof`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyProofArgs {
+    /// The proof (JSON, as `agent-safe audit prove` prints it); `-` for stdin.
+    pub proof: PathBuf,
+    /// The checkpoint you trust (a signed note); default: the one in the proof.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// The verifier key (`<name>+<key id>+<base64 key>`), or a file holding it.
+    #[arg(long, value_name = "KEY")]
+    pub key: String,
+}
+
+const KEY_AFTER: &str = "\
+Prints the verifier key in the C2SP signed-note form
+`<origin>+<key id>+<base64 key>`. It is public: give it to whoever checks
+checkpoints and proofs.
+
+With --generate, first creates the checkpoint key file named by
+`audit.checkpoint.key_file` (mode 0600; an existing file is never replaced).
+
+Examples:
+  agent-safe audit key > audit.pub
+  agent-safe audit key --generate";
+
+/// `audit key`.
+#[derive(Debug, Args)]
+pub(crate) struct KeyArgs {
+    /// Create the checkpoint key file first (for a project made before
+    /// checkpoints existed).
+    #[arg(long)]
+    pub generate: bool,
 }
 
 const VERIFY_AFTER: &str = "\
@@ -495,8 +591,12 @@ lock, verify waits for it (up to 5 s) so that a line in flight is complete.
 --accept-torn-tail reports a torn tail as a warning instead. A log without
 one complete event is never `ok`.
 
+With --checkpoint FILE…, the log must also contain the Merkle tree each signed
+checkpoint describes (its first N events hash to its root): removed last
+events, deleted newest files and rewritten logs are reported.
+
 Exit codes: 0 the chain holds, 1 the chain is broken (or a torn tail, or no
-event), 2 no such file or no log.";
+event, or a checkpoint is not in the log), 2 no such file or no log.";
 
 /// `audit verify`.
 #[derive(Debug, Args)]
@@ -507,6 +607,15 @@ pub(crate) struct VerifyArgs {
     /// being written, whose writer may have been killed mid-line).
     #[arg(long)]
     pub accept_torn_tail: bool,
+    /// Also check that the log contains the tree of each of these signed
+    /// checkpoints (a file may hold several, as `<log>.checkpoints` does):
+    /// catches removed last events, deleted newest files, and rewrites.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub checkpoint: Vec<PathBuf>,
+    /// The key that verifies the checkpoints (`<name>+<key id>+<base64 key>`,
+    /// or a file holding it); default: the configured checkpoint key.
+    #[arg(long, value_name = "KEY", requires = "checkpoint")]
+    pub key: Option<String>,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
     pub output: Format,

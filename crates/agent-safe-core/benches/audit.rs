@@ -7,6 +7,8 @@
 //! - `AUDIT_BENCH_VERIFY_EVENTS` — events in the verify log (default
 //!   1000000; `0` skips the verify benchmark). The log is generated once per
 //!   run in a temporary directory.
+//! - `AUDIT_BENCH_TLOG_EVENTS` — events in the checkpointed log of the
+//!   Merkle tree benchmarks (default 1000000; `0` skips them).
 //! - `AUDIT_BENCH_DIR` — where to put the temporary logs (default: the system
 //!   temporary directory; `sync` numbers depend on the disk behind it).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -16,7 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agent_safe_core::audit::{
-    AuditConfig, AuditLog, Durability, EventFilter, NewEvent, read_events, verify,
+    AuditConfig, AuditLog, CheckpointConfig, Durability, EventFilter, NewEvent, checkpoints_path,
+    create_signer_key, log_files, read_checkpoints, read_events, verify, verify_checkpoints,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
@@ -195,5 +198,141 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-criterion_group!(benches, bench_append, bench_verify);
+fn checkpointed(dir: &Path, every_events: u64) -> Arc<AuditLog> {
+    let key_file = dir.join("checkpoint.key");
+    if !key_file.exists() {
+        create_signer_key(&key_file, "bench.example/audit").unwrap();
+    }
+    let cp = CheckpointConfig {
+        origin: "bench.example/audit".into(),
+        key_file,
+        every_events,
+        every_seconds: 0,
+        command: None,
+    };
+    Arc::new(
+        AuditLog::open_with_checkpoints(AuditConfig::new(dir.join("audit.jsonl")), cp).unwrap(),
+    )
+}
+
+/// The Merkle tree: appends with checkpointing on, a new checkpoint, an
+/// inclusion proof and `verify_checkpoints` on a large log.
+fn bench_tlog(c: &mut Criterion) {
+    let mut g = c.benchmark_group("append");
+    g.throughput(Throughput::Elements(1));
+    {
+        let dir = tempdir();
+        let log = checkpointed(dir.path(), 1000);
+        g.bench_function("process-checkpointed/1-thread", |b| {
+            b.iter_custom(|iters| appends(&log, 1, iters));
+        });
+    }
+    g.finish();
+    let n = std::env::var("AUDIT_BENCH_TLOG_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000u64);
+    if n == 0 {
+        return;
+    }
+    let dir = tempdir();
+    let log = checkpointed(dir.path(), 1000);
+    let t = Instant::now();
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let r = log.append(event(i)).unwrap();
+        if i % (n / 16).max(1) == 0 || i + 1 == n {
+            ids.push(r.event_id);
+        }
+    }
+    eprintln!("generated {n} checkpointed events in {:.2?}", t.elapsed());
+    let mut g = c.benchmark_group("tlog");
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    g.bench_function(format!("checkpoint-after-1000-more-of-{n}"), |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for k in 0..iters {
+                for i in 0..999 {
+                    log.append(event(n + k * 1000 + i)).unwrap();
+                }
+                let t = Instant::now();
+                log.checkpoint_now().unwrap();
+                total += t.elapsed();
+            }
+            total
+        });
+    });
+    // The newest event: what a caller asks right after its decision.
+    let newest = log.append(event(0)).unwrap().event_id;
+    log.checkpoint_now().unwrap();
+    g.bench_function(format!("inclusion-proof-newest-of-{n}"), |b| {
+        b.iter(|| log.prove(&newest, None).unwrap());
+    });
+    // The proof alone, by leaf index, from the tree store (what `prove`
+    // does after finding the event).
+    let active = dir.path().join("audit.jsonl");
+    let size = agent_safe_core::audit::TreeStore::sync(&active)
+        .unwrap()
+        .size();
+    let mut k = 0u64;
+    g.bench_function(
+        format!("tree-store-sync-and-inclusion-path-of-{size}"),
+        |b| {
+            b.iter(|| {
+                k = (k + 7_919) % size;
+                let t = agent_safe_core::audit::TreeStore::sync(&active).unwrap();
+                t.inclusion_proof(k, size).unwrap().unwrap()
+            });
+        },
+    );
+    g.finish();
+    // Old events: the id is found by scanning the log backwards.
+    for id in ids.iter().rev().step_by(4) {
+        let t = Instant::now();
+        let p = log.prove(id, None).unwrap();
+        eprintln!(
+            "proof of seq {} of {}: {:.2?}",
+            p.seq,
+            p.tree_size,
+            t.elapsed()
+        );
+    }
+    let verifier = log.checkpoint_verifier().unwrap().clone();
+    drop(log);
+    let files = log_files(&dir.path().join("audit.jsonl")).unwrap();
+    let cps: Vec<_> = read_checkpoints(
+        &checkpoints_path(&dir.path().join("audit.jsonl")),
+        &verifier,
+    )
+    .unwrap()
+    .into_iter()
+    .map(|(c, _)| (String::new(), c))
+    .collect();
+    let events = verify_checkpoints(&files, &cps).unwrap().log_size;
+    let mut g = c.benchmark_group("verify-checkpoints");
+    g.throughput(Throughput::Elements(events));
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    g.bench_function(format!("{events}-events-{}-checkpoints", cps.len()), |b| {
+        b.iter(|| {
+            let r = verify_checkpoints(&files, &cps).unwrap();
+            assert!(r.ok());
+            r.log_size
+        });
+    });
+    g.finish();
+    for _ in 0..2 {
+        let (cpu0, t0) = (cpu_seconds(), Instant::now());
+        let chain = verify(&files);
+        let r = verify_checkpoints(&files, &cps).unwrap();
+        let (cpu, wall) = (cpu_seconds() - cpu0, t0.elapsed().as_secs_f64());
+        assert!(chain.is_clean() && r.ok());
+        eprintln!(
+            "verify + verify_checkpoints, {} events: wall {wall:.2} s ({:.0} events/s), CPU {cpu:.2} s",
+            r.log_size,
+            r.log_size as f64 / wall
+        );
+    }
+}
+
+criterion_group!(benches, bench_append, bench_verify, bench_tlog);
 criterion_main!(benches);

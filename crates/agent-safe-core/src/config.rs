@@ -55,6 +55,42 @@ pub struct RotationSettings {
     pub daily: bool,
 }
 
+/// `audit.checkpoint`: signed checkpoints of the log's Merkle tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointSettings {
+    /// The log's name in its checkpoints (their first line) and the name of
+    /// the checkpoint key, e.g. `example.com/agent-safe/prod`: unique to
+    /// this log, no spaces, no `+`.
+    pub origin: String,
+    /// The file holding the Ed25519 checkpoint key (`PRIVATE+KEY+…`), as
+    /// `agent-safe init` writes it (default `secrets/checkpoint.key`).
+    #[serde(default = "default_checkpoint_key")]
+    pub key_file: PathBuf,
+    /// A checkpoint every this many events (0: never by count; default 1000).
+    #[serde(default = "default_checkpoint_events")]
+    pub every_events: u64,
+    /// A checkpoint at the first event this many seconds after the last
+    /// one (0: never by time; default 60).
+    #[serde(default = "default_checkpoint_seconds")]
+    pub every_seconds: u64,
+    /// A shell command run with each new checkpoint on its standard input
+    /// (copy it to object storage, post it to a witness). Its failures are
+    /// counted and reported, and never block a decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+}
+
+fn default_checkpoint_key() -> PathBuf {
+    PathBuf::from("secrets/checkpoint.key")
+}
+fn default_checkpoint_events() -> u64 {
+    crate::audit::DEFAULT_CHECKPOINT_EVENTS
+}
+fn default_checkpoint_seconds() -> u64 {
+    crate::audit::DEFAULT_CHECKPOINT_SECONDS
+}
+
 /// The `audit:` section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -74,6 +110,9 @@ pub struct AuditSettings {
     /// How long to wait for another writer's lock before failing closed (ms).
     #[serde(default = "default_lock_timeout")]
     pub lock_timeout_ms: u64,
+    /// Signed checkpoints of the log (off when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<CheckpointSettings>,
 }
 
 fn yes() -> bool {
@@ -94,6 +133,7 @@ impl Default for AuditSettings {
             durability: DurabilitySetting::Process,
             rotation: RotationSettings::default(),
             lock_timeout_ms: default_lock_timeout(),
+            checkpoint: None,
         }
     }
 }
@@ -459,6 +499,14 @@ const AUDIT_KEYS: &[&str] = &[
     "durability",
     "rotation",
     "lock_timeout_ms",
+    "checkpoint",
+];
+const CHECKPOINT_KEYS: &[&str] = &[
+    "origin",
+    "key_file",
+    "every_events",
+    "every_seconds",
+    "command",
 ];
 const ROTATION_KEYS: &[&str] = &["max_bytes", "daily"];
 const IDENTITY_KEYS: &[&str] = &[
@@ -512,6 +560,9 @@ pub fn parse_config(src: &SourceFile) -> Result<Config, ConfigError> {
         read_audit(file, n, &mut cfg.audit, &mut d);
     }
     cfg.audit.path = resolve(cfg.audit.path.to_string_lossy().into_owned());
+    if let Some(c) = cfg.audit.checkpoint.as_mut() {
+        c.key_file = resolve(c.key_file.to_string_lossy().into_owned());
+    }
     if let Some(n) = r.take("identity") {
         read_identity(file, n, &mut cfg.identity, &mut d);
         for k in &mut cfg.identity.keys {
@@ -659,7 +710,51 @@ fn read_audit(file: &Path, node: &Node, a: &mut AuditSettings, d: &mut Diagnosti
     if let Some(v) = non_negative(&mut r, "lock_timeout_ms", d) {
         a.lock_timeout_ms = v;
     }
+    if let Some(n) = r.take("checkpoint") {
+        a.checkpoint = read_checkpoint(file, n, d);
+    }
     r.finish(d);
+}
+
+fn read_checkpoint(file: &Path, node: &Node, d: &mut Diagnostics) -> Option<CheckpointSettings> {
+    let mut r = MapReader::new(file, node, "checkpoint section", CHECKPOINT_KEYS, d)?;
+    let origin = match r.opt_str("origin", d) {
+        Some((o, pos)) => {
+            if o.is_empty() || o.contains('+') || o.chars().any(char::is_whitespace) {
+                d.push(
+                    Diagnostic::error(
+                        file,
+                        pos,
+                        format!("invalid `origin` `{o}`: it must be non-empty and hold no space and no `+`"),
+                    )
+                    .with_help("use a name unique to this log, e.g. `example.com/agent-safe/prod`"),
+                );
+            }
+            o
+        }
+        None => {
+            d.push(
+                Diagnostic::error(file, node.pos, "the checkpoint section needs an `origin`")
+                    .with_help(
+                        "add `origin: example.com/agent-safe/prod` (a name unique to this log)",
+                    ),
+            );
+            String::new()
+        }
+    };
+    let c = CheckpointSettings {
+        origin,
+        key_file: r
+            .opt_str("key_file", d)
+            .map_or_else(default_checkpoint_key, |(s, _)| PathBuf::from(s)),
+        every_events: non_negative(&mut r, "every_events", d)
+            .unwrap_or_else(default_checkpoint_events),
+        every_seconds: non_negative(&mut r, "every_seconds", d)
+            .unwrap_or_else(default_checkpoint_seconds),
+        command: r.opt_str("command", d).map(|(s, _)| s),
+    };
+    r.finish(d);
+    Some(c)
 }
 
 fn read_identity(file: &Path, node: &Node, id: &mut IdentitySettings, d: &mut Diagnostics) {

@@ -109,6 +109,22 @@ pub fn audit_config(config: &Config) -> AuditConfig {
     }
 }
 
+/// The checkpoint settings of a config, as the audit module takes them
+/// (`None` when `audit.checkpoint` is absent).
+pub fn checkpoint_config(config: &Config) -> Option<crate::audit::CheckpointConfig> {
+    config
+        .audit
+        .checkpoint
+        .as_ref()
+        .map(|c| crate::audit::CheckpointConfig {
+            origin: c.origin.clone(),
+            key_file: c.key_file.clone(),
+            every_events: c.every_events,
+            every_seconds: c.every_seconds,
+            command: c.command.clone(),
+        })
+}
+
 impl AgentSafe {
     /// Finds the config (`explicit`, `$AGENT_SAFE_CONFIG`, or `agent-safe.yaml`
     /// in the current directory or a parent) and opens it. With no config at
@@ -129,7 +145,11 @@ impl AgentSafe {
         let snapshot = Snapshot::load(&config)?;
         let audit = if config.audit.enabled {
             let cfg = audit_config(&config);
-            Some(AuditLog::open(cfg).map_err(|e| {
+            let opened = match checkpoint_config(&config) {
+                Some(cp) => AuditLog::open_with_checkpoints(cfg, cp),
+                None => AuditLog::open(cfg),
+            };
+            Some(opened.map_err(|e| {
                 ConfigError::single(
                     Diagnostic::error(
                         &config.audit.path,
@@ -161,7 +181,12 @@ impl AgentSafe {
     pub fn from_config_failing_closed(config: Config) -> Result<AgentSafe, ConfigError> {
         let snapshot = Snapshot::load(&config)?;
         let (audit, audit_unavailable) = if config.audit.enabled {
-            match AuditLog::open(audit_config(&config)) {
+            let cfg = audit_config(&config);
+            let opened = match checkpoint_config(&config) {
+                Some(cp) => AuditLog::open_with_checkpoints(cfg, cp),
+                None => AuditLog::open(cfg),
+            };
+            match opened {
                 Ok(log) => (Some(log), None),
                 Err(e) => (None, Some(e.to_string())),
             }

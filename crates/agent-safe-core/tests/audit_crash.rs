@@ -2,7 +2,9 @@
 //! random moments, 20 times over; some rounds also leave a torn line behind,
 //! as a writer killed inside `write` would. Afterwards every acknowledged
 //! event is in the log, the log verifies, and every torn tail was moved to a
-//! quarantine file and recorded by a `recovery` event.
+//! quarantine file and recorded by a `recovery` event. Checkpointing is on
+//! (a checkpoint every few events): the log contains every checkpoint any
+//! writer made, and the tree store gives proofs that verify.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -19,13 +21,31 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use agent_safe_core::audit::{AuditLog, EventFilter, EventKind, log_files, read_events, verify};
+use agent_safe_core::audit::{
+    AuditLog, CheckpointConfig, EventFilter, EventKind, checkpoints_path, create_signer_key,
+    log_files, read_checkpoints, read_events, verify, verify_checkpoints,
+};
 use audit_support::{child, config_rot, dir_files, event, tagged};
 use sha2::{Digest, Sha256};
 
 const CHILD_ENV: &str = "AUDIT_CRASH_CHILD";
 const ROUNDS: u64 = 20;
 const MAX_BYTES: u64 = 16 * 1024;
+
+/// Checkpoints every 7 events, with the key beside the log.
+fn checkpoints(log: &std::path::Path) -> CheckpointConfig {
+    let key_file = log.with_file_name("checkpoint.key");
+    if !key_file.exists() {
+        create_signer_key(&key_file, "test.example/crash").unwrap();
+    }
+    CheckpointConfig {
+        origin: "test.example/crash".into(),
+        key_file,
+        every_events: 7,
+        every_seconds: 0,
+        command: None,
+    }
+}
 
 /// Child side: two threads append forever; each prints `ACK <seq> <id>` only
 /// after its append returned.
@@ -35,7 +55,10 @@ fn crash_child() {
     let Ok(path) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let log = Arc::new(AuditLog::open(config_rot(&PathBuf::from(path), MAX_BYTES)).unwrap());
+    let path = PathBuf::from(path);
+    let log = Arc::new(
+        AuditLog::open_with_checkpoints(config_rot(&path, MAX_BYTES), checkpoints(&path)).unwrap(),
+    );
     let threads: Vec<_> = (0..2)
         .map(|t| {
             let log = Arc::clone(&log);
@@ -86,6 +109,7 @@ fn sigkilled_writers_lose_no_acknowledged_event() {
     let mut rng = Rng(seed);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
+    checkpoints(&path);
     let mut acks: Vec<(u64, String)> = Vec::new();
     let mut injected = 0;
     for round in 0..ROUNDS {
@@ -147,9 +171,28 @@ fn sigkilled_writers_lose_no_acknowledged_event() {
     );
 
     // The next writer repairs whatever the last crash left.
-    let log = AuditLog::open(config_rot(&path, MAX_BYTES)).unwrap();
+    let log =
+        AuditLog::open_with_checkpoints(config_rot(&path, MAX_BYTES), checkpoints(&path)).unwrap();
     log.append(event(0)).unwrap();
+    // Checkpoints: every one any writer made is contained in the log, and
+    // the tree store (rebuilt or caught up after the crashes) gives proofs
+    // that verify against the newest.
+    let verifier = log.checkpoint_verifier().unwrap().clone();
+    let newest = log.checkpoint_now().unwrap();
+    for (_, id) in acks.iter().step_by(acks.len() / 20 + 1) {
+        let proof = log.prove(id, None).unwrap();
+        proof.verify(&verifier, Some(&newest)).unwrap();
+    }
     drop(log);
+    let cps: Vec<_> = read_checkpoints(&checkpoints_path(&path), &verifier)
+        .unwrap()
+        .into_iter()
+        .enumerate()
+        .map(|(i, (c, _))| (format!("#{}", i + 1), c))
+        .collect();
+    assert!(cps.len() > ROUNDS as usize, "{} checkpoints", cps.len());
+    let tree = verify_checkpoints(&log_files(&path).unwrap(), &cps).unwrap();
+    assert!(tree.ok(), "{tree:?}");
 
     let report = verify(&[dir.path().to_path_buf()]);
     assert!(report.is_clean(), "{report}");

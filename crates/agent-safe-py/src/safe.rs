@@ -226,6 +226,20 @@ fn identity_error(py: Python<'_>, e: IdentityError) -> PyErr {
     }
 }
 
+impl PyAgentSafe {
+    /// The audit log, when it has checkpoints.
+    fn checkpointed_log(&self, py: Python<'_>) -> PyResult<&agent_safe_core::audit::AuditLog> {
+        match self.inner.audit_log() {
+            Some(l) if l.checkpoint_verifier().is_some() => Ok(l),
+            Some(_) => Err(agent_safe_error(
+                py,
+                "audit checkpoints are not configured: add `audit.checkpoint` (origin, key_file) to agent-safe.yaml".to_owned(),
+            )),
+            None => Err(agent_safe_error(py, "no audit log is configured".to_owned())),
+        }
+    }
+}
+
 #[pymethods]
 impl PyAgentSafe {
     /// Opens the decision point.
@@ -548,6 +562,65 @@ impl PyAgentSafe {
             .as_ref()
             .map(|p| p.display().to_string());
         opt_str(py, p.as_deref())
+    }
+
+    /// The newest signed checkpoint of the audit log (a C2SP signed note);
+    /// with ``new=True``, or when there is none yet, one made now of every
+    /// event. Raises :class:`AgentSafeError` when checkpoints are not
+    /// configured (``audit.checkpoint``).
+    #[pyo3(signature = (*, new=false))]
+    fn audit_checkpoint(&self, py: Python<'_>, new: bool) -> PyResult<String> {
+        let log = self.checkpointed_log(py)?;
+        let made = py.detach(|| -> Result<String, agent_safe_core::audit::AuditError> {
+            if !new
+                && let Some(v) = log.checkpoint_verifier()
+                && let Some(note) = agent_safe_core::audit::latest_checkpoint(log.path(), v)?
+            {
+                return Ok(note);
+            }
+            log.checkpoint_now()
+        });
+        made.map_err(|e| agent_safe_error(py, e.to_string()))
+    }
+
+    /// An inclusion proof of the event ``audit_id`` (a decision's
+    /// ``audit_id``) as a dict: the event's line, its Merkle path and the
+    /// signed checkpoint it is proven against (``checkpoint``, a signed note
+    /// of this log, or by default one of the whole log). Check it with
+    /// ``agent_safe.tlog.verify_proof`` holding only the public key.
+    #[pyo3(signature = (audit_id, *, checkpoint=None))]
+    fn audit_proof<'py>(
+        &self,
+        py: Python<'py>,
+        audit_id: String,
+        checkpoint: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let log = self.checkpointed_log(py)?;
+        let proof = py
+            .detach(|| log.prove(&audit_id, checkpoint.as_deref()))
+            .map_err(|e| agent_safe_error(py, e.to_string()))?;
+        let v = serde_json::to_value(&proof)
+            .map_err(|e| agent_safe_error(py, format!("cannot convert the proof: {e}")))?;
+        to_py(py, &v)
+    }
+
+    /// A consistency proof from the signed checkpoint ``old`` to ``new``
+    /// (by default one of the whole log) as a dict: the log of the newer
+    /// checkpoint extends the log of the older one.
+    #[pyo3(signature = (old, *, new=None))]
+    fn audit_consistency_proof<'py>(
+        &self,
+        py: Python<'py>,
+        old: String,
+        new: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let log = self.checkpointed_log(py)?;
+        let proof = py
+            .detach(|| log.prove_consistency(&old, new.as_deref()))
+            .map_err(|e| agent_safe_error(py, e.to_string()))?;
+        let v = serde_json::to_value(&proof)
+            .map_err(|e| agent_safe_error(py, format!("cannot convert the proof: {e}")))?;
+        to_py(py, &v)
     }
 
     /// The active audit log file, or ``None`` when nothing is logged.

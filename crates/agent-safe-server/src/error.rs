@@ -62,6 +62,9 @@ pub enum AppError {
     /// `GET /v1/actions/{name}` for an action that does not exist (404).
     #[error("{0}")]
     UnknownAction(String),
+    /// Audit checkpoints are not configured, or no such event (404).
+    #[error("{0}")]
+    AuditUnavailable(String),
     /// No such route (404).
     #[error("no such endpoint; see /openapi.json")]
     NotFound,
@@ -109,7 +112,9 @@ impl AppError {
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::InvalidAuthorization(_) => StatusCode::UNAUTHORIZED,
-            AppError::UnknownAction(_) | AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::UnknownAction(_) | AppError::NotFound | AppError::AuditUnavailable(_) => {
+                StatusCode::NOT_FOUND
+            }
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Timeout | AppError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -143,6 +148,7 @@ impl AppError {
             AppError::InvalidQuery(_) => "invalid_query",
             AppError::UnknownAction(_) => "unknown_action",
             AppError::NotFound => "not_found",
+            AppError::AuditUnavailable(_) => "audit_unavailable",
             AppError::MethodNotAllowed => "method_not_allowed",
             AppError::Timeout => "timeout",
             AppError::NotReady => "not_ready",

@@ -24,6 +24,7 @@ pub mod reload;
 mod routes;
 mod serve;
 pub mod state;
+mod tlog;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -182,6 +183,8 @@ const ROUTES: &[&str] = &[
     "/readyz",
     "/metrics",
     "/openapi.json",
+    "/v1/audit/checkpoint",
+    "/v1/audit/proof/{audit_id}",
 ];
 
 fn method_label(m: &axum::http::Method) -> &'static str {

@@ -342,6 +342,29 @@ impl Collector for CoreCollector {
                 let c = ConstCounter::new(value);
                 c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)?;
             }
+            if let Some(cp) = audit.checkpoint_stats() {
+                let counters = [
+                    (
+                        "agent_safe_audit_checkpoints",
+                        "Signed audit checkpoints made by this process",
+                        cp.made,
+                    ),
+                    (
+                        "agent_safe_audit_checkpoint_failures",
+                        "Audit checkpoints that could not be made (decisions went on)",
+                        cp.failures,
+                    ),
+                    (
+                        "agent_safe_audit_checkpoint_command_failures",
+                        "Runs of audit.checkpoint.command that failed",
+                        cp.command_failures,
+                    ),
+                ];
+                for (name, help, value) in counters {
+                    let c = ConstCounter::new(value);
+                    c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)?;
+                }
+            }
         }
         let snap = safe.snapshot();
         let gauges = [

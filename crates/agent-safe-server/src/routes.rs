@@ -45,6 +45,7 @@ hash-chained audit log. See docs/SIDECAR.md.",
     tags(
         (name = "checks", description = "Ask for decisions"),
         (name = "actions", description = "The action catalogue"),
+        (name = "audit", description = "Signed checkpoints and inclusion proofs of the audit log"),
         (name = "operations", description = "Health, readiness, metrics")
     )
 )]
@@ -61,6 +62,8 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics))
+        .routes(routes!(crate::tlog::audit_checkpoint))
+        .routes(routes!(crate::tlog::audit_proof))
 }
 
 /// The operational routes alone, for the probe listener.

@@ -10,6 +10,8 @@ use agent_safe_core::audit::{
     VerifyReport, log_files, read_events, verify_with,
 };
 
+use serde::Serialize;
+
 use crate::cli::{AuditCmd, EventFilterArgs, Format, ShowEventsArgs, TailArgs, VerifyArgs};
 use crate::error::{CliError, CmdResult, exit};
 use crate::output::{Io, Stream, paint, style};
@@ -21,6 +23,10 @@ pub(crate) fn audit(io: &mut Io, ctx: &Ctx, cmd: AuditCmd) -> CmdResult {
         AuditCmd::Verify(a) => verify_cmd(io, ctx, a),
         AuditCmd::Show(a) => show(io, ctx, a),
         AuditCmd::Tail(a) => tail(io, ctx, a),
+        AuditCmd::Checkpoint(a) => super::tlog::checkpoint(io, ctx, a),
+        AuditCmd::Prove(a) => super::tlog::prove(io, ctx, a),
+        AuditCmd::VerifyProof(a) => super::tlog::verify_proof(io, a),
+        AuditCmd::Key(a) => super::tlog::key(io, ctx, a.generate),
     }
 }
 
@@ -82,13 +88,51 @@ fn verify_cmd(io: &mut Io, ctx: &Ctx, a: VerifyArgs) -> CmdResult {
         ..VerifyOptions::default()
     };
     let report = verify_with(&paths, &opts);
-    let code = if report.ok() { exit::OK } else { exit::FAILURE };
+    let tree = if a.checkpoint.is_empty() {
+        None
+    } else {
+        Some(super::tlog::check_checkpoints(
+            ctx,
+            &paths,
+            &a.checkpoint,
+            a.key.as_deref(),
+        )?)
+    };
+    let tree_ok = tree.as_ref().is_none_or(|t| t.ok());
+    let code = if report.ok() && tree_ok {
+        exit::OK
+    } else {
+        exit::FAILURE
+    };
     match a.output {
         Format::Json => {
-            let text = serde_json::to_string_pretty(&report).map_err(anyhow::Error::from)?;
+            let text = match &tree {
+                None => serde_json::to_string_pretty(&report),
+                Some(t) => {
+                    // With --checkpoint: `ok` covers both checks; the chain
+                    // report and the checkpoint report side by side.
+                    #[derive(Serialize)]
+                    struct WithCheckpoints<'a> {
+                        ok: bool,
+                        chain: &'a agent_safe_core::audit::VerifyReport,
+                        checkpoints: &'a agent_safe_core::audit::CheckpointReport,
+                    }
+                    serde_json::to_string_pretty(&WithCheckpoints {
+                        ok: report.ok() && tree_ok,
+                        chain: &report,
+                        checkpoints: t,
+                    })
+                }
+            }
+            .map_err(anyhow::Error::from)?;
             writeln!(io.out, "{text}")?;
         }
-        Format::Text => write_verify(&mut io.out, &report)?,
+        Format::Text => {
+            write_verify(&mut io.out, &report)?;
+            if let Some(t) = &tree {
+                super::tlog::write_checkpoint_report(&mut io.out, t)?;
+            }
+        }
     }
     Ok(code)
 }

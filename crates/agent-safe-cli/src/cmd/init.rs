@@ -21,8 +21,36 @@ pub const SUGGESTED_CHECK: &str = r#"agent-safe check describe-deployment --targ
 pub const SUGGESTED_APPROVAL: &str = r#"agent-safe check restart-deployment --target prod/api --caller demo-agent --params '{"namespace":"prod","deployment":"api"}'"#;
 
 const SECRET_PATH: &str = "secrets/signing.key";
+const CHECKPOINT_KEY_PATH: &str = "secrets/checkpoint.key";
 
-fn config_text(kid: &str) -> String {
+/// A checkpoint origin for a new project: `agent-safe.local/<directory>`,
+/// with anything but letters, digits, `.`, `_` and `-` replaced.
+fn default_origin(dir: &Path) -> String {
+    let abs = fs::canonicalize(dir)
+        .or_else(|_| std::env::current_dir().map(|c| c.join(dir)))
+        .unwrap_or_else(|_| dir.to_path_buf());
+    let name: String = abs
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = if name.is_empty() {
+        "project".to_owned()
+    } else {
+        name
+    };
+    format!("agent-safe.local/{name}")
+}
+
+fn config_text(kid: &str, origin: &str) -> String {
     format!(
         "\
 # agent-safe project configuration. Paths are relative to this file.
@@ -42,6 +70,12 @@ unknown_targets: deny
 # Every check is recorded here, hash-chained (`agent-safe audit verify`).
 audit:
   path: audit/audit.jsonl
+  # Signed checkpoints of the log's Merkle tree (`agent-safe audit checkpoint`):
+  # keep them elsewhere to detect removed or rewritten events. Give the log a
+  # name unique to it; `agent-safe audit key` prints the key that verifies them.
+  checkpoint:
+    origin: {origin}
+    key_file: {CHECKPOINT_KEY_PATH}
 
 # Keys that sign caller tokens (`agent-safe token create`). Rotate by adding a
 # key with a new kid, then removing the old one once its tokens have expired.
@@ -109,11 +143,14 @@ pub(crate) fn scaffold(dir: &Path) -> Result<Vec<(PathBuf, bool)>, CliError> {
     let kid = format!("key-{}", jiff::Timestamp::now().strftime("%Y%m%d"));
     let secret = generate_secret()
         .map_err(|e| CliError::Failed(format!("cannot generate a signing key: {e}")))?;
+    let origin = default_origin(dir);
+    let checkpoint_key = agent_safe_core::audit::NoteSigner::generate(&origin)
+        .map_err(|e| CliError::Failed(format!("cannot generate a checkpoint key: {e}")))?;
 
     let mut files: Vec<(PathBuf, String, bool)> = vec![
         (
             PathBuf::from(agent_safe_core::config::CONFIG_FILE_NAME),
-            config_text(&kid),
+            config_text(&kid, &origin),
             false,
         ),
         (
@@ -123,6 +160,11 @@ pub(crate) fn scaffold(dir: &Path) -> Result<Vec<(PathBuf, bool)>, CliError> {
         ),
         (PathBuf::from(".gitignore"), GITIGNORE.to_owned(), false),
         (PathBuf::from(SECRET_PATH), format!("{secret}\n"), true),
+        (
+            PathBuf::from(CHECKPOINT_KEY_PATH),
+            format!("{}\n", checkpoint_key.to_private_text()),
+            true,
+        ),
     ];
     for (rel, text) in example_project() {
         // The files written here win over an example file of the same path.

@@ -10,6 +10,7 @@ pub(crate) mod rbac;
 pub(crate) mod registry;
 pub(crate) mod schema;
 pub(crate) mod serve;
+pub(crate) mod tlog;
 pub(crate) mod token;
 pub(crate) mod validate;
 

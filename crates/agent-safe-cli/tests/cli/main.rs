@@ -22,6 +22,7 @@ mod parity;
 mod plan;
 mod policy_test;
 mod schemas;
+mod tlog;
 mod validate;
 
 use std::path::{Path, PathBuf};

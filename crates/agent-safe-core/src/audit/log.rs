@@ -167,6 +167,8 @@ pub struct AuditLog {
     appends: AtomicU64,
     rotations: AtomicU64,
     recoveries: AtomicU64,
+    /// Signed checkpoints of the Merkle tree, when configured (`checkpoint.rs`).
+    pub(super) checkpointer: Option<super::checkpoint::Checkpointer>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -189,7 +191,7 @@ struct Inner {
 }
 
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     active: Option<Active>,
     buf: Vec<u8>,
     /// Random bytes for event ids, drawn from the OS a page at a time.
@@ -330,6 +332,7 @@ impl AuditLog {
             appends: AtomicU64::new(0),
             rotations: AtomicU64::new(0),
             recoveries: AtomicU64::new(0),
+            checkpointer: None,
         };
         log.locked(|log, st, now| log.prepare(st, now))?;
         Ok(log)
@@ -375,10 +378,18 @@ impl AuditLog {
                 return Err(self.invalid(e));
             }
         }
-        let (receipt, ticket) = self.locked(|log, st, now| log.append_locked(st, &ev, now))?;
+        let (receipt, ticket, note) = self.locked(|log, st, now| {
+            let (receipt, ticket) = log.append_locked(st, &ev, now)?;
+            // Never fails the append: a failure is counted and reported.
+            let note = log.checkpoint_if_due(st, receipt.seq);
+            Ok((receipt, ticket, note))
+        })?;
         self.appends.fetch_add(1, Ordering::Relaxed);
         if let Some(ticket) = ticket {
             self.group.wait(ticket, &self.path)?;
+        }
+        if let (Some(note), Some(cp)) = (note, &self.checkpointer) {
+            cp.run_command(note);
         }
         Ok(receipt)
     }
@@ -391,7 +402,7 @@ impl AuditLog {
     }
 
     /// Runs `f` holding the gate, the state mutex and the file lock.
-    fn locked<T>(
+    pub(super) fn locked<T>(
         &self,
         f: impl FnOnce(&Self, &mut State, jiff::Timestamp) -> Result<T, AuditError>,
     ) -> Result<T, AuditError> {
@@ -586,6 +597,18 @@ impl AuditLog {
         Ok(hash)
     }
 
+    /// The `seq` of the last event of the log (0 when empty).
+    pub(super) fn last_seq(&self, st: &mut State) -> u64 {
+        st.active
+            .as_ref()
+            .and_then(|a| a.tail.as_ref().map(|t| t.seq))
+            .unwrap_or(0)
+    }
+
+    pub(super) fn active_file(&self, st: &mut State) -> Option<Arc<File>> {
+        st.active.as_ref().map(|a| Arc::clone(&a.file))
+    }
+
     fn active<'s>(&self, st: &'s mut State) -> Result<&'s mut Active, AuditError> {
         st.active.as_mut().ok_or_else(|| AuditError::Corrupt {
             path: self.path.clone(),
@@ -635,7 +658,7 @@ impl AuditLog {
 
     /// Brings `st.active` up to date with the file on disk, repairs a torn
     /// tail, and links an empty active file to its predecessor.
-    fn prepare(&self, st: &mut State, now: jiff::Timestamp) -> Result<(), AuditError> {
+    pub(super) fn prepare(&self, st: &mut State, now: jiff::Timestamp) -> Result<(), AuditError> {
         self.refresh(st)?;
         let active = self.active(st)?;
         let torn_from = active.torn_from;

@@ -8,16 +8,26 @@
 //! documented in `docs/AUDIT-LOG.md`.
 
 mod canon;
+mod checkpoint;
 mod error;
 mod event;
 mod files;
 mod log;
+pub mod merkle;
+mod note;
 mod reader;
 mod report;
 mod scan;
+mod tree;
 mod verify;
 
 pub use canon::{CanonicalError, MAX_SAFE_INTEGER, MAX_VALUE_DEPTH, recorded_form};
+pub use checkpoint::{
+    CheckpointCheck, CheckpointConfig, CheckpointReport, CheckpointStats, ConsistencyProof,
+    DEFAULT_CHECKPOINT_EVENTS, DEFAULT_CHECKPOINT_SECONDS, InclusionProof, ProofError,
+    checkpoints_path, create_signer_key, latest_checkpoint, read_checkpoints, read_signer_key,
+    split_notes, verify_checkpoints,
+};
 pub use error::AuditError;
 pub use event::{
     AuditEvent, EventKind, GENESIS_HASH, NewEvent, RecoveryInfo, RotationInfo, RotationTrigger,
@@ -31,6 +41,8 @@ pub use log::{
     AppendReceipt, AuditConfig, AuditLog, AuditStats, Clock, DEFAULT_LOCK_TIMEOUT, Durability,
     Rotation, format_timestamp,
 };
+pub use note::{Checkpoint, NoteError, NoteSigner, NoteVerifier, key_id};
 pub use reader::{EventFilter, Follower, for_each_event, read_events};
 pub use report::{FileReport, ProblemKind, TornTail, VerifyOptions, VerifyProblem, VerifyReport};
+pub use tree::{TreeStore, tree_dir};
 pub use verify::{verify, verify_with};

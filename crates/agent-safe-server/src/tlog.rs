@@ -1,0 +1,119 @@
+//! `GET /v1/audit/checkpoint` and `GET /v1/audit/proof/{audit_id}`: the
+//! audit log's signed checkpoints and inclusion proofs.
+
+use agent_safe_core::audit::AuditError;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::{AppError, ErrorBody};
+use crate::state::AppState;
+
+/// An inclusion proof: the event's line, its Merkle path and the signed
+/// checkpoint it is proven against (see docs/AUDIT-LOG.md).
+#[derive(Serialize, ToSchema)]
+pub struct InclusionProofDoc {
+    /// The event's `event_id` (the decision's `audit_id`).
+    pub audit_id: String,
+    /// The event's `seq`; its leaf index is `seq - 1`.
+    pub seq: u64,
+    /// The event's canonical line without its newline: the leaf's input.
+    pub line: String,
+    /// The tree size of the checkpoint.
+    pub tree_size: u64,
+    /// Sibling hashes from the leaf up, hex (RFC 9162 §2.1.3).
+    pub inclusion_path: Vec<String>,
+    /// The signed checkpoint (C2SP signed note).
+    pub checkpoint: String,
+}
+
+fn audit_error(e: &AuditError) -> AppError {
+    match e {
+        AuditError::Usage { reason, .. } => AppError::AuditUnavailable(reason.clone()),
+        other => {
+            tracing::error!(error = %other, "audit checkpoint or proof failed");
+            AppError::Internal
+        }
+    }
+}
+
+fn not_configured(st: &AppState) -> Option<AppError> {
+    match st.safe.audit_log() {
+        Some(l) if l.checkpoint_verifier().is_some() => None,
+        _ => Some(AppError::AuditUnavailable(
+            "audit checkpoints are not configured on this sidecar (`audit.checkpoint`)".into(),
+        )),
+    }
+}
+
+/// The newest signed checkpoint of the audit log, as `text/plain` (a C2SP
+/// signed note: origin, tree size, base64 root hash, signature).
+#[utoipa::path(
+    get,
+    path = "/v1/audit/checkpoint",
+    tag = "audit",
+    responses(
+        (status = 200, description = "The signed checkpoint", body = String, content_type = "text/plain; charset=utf-8"),
+        (status = 404, description = "Checkpoints are not configured", body = ErrorBody),
+        (status = 500, description = "The log or its key cannot be read", body = ErrorBody),
+    )
+)]
+pub(crate) async fn audit_checkpoint(State(st): State<AppState>) -> Result<Response, AppError> {
+    if let Some(e) = not_configured(&st) {
+        return Err(e);
+    }
+    let note = st
+        .run_as(crate::state::Execution::Blocking, |safe| {
+            let log = safe.audit_log().ok_or_else(|| AuditError::Usage {
+                path: std::path::PathBuf::new(),
+                reason: "no audit log".into(),
+            })?;
+            match log.checkpoint_verifier() {
+                Some(v) => match agent_safe_core::audit::latest_checkpoint(log.path(), v)? {
+                    Some(n) => Ok(n),
+                    None => log.checkpoint_now(),
+                },
+                None => log.checkpoint_now(),
+            }
+        })
+        .await?
+        .map_err(|e| audit_error(&e))?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
+}
+
+/// An inclusion proof of one event in the log of a checkpoint covering it.
+#[utoipa::path(
+    get,
+    path = "/v1/audit/proof/{audit_id}",
+    tag = "audit",
+    params(("audit_id" = String, Path, description = "The decision's `audit_id`")),
+    responses(
+        (status = 200, description = "The proof", body = InclusionProofDoc),
+        (status = 404, description = "No such event, or checkpoints are not configured", body = ErrorBody),
+        (status = 500, description = "The log or its key cannot be read", body = ErrorBody),
+    )
+)]
+pub(crate) async fn audit_proof(
+    State(st): State<AppState>,
+    Path(audit_id): Path<String>,
+) -> Result<Response, AppError> {
+    if let Some(e) = not_configured(&st) {
+        return Err(e);
+    }
+    let proof = st
+        .run_as(crate::state::Execution::Blocking, move |safe| {
+            match safe.audit_log() {
+                Some(log) => log.prove(&audit_id, None),
+                None => Err(AuditError::Usage {
+                    path: std::path::PathBuf::new(),
+                    reason: "no audit log".into(),
+                }),
+            }
+        })
+        .await?
+        .map_err(|e| audit_error(&e))?;
+    Ok(Json(proof).into_response())
+}
