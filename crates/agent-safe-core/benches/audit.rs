@@ -209,6 +209,7 @@ fn checkpointed(dir: &Path, every_events: u64) -> Arc<AuditLog> {
         every_events,
         every_seconds: 0,
         command: None,
+        on_shutdown: true,
     };
     Arc::new(
         AuditLog::open_with_checkpoints(AuditConfig::new(dir.join("audit.jsonl")), cp).unwrap(),

@@ -122,6 +122,7 @@ pub fn checkpoint_config(config: &Config) -> Option<crate::audit::CheckpointConf
             every_events: c.every_events,
             every_seconds: c.every_seconds,
             command: c.command.clone(),
+            on_shutdown: true,
         })
 }
 
@@ -182,7 +183,13 @@ impl AgentSafe {
         let snapshot = Snapshot::load(&config)?;
         let (audit, audit_unavailable) = if config.audit.enabled {
             let cfg = audit_config(&config);
-            let opened = match checkpoint_config(&config) {
+            // A one-shot host appends one event and exits: no checkpoint at
+            // every exit (see `CheckpointConfig::on_shutdown`).
+            let one_shot = checkpoint_config(&config).map(|cp| crate::audit::CheckpointConfig {
+                on_shutdown: false,
+                ..cp
+            });
+            let opened = match one_shot {
                 Some(cp) => AuditLog::open_with_checkpoints(cfg, cp),
                 None => AuditLog::open(cfg),
             };

@@ -32,6 +32,7 @@ fn cp_config(dir: &Path, every: u64) -> CheckpointConfig {
         every_events: every,
         every_seconds: 0,
         command: None,
+        on_shutdown: true,
     }
 }
 

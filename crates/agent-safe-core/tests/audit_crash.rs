@@ -44,6 +44,7 @@ fn checkpoints(log: &std::path::Path) -> CheckpointConfig {
         every_events: 7,
         every_seconds: 0,
         command: None,
+        on_shutdown: true,
     }
 }
 

@@ -46,6 +46,13 @@ pub struct CheckpointConfig {
     pub every_seconds: u64,
     /// A shell command run with each new checkpoint on its standard input.
     pub command: Option<String>,
+    /// Whether closing the log (dropping the writer) makes a last checkpoint
+    /// of the events not yet covered. On for long-lived writers (the
+    /// sidecar, an SDK process); off for one-shot hosts such as `agent-safe
+    /// check`, where it would sign a checkpoint per check: their events are
+    /// covered by the `every_events`/`every_seconds` checkpoints of later
+    /// appends, or by `audit checkpoint --new`.
+    pub on_shutdown: bool,
 }
 
 /// The checkpoints file of the log whose active file is `active`.
@@ -954,7 +961,7 @@ impl Drop for AuditLog {
         let Some(cp) = self.checkpointer.as_ref() else {
             return;
         };
-        if self.stats().appends == 0 {
+        if !cp.cfg.on_shutdown || self.stats().appends == 0 {
             return;
         }
         let made = self.locked(|log, st, now| {
