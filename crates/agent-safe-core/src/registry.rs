@@ -138,28 +138,21 @@ impl Registry {
 
     fn check_rollbacks(&self, d: &mut Diagnostics) {
         for a in self.all_versions() {
-            if let Some(rb) = &a.rollback_action {
-                if !self.by_name.contains_key(rb) {
-                    d.push(
-                        Diagnostic::error(
-                            &a.origin.file,
-                            a.origin.pos,
-                            format!("`rollback_action` of `{}` names `{rb}`, which is not a known action", a.key()),
-                        )
-                        .with_help("name an action defined in the catalogue or the project"),
-                    );
-                }
-            } else if a.reversible {
+            // `reversible: true` without a `rollback_action` is reported by
+            // the action loader, with the file's other errors.
+            if let Some(rb) = &a.rollback_action
+                && !self.by_name.contains_key(rb)
+            {
                 d.push(
                     Diagnostic::error(
                         &a.origin.file,
                         a.origin.pos,
                         format!(
-                            "`{}` is `reversible: true` but names no `rollback_action`",
+                            "`rollback_action` of `{}` names `{rb}`, which is not a known action",
                             a.key()
                         ),
                     )
-                    .with_help("add `rollback_action:` naming the inverse action"),
+                    .with_help("name an action defined in the catalogue or the project"),
                 );
             }
         }

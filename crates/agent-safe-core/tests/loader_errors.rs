@@ -72,6 +72,13 @@ fn action_errors() {
             "name: Bad_Name\nversion: 1.0\ndescription: x\nrisk_class: extreme\ntarget_types: []\ntagz: [a]\n",
         ),
         ("bad semver", &GOOD_ACTION.replace("\"1.0.0\"", "\"1.0\"")),
+        (
+            // Issue 21: every independent error in one pass (the missing
+            // rollback action too), and none that only repeats another
+            // (`target_params` naming the parameter whose type is wrong).
+            "independent errors in one pass, no consequences",
+            "name: poke-app\nversion: \"1.0.0\"\ndescription: x\nrisk_class: lowish\ntarget_types: [k8s-deployment]\nparameters:\n  - {name: namespace, type: str}\ntarget_params: {namespace: namespace}\nreversible: true\n",
+        ),
         ("missing required keys", "name: x\n"),
         ("empty file", ""),
         ("not a mapping", "- a\n- b\n"),

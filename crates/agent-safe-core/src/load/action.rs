@@ -159,10 +159,22 @@ fn read_action(file: &Path, root: &Node, d: &mut Diagnostics) -> Option<ActionDe
         )
     });
 
-    let parameters = match r.opt_list("parameters", d) {
-        Some(items) => read_parameters(file, items, d),
-        None => Vec::new(),
-    };
+    let param_items = r.opt_list("parameters", d).unwrap_or_default();
+    let parameters = read_parameters(file, param_items, d);
+    // Names written in the file, also of parameters that failed to load, so
+    // that their errors are not followed by ones that merely repeat them
+    // (`target_params` naming a parameter whose `type` was misspelt).
+    let declared: HashSet<String> = param_items
+        .iter()
+        .filter_map(|item| match &item.value {
+            Value::Map(entries) => entries.iter().find(|(k, _)| k.name == "name"),
+            _ => None,
+        })
+        .filter_map(|(_, v)| match &v.value {
+            Value::Str(s) => Some(s.clone()),
+            _ => None,
+        })
+        .collect();
 
     let target_types = match r.require("target_types", d) {
         Some(node) => match crate::yaml::str_list_of(file, node, "target_types", d) {
@@ -198,6 +210,21 @@ fn read_action(file: &Path, root: &Node, d: &mut Diagnostics) -> Option<ActionDe
 
     let reversible = r.opt_bool("reversible", d).unwrap_or(false);
     let rollback_action = r.opt_str("rollback_action", d);
+    // Checked here, with the file's other errors, not only once the action
+    // loads (whether the named action exists is the registry's check).
+    if reversible && rollback_action.is_none() {
+        d.push(
+            Diagnostic::error(
+                file,
+                root.pos,
+                format!(
+                    "`{}` is `reversible: true` but names no `rollback_action`",
+                    name.as_ref().map_or("this action", |(n, _)| n.as_str())
+                ),
+            )
+            .with_help("add `rollback_action:` naming the inverse action"),
+        );
+    }
     if let Some((ra, pos)) = &rollback_action
         && !matches(&ACTION_NAME, ra)
     {
@@ -218,7 +245,7 @@ fn read_action(file: &Path, root: &Node, d: &mut Diagnostics) -> Option<ActionDe
         }
     }
 
-    let target_params = read_target_params(file, &mut r, &parameters, d);
+    let target_params = read_target_params(file, &mut r, &parameters, &declared, d);
     let tags = r.opt_str_list("tags", d).unwrap_or_default();
     let credentials = r.take("credentials").map(|n| n.value.to_json());
     let state_fields = r.take("state_fields").map(|n| n.value.to_json());
@@ -253,6 +280,7 @@ fn read_target_params(
     file: &Path,
     r: &mut MapReader<'_>,
     parameters: &[Parameter],
+    declared: &HashSet<String>,
     d: &mut Diagnostics,
 ) -> BTreeMap<Coordinate, String> {
     let mut out = BTreeMap::new();
@@ -272,6 +300,8 @@ fn read_target_params(
             continue;
         };
         match parameters.iter().find(|p| p.name == param) {
+            // Declared, but its own errors were reported: nothing to add.
+            None if declared.contains(&param) => {}
             None => d.push(
                 Diagnostic::error(file, pos, format!("`target_params.{coord}` names `{param}`, which is not a parameter of this action"))
                     .with_help("name one of the action's string parameters"),
