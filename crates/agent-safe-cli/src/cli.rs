@@ -107,6 +107,9 @@ pub(crate) enum Command {
     /// Print least-privilege Kubernetes RBAC for an agent, derived from the policies.
     #[command(after_help = RBAC_AFTER, long_about = RBAC_LONG)]
     Rbac(RbacArgs),
+    /// For a review: what a caller may do, on which targets, and when.
+    #[command(after_help = WHO_CAN_AFTER, long_about = WHO_CAN_LONG)]
+    WhoCan(WhoCanArgs),
     /// Run the seed scenario end to end on a fresh example project.
     #[command(after_help = DEMO_AFTER, long_about = DEMO_LONG)]
     Demo(DemoArgs),
@@ -1002,4 +1005,39 @@ impl clap::builder::TypedValueParser for ActionName {
             names.into_iter().map(clap::builder::PossibleValue::new),
         ))
     }
+}
+
+const WHO_CAN_LONG: &str = "\
+For a review of the policies: every callable action, on every inventory target
+it applies to, that the rules would allow or send to a human for CALLER (with
+the given roles and groups, as its signed tokens carry them), and when: an
+answer that holds only during a rule's time windows is shown with them, then
+the answer at every other time. Rules are walked in rank order as a check
+walks them; params are not considered (invalid params are always denied).
+Actions and targets the caller can never use are left out unless --all.";
+
+const WHO_CAN_AFTER: &str = "\
+Examples:
+  agent-safe who-can deploy-agent --roles deployer
+  agent-safe who-can ops-agent --all --output json
+
+Exit codes: 0 the report was printed, 2 no configuration or it does not load.";
+
+/// `who-can`.
+#[derive(Debug, Args)]
+pub(crate) struct WhoCanArgs {
+    /// The caller's agent id.
+    pub caller: String,
+    /// The caller's roles, comma-separated (as its signed tokens carry them).
+    #[arg(long, value_delimiter = ',', value_name = "ROLE,...")]
+    pub roles: Vec<String>,
+    /// The caller's groups, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "GROUP,...")]
+    pub groups: Vec<String>,
+    /// Also list the action/target pairs that are always denied.
+    #[arg(long)]
+    pub all: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
+    pub output: Format,
 }

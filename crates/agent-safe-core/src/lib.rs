@@ -6,6 +6,7 @@
 //! Layers: YAML files are parsed into a located tree ([`yaml`]), read into the
 //! typed model ([`model`]) by the strict loaders ([`load`], [`config`]), and
 //! compiled into an immutable snapshot that evaluates requests.
+pub mod access;
 pub mod approval;
 pub mod audit;
 pub mod config;

@@ -13,6 +13,7 @@ pub(crate) mod serve;
 pub(crate) mod tlog;
 pub(crate) mod token;
 pub(crate) mod validate;
+pub(crate) mod who_can;
 
 use clap::CommandFactory;
 

@@ -226,3 +226,123 @@ fn rbac_on_the_init_project_is_scoped_by_target() {
         );
     }
 }
+
+/// Issue 21: `who-can` on the scaffold, checked against real decisions: each
+/// outcome it reports for a deployer's restarts is what `check` answers at a
+/// time inside, and outside, the windows it names.
+#[test]
+fn who_can_agrees_with_real_checks_on_the_init_project() {
+    let p = fresh();
+    let (code, _, err) = init_in(&p);
+    assert_eq!(code, 0, "{err}");
+    let run = |args: &[&str]| {
+        let out = p.cmd(args).current_dir(&p.dir).output().unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8(out.stdout).unwrap(),
+        )
+    };
+    let (code, out) = run(&[
+        "who-can",
+        "deploy-agent",
+        "--roles",
+        "deployer",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let row = |action: &str, target: &str| -> Vec<(String, Option<String>, bool)> {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["action"] == action && r["target"] == target)
+            .unwrap_or_else(|| panic!("no row for {action} on {target}"))["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                (
+                    o["decision"].as_str().unwrap().to_owned(),
+                    o["rule"].as_str().map(str::to_owned),
+                    o["when"].is_array(),
+                )
+            })
+            .collect()
+    };
+    let prod = row("restart-deployment@1.0.0", "prod/api");
+    assert_eq!(
+        prod,
+        [
+            (
+                "allow".to_owned(),
+                Some("prod-maintenance-window-restart".to_owned()),
+                true
+            ),
+            (
+                "require_approval".to_owned(),
+                Some("prod-requires-approval".to_owned()),
+                false
+            ),
+        ]
+    );
+    let staging = row("restart-deployment@1.0.0", "staging/api");
+    assert_eq!(
+        staging[0].1.as_deref(),
+        Some("staging-nightly-refresh-freeze")
+    );
+    assert_eq!(staging[1].0, "allow");
+
+    let (_, token) = run(&[
+        "token",
+        "create",
+        "--agent-id",
+        "deploy-agent",
+        "--roles",
+        "deployer",
+    ]);
+    let token = token.trim().to_owned();
+    let check = |target: &str, ns: &str, name: &str, at: &str| {
+        let params = format!(r#"{{"namespace":"{ns}","deployment":"{name}"}}"#);
+        let (_, out) = run(&[
+            "check",
+            "restart-deployment",
+            "--target",
+            target,
+            "--caller",
+            &token,
+            "--params",
+            &params,
+            "--at",
+            at,
+            "--output",
+            "json",
+        ]);
+        let d: serde_json::Value = serde_json::from_str(&out).unwrap();
+        (
+            d["result"].as_str().unwrap().to_owned(),
+            d["policy_matched"].as_str().map(str::to_owned),
+        )
+    };
+    // Saturday 02:30 in London (UTC+0 in March): inside the window.
+    let inside = check("prod/api", "prod", "api", "2026-03-07T02:30:00Z");
+    assert_eq!(
+        (inside.0.as_str(), inside.1.clone()),
+        ("allow", prod[0].1.clone())
+    );
+    let outside = check("prod/api", "prod", "api", "2026-03-04T12:00:00Z");
+    assert_eq!(
+        (outside.0.as_str(), outside.1.clone()),
+        ("require_approval", prod[1].1.clone())
+    );
+    let night = check("staging/api", "staging", "api", "2026-03-04T23:00:00Z");
+    assert_eq!(
+        (night.0.as_str(), night.1.clone()),
+        ("deny", staging[0].1.clone())
+    );
+    let day = check("staging/api", "staging", "api", "2026-03-04T12:00:00Z");
+    assert_eq!(
+        (day.0.as_str(), day.1.clone()),
+        ("allow", staging[1].1.clone())
+    );
+}
