@@ -110,6 +110,9 @@ pub(crate) enum Command {
     /// For a review: what a caller may do, on which targets, and when.
     #[command(after_help = WHO_CAN_AFTER, long_about = WHO_CAN_LONG)]
     WhoCan(WhoCanArgs),
+    /// Rewrite policy files in one stable style (key order, indentation), comments kept.
+    #[command(after_help = FMT_AFTER, long_about = FMT_LONG)]
+    Fmt(FmtArgs),
     /// Run the seed scenario end to end on a fresh example project.
     #[command(after_help = DEMO_AFTER, long_about = DEMO_LONG)]
     Demo(DemoArgs),
@@ -1040,4 +1043,49 @@ pub(crate) struct WhoCanArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
     pub output: Format,
+}
+
+const FMT_LONG: &str = "\
+Rewrite policy files in one stable style, keeping every comment.
+
+The keys of each rule are put in the documented order (name, description,
+priority, match, decision, reason; actions, targets, callers, risk_classes,
+time_windows inside match), with two spaces per level, list dashes indented
+under their key, one blank line between rules, no trailing whitespace and one
+final newline. Formatting twice changes nothing.
+
+With no PATH, the policy files of the project (`policies:` in agent-safe.yaml)
+are formatted; a PATH is a policy file or a directory of them. A file that does
+not load is refused with its errors and nothing is written (exit 2). A file with
+a construct fmt does not rewrite (block scalars `|` `>`, anchors and aliases,
+flow collections or strings spanning lines, several documents, tabs, CRLF) is
+left exactly as it is, with a note. Every result is parsed again and must hold
+the same data and the same comments as the input, or it is not written.
+
+Files are replaced atomically (a temporary file renamed over the original). A
+symbolic link is followed: the file it points to is rewritten, the link stays.";
+
+const FMT_AFTER: &str = "\
+Examples:
+  agent-safe fmt                           # format the project's policy files
+  agent-safe fmt --check                   # in CI: exit 1 if a file is not formatted
+  agent-safe fmt --diff policies/10-staging.yaml
+
+Exit codes:
+  0  every file is formatted (or was just rewritten)
+  1  --check or --diff: some file would change; or a result failed the safety check
+  2  usage or configuration error, or a file that does not load (nothing written)";
+
+/// `fmt [PATH...] [--check] [--diff]`.
+#[derive(Debug, Args)]
+pub(crate) struct FmtArgs {
+    /// Policy files or directories (default: the project's `policies:`).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Write nothing; list the files that would change and exit 1 if any.
+    #[arg(long)]
+    pub check: bool,
+    /// Write nothing; print a unified diff of the changes and exit 1 if any.
+    #[arg(long)]
+    pub diff: bool,
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod diag;
 pub mod engine;
 pub mod facade;
+pub mod fmt;
 pub mod identity;
 pub mod json;
 pub mod k8s;

@@ -4,6 +4,7 @@ pub(crate) mod actions;
 pub(crate) mod audit;
 pub(crate) mod check;
 pub(crate) mod demo;
+pub(crate) mod fmt;
 pub(crate) mod init;
 pub(crate) mod policy_test;
 pub(crate) mod rbac;
