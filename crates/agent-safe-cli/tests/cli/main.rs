@@ -16,6 +16,7 @@ mod audit;
 mod audit_unwritable;
 mod check;
 mod demo;
+mod docs_cli;
 mod fmt;
 mod init;
 mod misc;
