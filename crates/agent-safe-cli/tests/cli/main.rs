@@ -17,6 +17,7 @@ mod audit_unwritable;
 mod check;
 mod demo;
 mod docs_cli;
+mod docs_sidecar;
 mod fmt;
 mod init;
 mod misc;
