@@ -325,22 +325,59 @@ fn policy_file() -> impl Strategy<Value = String> {
         any::<bool>(),
         any::<bool>(),
         comment(),
+        prop::collection::vec(prop::bool::weighted(0.1), 200),
+        prop::collection::vec(prop::bool::weighted(0.15), 200),
     )
-        .prop_map(|(rules, unit, dashes_indented, trailing_spaces, header)| {
-            let style = Style {
-                unit,
-                dashes_indented,
-                trailing_spaces,
-            };
-            let mut out = String::new();
-            render(
-                &G::Map(vec![("rules".into(), header, G::Seq(rules))]),
-                0,
-                style,
-                &mut out,
-            );
-            out
-        })
+        .prop_map(
+            |(rules, unit, dashes_indented, trailing_spaces, header, blanks, eols)| {
+                let style = Style {
+                    unit,
+                    dashes_indented,
+                    trailing_spaces,
+                };
+                let out = render_policy(&rules, &header, style);
+                // Blank lines anywhere, and end-of-line comments after values.
+                let mut mixed = String::new();
+                for (n, line) in out.lines().enumerate() {
+                    if blanks.get(n).copied().unwrap_or(false) {
+                        mixed.push('\n');
+                    }
+                    mixed.push_str(line.trim_end());
+                    let t = line.trim();
+                    let has_value = !t.starts_with('#') && !t.ends_with(':') && t != "-";
+                    if has_value && eols.get(n).copied().unwrap_or(false) {
+                        mixed.push_str(&format!("   # eol {n}"));
+                    }
+                    if line.ends_with(' ') {
+                        mixed.push_str("  ");
+                    }
+                    mixed.push('\n');
+                }
+                mixed
+            },
+        )
+}
+
+fn rules() -> impl Strategy<Value = (Vec<G>, Option<String>)> {
+    (
+        (1usize..=4).prop_flat_map(|n| (0..n).map(rule).collect::<Vec<_>>()),
+        comment(),
+    )
+}
+
+fn render_policy(rules: &[G], header: &Option<String>, style: Style) -> String {
+    let mut out = String::new();
+    render(
+        &G::Map(vec![(
+            "rules".into(),
+            header.clone(),
+            G::Seq(rules.to_vec()),
+        )]),
+        0,
+        style,
+        &mut out,
+    );
+    out
 }
 
 proptest! {
@@ -360,5 +397,19 @@ proptest! {
             let ind = l.len() - l.trim_start().len();
             prop_assert_eq!(ind % 2, 0, "{}", l);
         }
+    }
+
+    /// The style is the formatter's, not the author's: the same rules written
+    /// with any indentation and dash style format to the same text.
+    #[test]
+    fn the_same_rules_in_any_style_format_alike(
+        (rules, header) in rules(),
+        a in (prop::sample::select(vec![2usize, 3, 4]), any::<bool>(), any::<bool>()),
+        b in (prop::sample::select(vec![2usize, 3, 4]), any::<bool>(), any::<bool>()),
+    ) {
+        let style = |(unit, dashes_indented, trailing_spaces)| Style { unit, dashes_indented, trailing_spaces };
+        let x = render_policy(&rules, &header, style(a));
+        let y = render_policy(&rules, &header, style(b));
+        prop_assert_eq!(text(&x), text(&y));
     }
 }
