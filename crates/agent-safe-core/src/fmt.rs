@@ -346,8 +346,8 @@ fn key_line(text: &str) -> Option<(&str, &str)> {
     if !(after.is_empty() || after.starts_with(' ')) {
         return None;
     }
-    let mut chars = key.chars();
-    let first_ok = chars
+    let first_ok = key
+        .chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
     let rest_ok = key
@@ -654,5 +654,55 @@ fn emit_block_sorted(out: &mut String, entries: &mut [Entry], indent: usize, pat
             out.push('\n');
         }
         emit_entry(out, e, indent, path);
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn end_of_line_comments_are_found_outside_quotes_only() {
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("a   # c", "a", Some("# c")),
+            ("\"a # b\" # c", "\"a # b\"", Some("# c")),
+            ("'it''s # x'", "'it''s # x'", None),
+            ("[\"**\", b] #c", "[\"**\", b]", Some("#c")),
+            ("a#b", "a#b", None),
+            ("don't # c", "don't", Some("# c")),
+        ];
+        for (line, value, comment) in cases {
+            assert_eq!(split_comment(line), (*value, *comment), "{line}");
+        }
+    }
+
+    #[test]
+    fn the_safety_net_refuses_lost_data_comments_or_policy() {
+        let file = Path::new("p.yaml");
+        let good = "rules:\n  - name: a # c\n    decision: deny\n";
+        assert!(same_meaning(file, good, good).is_ok());
+        let cases: &[(&str, &str)] = &[
+            (
+                "rules:\n  - name: b # c\n    decision: deny\n",
+                "different data",
+            ),
+            ("rules:\n  - name: a\n    decision: deny\n", "comment"),
+            (
+                "rules:\n  - name: a # c\n  decision: deny\n",
+                "does not parse",
+            ),
+            (
+                "rules:\n  - name: a # c\n    decision: deny\n    reason: 1\n",
+                "different data",
+            ),
+        ];
+        for (after, what) in cases {
+            let why = same_meaning(file, good, after).unwrap_err();
+            assert!(why.contains(what), "{after}: {why}");
+        }
+        // The same data in another order is the same meaning.
+        let reordered = "rules:\n  - decision: deny\n    name: a # c\n";
+        assert!(same_meaning(file, good, reordered).is_ok());
     }
 }
