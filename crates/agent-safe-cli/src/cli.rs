@@ -110,7 +110,7 @@ pub(crate) enum Command {
     /// For a review: what a caller may do, on which targets, and when.
     #[command(after_help = WHO_CAN_AFTER, long_about = WHO_CAN_LONG)]
     WhoCan(WhoCanArgs),
-    /// Rewrite policy files in one stable style (key order, indentation), comments kept.
+    /// Rewrite policy files and the inventory in one stable style, comments kept.
     #[command(after_help = FMT_AFTER, long_about = FMT_LONG)]
     Fmt(FmtArgs),
     /// Run the seed scenario end to end on a fresh example project.
@@ -1046,16 +1046,19 @@ pub(crate) struct WhoCanArgs {
 }
 
 const FMT_LONG: &str = "\
-Rewrite policy files in one stable style, keeping every comment.
+Rewrite policy files and the inventory in one stable style, keeping every comment.
 
 The keys of each rule are put in the documented order (name, description,
 priority, match, decision, reason; actions, targets, callers, risk_classes,
-time_windows inside match), with two spaces per level, list dashes indented
-under their key, one blank line between rules, no trailing whitespace and one
-final newline. Formatting twice changes nothing.
+time_windows inside match), and those of each inventory target likewise (id,
+type, environment, sensitivity, owner, labels, cluster, namespace, name), with
+two spaces per level, list dashes indented under their key, one blank line
+between rules, no trailing whitespace and one final newline. Formatting twice
+changes nothing.
 
-With no PATH, the policy files of the project (`policies:` in agent-safe.yaml)
-are formatted; a PATH is a policy file or a directory of them. A file that does
+With no PATH, the project's policy files and inventory (`policies:` and
+`inventory:` in agent-safe.yaml) are formatted; a PATH is a file or a directory
+of them (a file whose top-level key is `targets:` is an inventory). A file that does
 not load is refused with its errors and nothing is written (exit 2). A file with
 a construct fmt does not rewrite (block scalars `|` `>`, anchors and aliases,
 flow collections or strings spanning lines, several documents, tabs, CRLF) is
@@ -1067,7 +1070,7 @@ symbolic link is followed: the file it points to is rewritten, the link stays.";
 
 const FMT_AFTER: &str = "\
 Examples:
-  agent-safe fmt                           # format the project's policy files
+  agent-safe fmt                           # format the project's policies and inventory
   agent-safe fmt --check                   # in CI: exit 1 if a file is not formatted
   agent-safe fmt --diff policies/10-staging.yaml
 
@@ -1079,7 +1082,8 @@ Exit codes:
 /// `fmt [PATH...] [--check] [--diff]`.
 #[derive(Debug, Args)]
 pub(crate) struct FmtArgs {
-    /// Policy files or directories (default: the project's `policies:`).
+    /// Policy or inventory files, or directories (default: the project's
+    /// `policies:` and `inventory:`).
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Write nothing; list the files that would change and exit 1 if any.

@@ -1,4 +1,5 @@
-//! `agent-safe fmt`: policy files in one stable style, comments kept.
+//! `agent-safe fmt`: policy files (and the inventory) in one stable style,
+//! comments kept.
 //!
 //! No maintained Rust YAML library keeps comments through a parse and an
 //! emit, so the formatter works on the text. It first loads the file with
@@ -28,8 +29,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::diag::{ConfigError, Pos};
-use crate::load::{CALLER_KEYS, MATCH_KEYS, RULE_KEYS, TARGET_KEYS, WINDOW_KEYS};
-use crate::load::{SourceFile, parse_policy};
+use crate::load::{
+    CALLER_KEYS, INVENTORY_TARGET_KEYS, MATCH_KEYS, RULE_KEYS, TARGET_KEYS, WINDOW_KEYS,
+};
+use crate::load::{SourceFile, parse_inventory, parse_policy};
 
 /// What formatting one file gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,17 +55,66 @@ pub enum Formatted {
     },
 }
 
+/// The kinds of file `fmt` formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// A policy file (`rules:`).
+    Policy,
+    /// The inventory (`targets:`): 2-space style and the documented key
+    /// order of a target; blank lines are kept as they are.
+    Inventory,
+}
+
+impl FileKind {
+    /// The kind of `src` by its top-level key: `targets:` is an inventory,
+    /// anything else is read as a policy file.
+    pub fn of(src: &str) -> FileKind {
+        match crate::yaml::parse(Path::new(""), src).map(|n| n.value) {
+            Ok(crate::yaml::Value::Map(entries))
+                if entries.iter().any(|(k, _)| k.name == "targets") =>
+            {
+                FileKind::Inventory
+            }
+            _ => FileKind::Policy,
+        }
+    }
+
+    fn load(self, file: &Path, text: &str) -> Result<(), ConfigError> {
+        let src = SourceFile {
+            path: file.to_path_buf(),
+            text: text.to_owned(),
+        };
+        match self {
+            FileKind::Policy => parse_policy(&src).map(drop),
+            FileKind::Inventory => parse_inventory(&src).map(drop),
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            FileKind::Policy => "a policy file",
+            FileKind::Inventory => "an inventory file",
+        }
+    }
+}
+
 /// Formats the policy file `src` (read from `file`, used in messages).
 ///
 /// # Errors
 ///
 /// The file's diagnostics when it does not load as a policy file.
 pub fn format_policy(file: &Path, src: &str) -> Result<Formatted, ConfigError> {
-    parse_policy(&SourceFile {
-        path: file.to_path_buf(),
-        text: src.to_owned(),
-    })?;
-    let out = match rewrite(src) {
+    format_file(FileKind::Policy, file, src)
+}
+
+/// Formats `src` (read from `file`, used in messages) as a file of `kind`.
+///
+/// # Errors
+///
+/// The file's diagnostics when it does not load as that kind of file.
+pub fn format_file(kind: FileKind, file: &Path, src: &str) -> Result<Formatted, ConfigError> {
+    kind.load(file, src)?;
+    let out = match rewrite(kind, src) {
         Ok(out) => out,
         Err(Unhandled { line, why }) => {
             return Ok(Formatted::LeftAsIs {
@@ -74,14 +126,14 @@ pub fn format_policy(file: &Path, src: &str) -> Result<Formatted, ConfigError> {
     if out == src {
         return Ok(Formatted::Text(out));
     }
-    match same_meaning(file, src, &out) {
+    match same_meaning(kind, file, src, &out) {
         Ok(()) => Ok(Formatted::Text(out)),
         Err(why) => Ok(Formatted::Refused { why }),
     }
 }
 
-/// The safety net: same data, still a policy file, same comments.
-fn same_meaning(file: &Path, before: &str, after: &str) -> Result<(), String> {
+/// The safety net: same data, still loads as its kind, same comments.
+fn same_meaning(kind: FileKind, file: &Path, before: &str, after: &str) -> Result<(), String> {
     let parse = |s: &str| crate::yaml::parse(file, s).map(|n| n.value.to_json());
     match (parse(before), parse(after)) {
         (Ok(a), Ok(b)) if a == b => {}
@@ -89,17 +141,15 @@ fn same_meaning(file: &Path, before: &str, after: &str) -> Result<(), String> {
         (_, Err(e)) => return Err(format!("the formatted file does not parse: {}", e.message)),
         (Err(e), _) => return Err(format!("the file does not parse: {}", e.message)),
     }
-    if let Err(e) = parse_policy(&SourceFile {
-        path: file.to_path_buf(),
-        text: after.to_owned(),
-    }) {
+    if let Err(e) = kind.load(file, after) {
         let first = e
             .diagnostics
             .first()
             .map(|d| d.message.clone())
             .unwrap_or_default();
         return Err(format!(
-            "the formatted file does not load as a policy file: {first}"
+            "the formatted file does not load as {}: {first}",
+            kind.what()
         ));
     }
     if comments(before) != comments(after) {
@@ -483,7 +533,7 @@ fn classify(src: &str) -> Result<Vec<Line<'_>>, Unhandled> {
 }
 
 /// The whole rewrite: lines → tree → canonical text.
-fn rewrite(src: &str) -> Result<String, Unhandled> {
+fn rewrite(kind: FileKind, src: &str) -> Result<String, Unhandled> {
     let mut p = Parser {
         lines: classify(src)?,
         i: 0,
@@ -507,7 +557,7 @@ fn rewrite(src: &str) -> Result<String, Unhandled> {
     let tail: Vec<&Line<'_>> = p.lines.iter().skip(p.i).collect();
     let mut out = String::new();
     let mut root = root;
-    emit_block(&mut out, &mut root, 0, &[]);
+    emit_block(&mut out, &mut root, 0, &[], kind);
     let mut blank = false;
     for l in tail {
         match l {
@@ -527,13 +577,14 @@ fn rewrite(src: &str) -> Result<String, Unhandled> {
 }
 
 /// The canonical key order of the mapping at `path` (`[]` is a list item).
-fn key_order(path: &[&str]) -> Option<&'static [&'static str]> {
-    match path {
-        ["rules", "[]"] => Some(RULE_KEYS),
-        ["rules", "[]", "match"] => Some(MATCH_KEYS),
-        ["rules", "[]", "match", "targets"] => Some(TARGET_KEYS),
-        ["rules", "[]", "match", "callers"] => Some(CALLER_KEYS),
-        ["rules", "[]", "match", "time_windows", "[]"] => Some(WINDOW_KEYS),
+fn key_order(kind: FileKind, path: &[&str]) -> Option<&'static [&'static str]> {
+    match (kind, path) {
+        (FileKind::Policy, ["rules", "[]"]) => Some(RULE_KEYS),
+        (FileKind::Policy, ["rules", "[]", "match"]) => Some(MATCH_KEYS),
+        (FileKind::Policy, ["rules", "[]", "match", "targets"]) => Some(TARGET_KEYS),
+        (FileKind::Policy, ["rules", "[]", "match", "callers"]) => Some(CALLER_KEYS),
+        (FileKind::Policy, ["rules", "[]", "match", "time_windows", "[]"]) => Some(WINDOW_KEYS),
+        (FileKind::Inventory, ["targets", "[]"]) => Some(INVENTORY_TARGET_KEYS),
         _ => None,
     }
 }
@@ -552,8 +603,14 @@ fn emit_comments(out: &mut String, comments: &Comments, indent: usize) {
     }
 }
 
-fn emit_block(out: &mut String, entries: &mut [Entry], indent: usize, path: &[&str]) {
-    if let Some(order) = key_order(path) {
+fn emit_block(
+    out: &mut String,
+    entries: &mut [Entry],
+    indent: usize,
+    path: &[&str],
+    kind: FileKind,
+) {
+    if let Some(order) = key_order(kind, path) {
         entries.sort_by_key(|e| {
             e.key()
                 .and_then(|k| order.iter().position(|o| *o == k))
@@ -561,16 +618,16 @@ fn emit_block(out: &mut String, entries: &mut [Entry], indent: usize, path: &[&s
         });
     }
     // Rules are separated by one blank line.
-    let force_blank = path == ["rules"];
+    let force_blank = kind == FileKind::Policy && path == ["rules"];
     for (n, e) in entries.iter_mut().enumerate() {
         if n > 0 && (e.blank_before || force_blank) {
             out.push('\n');
         }
-        emit_entry(out, e, indent, path);
+        emit_entry(out, e, indent, path, kind);
     }
 }
 
-fn emit_entry(out: &mut String, e: &mut Entry, indent: usize, path: &[&str]) {
+fn emit_entry(out: &mut String, e: &mut Entry, indent: usize, path: &[&str], kind: FileKind) {
     emit_comments(out, &e.comments, indent);
     match &mut e.head {
         Head::Key {
@@ -588,12 +645,12 @@ fn emit_entry(out: &mut String, e: &mut Entry, indent: usize, path: &[&str]) {
             out.push('\n');
             let mut sub = path.to_vec();
             sub.push(key.as_str());
-            emit_block(out, children, indent + 2, &sub);
+            emit_block(out, children, indent + 2, &sub, kind);
         }
         Head::Item { rest, body } => {
             let mut sub = path.to_vec();
             sub.push("[]");
-            if let Some(order) = key_order(&sub) {
+            if let Some(order) = key_order(kind, &sub) {
                 body.sort_by_key(|e| {
                     e.key()
                         .and_then(|k| order.iter().position(|o| *o == k))
@@ -606,7 +663,7 @@ fn emit_entry(out: &mut String, e: &mut Entry, indent: usize, path: &[&str]) {
                 out.push_str("- ");
                 out.push_str(r);
                 out.push('\n');
-                emit_block_sorted(out, body, indent + 2, &sub);
+                emit_block_sorted(out, body, indent + 2, &sub, kind);
             } else if fold {
                 let Some((first, others)) = body.split_first_mut() else {
                     return;
@@ -630,30 +687,36 @@ fn emit_entry(out: &mut String, e: &mut Entry, indent: usize, path: &[&str]) {
                     out.push('\n');
                     let mut kpath = sub.clone();
                     kpath.push(key.as_str());
-                    emit_block(out, children, indent + 4, &kpath);
+                    emit_block(out, children, indent + 4, &kpath, kind);
                 }
                 for e in others.iter_mut() {
                     if e.blank_before {
                         out.push('\n');
                     }
-                    emit_entry(out, e, indent + 2, &sub);
+                    emit_entry(out, e, indent + 2, &sub, kind);
                 }
             } else {
                 push_indent(out, indent);
                 out.push_str("-\n");
-                emit_block_sorted(out, body, indent + 2, &sub);
+                emit_block_sorted(out, body, indent + 2, &sub, kind);
             }
         }
     }
 }
 
 /// Emits entries already in order (the item's keys were sorted above).
-fn emit_block_sorted(out: &mut String, entries: &mut [Entry], indent: usize, path: &[&str]) {
+fn emit_block_sorted(
+    out: &mut String,
+    entries: &mut [Entry],
+    indent: usize,
+    path: &[&str],
+    kind: FileKind,
+) {
     for (n, e) in entries.iter_mut().enumerate() {
         if n > 0 && e.blank_before {
             out.push('\n');
         }
-        emit_entry(out, e, indent, path);
+        emit_entry(out, e, indent, path, kind);
     }
 }
 
@@ -681,7 +744,7 @@ mod tests {
     fn the_safety_net_refuses_lost_data_comments_or_policy() {
         let file = Path::new("p.yaml");
         let good = "rules:\n  - name: a # c\n    decision: deny\n";
-        assert!(same_meaning(file, good, good).is_ok());
+        assert!(same_meaning(FileKind::Policy, file, good, good).is_ok());
         let cases: &[(&str, &str)] = &[
             (
                 "rules:\n  - name: b # c\n    decision: deny\n",
@@ -698,11 +761,11 @@ mod tests {
             ),
         ];
         for (after, what) in cases {
-            let why = same_meaning(file, good, after).unwrap_err();
+            let why = same_meaning(FileKind::Policy, file, good, after).unwrap_err();
             assert!(why.contains(what), "{after}: {why}");
         }
         // The same data in another order is the same meaning.
         let reordered = "rules:\n  - decision: deny\n    name: a # c\n";
-        assert!(same_meaning(file, good, reordered).is_ok());
+        assert!(same_meaning(FileKind::Policy, file, good, reordered).is_ok());
     }
 }

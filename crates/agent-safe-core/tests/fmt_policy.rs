@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use agent_safe_core::fmt::{Formatted, comments, format_policy};
+use agent_safe_core::fmt::{FileKind, Formatted, comments, format_file, format_policy};
 use agent_safe_core::registry::example_project;
 use proptest::prelude::*;
 
@@ -43,6 +43,25 @@ fn the_example_policies_are_already_formatted() {
         }
     }
     assert!(seen >= 3);
+}
+
+#[test]
+fn the_example_inventory_is_already_formatted_and_a_messy_one_is_not() {
+    let (_, inventory) = example_project()
+        .iter()
+        .find(|(p, _)| *p == "inventory.yaml")
+        .unwrap();
+    assert_eq!(FileKind::of(inventory), FileKind::Inventory);
+    let out = format_file(FileKind::Inventory, Path::new("inventory.yaml"), inventory).unwrap();
+    assert_eq!(out, Formatted::Text((*inventory).to_owned()));
+
+    let messy = "targets:\n- name: api   # the Deployment\n  namespace: staging\n  type: k8s-deployment\n  id: staging/api\n\n  environment: staging\n  sensitivity: internal\n";
+    let want = "targets:\n  - id: staging/api\n    type: k8s-deployment\n\n    environment: staging\n    sensitivity: internal\n    namespace: staging\n    name: api   # the Deployment\n";
+    assert_eq!(FileKind::of(messy), FileKind::Inventory);
+    let got = format_file(FileKind::Inventory, Path::new("inventory.yaml"), messy).unwrap();
+    assert_eq!(got, Formatted::Text(want.to_owned()));
+    // Read as a policy file, an inventory does not load.
+    assert!(format_policy(Path::new("inventory.yaml"), messy).is_err());
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! `fmt [PATH...] [--check] [--diff]`: policy files in one stable style.
+//! `fmt [PATH...] [--check] [--diff]`: policy files and the inventory in one
+//! stable style.
 //!
 //! The formatting itself is the core's (`agent_safe_core::fmt`); this
 //! command finds the files, reports, and writes atomically.
@@ -8,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use agent_safe_core::diag::ConfigError;
-use agent_safe_core::fmt::{Formatted, format_policy};
+use agent_safe_core::fmt::{FileKind, Formatted, format_file};
 use agent_safe_core::load::read_sources;
 
 use crate::cli::FmtArgs;
@@ -18,31 +19,42 @@ use crate::project::{Ctx, display_path};
 
 /// `fmt`.
 pub(crate) fn fmt(io: &mut Io, ctx: &Ctx, a: FmtArgs) -> CmdResult {
-    let paths = if a.paths.is_empty() {
+    // (file, kind): the project's policy files and inventory, or the named
+    // files, each read as an inventory when its top-level key is `targets:`.
+    let mut files = Vec::new();
+    if a.paths.is_empty() {
         let config = ctx.require_config("`agent-safe fmt` without a PATH")?;
-        match config.policies {
-            Some(p) => vec![p],
-            None => {
-                return Err(CliError::usage_help(
-                    "the configuration names no policy files (`policies:` is not set)",
-                    "set `policies:` in agent-safe.yaml, or name the files: `agent-safe fmt FILE...`",
-                ));
-            }
+        if config.policies.is_none() && config.inventory.is_none() {
+            return Err(CliError::usage_help(
+                "the configuration names no policy files or inventory (`policies:`, `inventory:`)",
+                "set them in agent-safe.yaml, or name the files: `agent-safe fmt FILE...`",
+            ));
+        }
+        if let Some(p) = &config.policies {
+            files.extend(read_sources(p)?.into_iter().map(|f| (f, FileKind::Policy)));
+        }
+        if let Some(p) = &config.inventory {
+            files.extend(
+                read_sources(p)?
+                    .into_iter()
+                    .map(|f| (f, FileKind::Inventory)),
+            );
         }
     } else {
-        a.paths
-    };
-    let mut files = Vec::new();
-    for p in &paths {
-        files.extend(read_sources(p)?);
+        for p in &a.paths {
+            for f in read_sources(p)? {
+                let kind = FileKind::of(&f.text);
+                files.push((f, kind));
+            }
+        }
     }
 
     // Format everything before writing anything: one file that does not load
     // stops the command with nothing written.
     let mut errors = Vec::new();
     let mut results = Vec::new();
-    for f in &files {
-        match format_policy(&f.path, &f.text) {
+    for (f, kind) in &files {
+        match format_file(*kind, &f.path, &f.text) {
             Ok(r) => results.push((f, r)),
             Err(e) => errors.extend(e.diagnostics),
         }

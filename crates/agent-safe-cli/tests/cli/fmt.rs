@@ -74,8 +74,32 @@ fn fmt_is_a_no_op_on_a_fresh_init_project() {
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = p.run(&["fmt"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.starts_with("0 files formatted"), "{out}");
+    assert_eq!(out, "0 files formatted, 4 already formatted\n");
     assert_eq!(policy_files(&p), before);
+}
+
+#[test]
+fn the_inventory_is_formatted_too() {
+    let p = init_project();
+    let before = p.read("inventory.yaml");
+    let messy = before.replacen(
+        "  - id: staging/api\n    type: k8s-deployment\n",
+        "  - type: k8s-deployment     \n    id: staging/api\n",
+        1,
+    );
+    assert_ne!(messy, before);
+    p.write("inventory.yaml", &messy);
+    let (code, out, err) = p.run(&["fmt", "--check"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.starts_with("would reformat inventory.yaml\n"), "{out}");
+    // Named explicitly, it is recognised by its `targets:` key.
+    let (code, out, err) = p.run(&["fmt", "inventory.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        out,
+        "formatted inventory.yaml\n1 file formatted, 0 already formatted\n"
+    );
+    assert_eq!(p.read("inventory.yaml"), before);
 }
 
 #[test]

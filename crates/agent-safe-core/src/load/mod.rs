@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 pub use action::{parse_action, parse_action_json};
 pub use inventory::{load_inventory, parse_inventory};
 pub use policy::{load_policies, parse_policy};
-// The key orders `fmt` writes rules in: the loader's, which the docs follow.
+// The key orders `fmt` writes in: the loaders', which the docs follow.
+pub(crate) use inventory::TARGET_KEYS as INVENTORY_TARGET_KEYS;
 pub(crate) use policy::{CALLER_KEYS, MATCH_KEYS, RULE_KEYS, TARGET_KEYS, WINDOW_KEYS};
 
 use crate::diag::{ConfigError, Diagnostic, Diagnostics, Pos};
