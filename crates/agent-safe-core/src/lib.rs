@@ -23,6 +23,7 @@ pub mod params;
 pub mod plan;
 pub mod rbac;
 pub mod registry;
+pub mod replay;
 pub mod yaml;
 
 pub use approval::{ApprovalError, ApprovalReceipt, ApprovalRequest};
