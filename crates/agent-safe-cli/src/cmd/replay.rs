@@ -29,16 +29,6 @@ pub(crate) fn replay(io: &mut Io, ctx: &Ctx, a: ReplayArgs) -> CmdResult {
         config.inventory = Some(p.clone());
     }
     let candidate = Snapshot::load(&config).map_err(CliError::Config)?;
-    let paths: Vec<PathBuf> = if a.logs.is_empty() {
-        super::audit::configured_files(ctx, "`agent-safe replay` without LOG")?
-    } else {
-        for p in &a.logs {
-            if !p.exists() {
-                return Err(CliError::usage(format!("`{}` does not exist", p.display())));
-            }
-        }
-        a.logs.clone()
-    };
     let now = jiff::Timestamp::now();
     let filter = EventFilter {
         kind: None,
@@ -56,6 +46,16 @@ pub(crate) fn replay(io: &mut Io, ctx: &Ctx, a: ReplayArgs) -> CmdResult {
             .as_deref()
             .map(|s| time_bound("--until", s, now))
             .transpose()?,
+    };
+    let paths: Vec<PathBuf> = if a.logs.is_empty() {
+        super::audit::configured_files(ctx, "`agent-safe replay` without LOG")?
+    } else {
+        for p in &a.logs {
+            if !p.exists() {
+                return Err(CliError::usage(format!("`{}` does not exist", p.display())));
+            }
+        }
+        a.logs.clone()
     };
     let started = Instant::now();
     let mut write_error = None;
