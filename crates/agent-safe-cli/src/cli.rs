@@ -435,10 +435,11 @@ Examples:
   agent-safe test tests/10-staging.yaml
   agent-safe test --run 'staging|prod'   # only the cases whose name matches
   agent-safe test --output junit > policy-tests.xml
+  agent-safe test --coverage --min-coverage 100   # every rule must decide a case
   agent-safe schema tests > tests.schema.json   # for editor completion
 
-Exit codes: 0 every case passed, 1 a case failed or no case was found,
-2 a malformed test file or configuration.";
+Exit codes: 0 every case passed, 1 a case failed, no case was found, or the
+coverage is below --min-coverage, 2 a malformed test file or configuration.";
 
 /// `test`.
 #[derive(Debug, Args)]
@@ -448,6 +449,13 @@ pub(crate) struct TestArgs {
     /// Run only the cases whose name matches this regular expression.
     #[arg(long, value_name = "PATTERN")]
     pub run: Option<String>,
+    /// Report, per rule, how many cases it decided, whether it matched but
+    /// never won, or never matched.
+    #[arg(long)]
+    pub coverage: bool,
+    /// Exit 1 when fewer than PCT percent of the rules decide a case (implies --coverage).
+    #[arg(long, value_name = "PCT")]
+    pub min_coverage: Option<f64>,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = TestFormat::Text)]
     pub output: TestFormat,

@@ -10,6 +10,7 @@ pub mod access;
 pub mod approval;
 pub mod audit;
 pub mod config;
+pub mod coverage;
 pub mod diag;
 pub mod engine;
 pub mod facade;

@@ -78,6 +78,11 @@ fn the_changing_policies_guide_runs_as_written() {
         "{stdout}"
     );
     assert!(stdout.contains("49 passed, 0 failed"), "{stdout}");
+    assert!(
+        stdout
+            .contains("coverage: 11 of 11 rules decided a case (100.0%) (--min-coverage 100%: ok)"),
+        "{stdout}"
+    );
     let first: serde_json::Value = serde_json::from_str(
         std::fs::read_to_string(dir.join("replay.jsonl"))
             .unwrap()

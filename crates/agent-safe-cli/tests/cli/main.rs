@@ -15,6 +15,7 @@
 mod audit;
 mod audit_unwritable;
 mod check;
+mod coverage;
 mod demo;
 mod guide;
 mod init;
