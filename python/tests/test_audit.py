@@ -93,7 +93,7 @@ def test_verify_report_is_the_cli_json(
     elif tamper == "junk-only":
         lines = ["twenty-seven bytes of junk!"]
     else:
-        lines[1] = lines[1].replace(',"v":1}', ',"v":1 }')
+        lines[1] = lines[1].replace(',"v":2}', ',"v":2 }')
     log.write_text("".join(lines))
     for accept in (False, True):
         flags = ["--accept-torn-tail"] if accept else []

@@ -113,6 +113,9 @@ pub(crate) enum Command {
     /// Rewrite policy files and the inventory in one stable style, comments kept.
     #[command(after_help = FMT_AFTER, long_about = FMT_LONG)]
     Fmt(FmtArgs),
+    /// Re-decide the logged decisions under a candidate policy, before enforcing it.
+    #[command(after_help = REPLAY_AFTER, long_about = REPLAY_LONG)]
+    Replay(ReplayArgs),
     /// Run the seed scenario end to end on a fresh example project.
     #[command(after_help = DEMO_AFTER, long_about = DEMO_LONG)]
     Demo(DemoArgs),
@@ -435,10 +438,11 @@ Examples:
   agent-safe test tests/10-staging.yaml
   agent-safe test --run 'staging|prod'   # only the cases whose name matches
   agent-safe test --output junit > policy-tests.xml
+  agent-safe test --coverage --min-coverage 100   # every rule must decide a case
   agent-safe schema tests > tests.schema.json   # for editor completion
 
-Exit codes: 0 every case passed, 1 a case failed or no case was found,
-2 a malformed test file or configuration.";
+Exit codes: 0 every case passed, 1 a case failed, no case was found, or the
+coverage is below --min-coverage, 2 a malformed test file or configuration.";
 
 /// `test`.
 #[derive(Debug, Args)]
@@ -448,6 +452,13 @@ pub(crate) struct TestArgs {
     /// Run only the cases whose name matches this regular expression.
     #[arg(long, value_name = "PATTERN")]
     pub run: Option<String>,
+    /// Report, per rule, how many cases it decided, whether it matched but
+    /// never won, or never matched.
+    #[arg(long)]
+    pub coverage: bool,
+    /// Exit 1 when fewer than PCT percent of the rules decide a case (implies --coverage).
+    #[arg(long, value_name = "PCT")]
+    pub min_coverage: Option<f64>,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = TestFormat::Text)]
     pub output: TestFormat,
@@ -1092,4 +1103,80 @@ pub(crate) struct FmtArgs {
     /// Write nothing; print a unified diff of the changes and exit 1 if any.
     #[arg(long)]
     pub diff: bool,
+}
+
+const REPLAY_LONG: &str = "\
+Re-decide every logged decision under a candidate policy, to see what a change
+would do before it is enforced. Each decision event is asked again of the
+candidate: the same action (by name), target, params and caller, evaluated at
+the time it was first evaluated. A caller identified by a verified token is
+re-used with the roles and groups the event recorded; a plain id or an
+anonymous caller is resolved again under the candidate's identity settings.
+Events of schema v1 recorded no roles or groups: they are re-decided with the
+caller id only, counted, and flagged.
+
+The candidate is the configuration (--config, or the one found as usual) with
+its policies replaced by --policies and its inventory by --inventory, when
+given. LOG is a log file or a directory of rotated files (default: the
+configured audit log). The log is only read, event by event (constant memory);
+replay writes no audit log and no other file.
+
+The text output is a summary (decisions logged and decided by the candidate,
+each path from an old rule to a new one) and the changed decisions;
+--output json prints one JSON object per changed decision, then one with the
+summary.";
+
+const REPLAY_AFTER: &str = "\
+Examples:
+  agent-safe replay --policies candidate-policies/ --since 7d
+  agent-safe replay audit/ --config candidate.yaml --fail-on widen
+  agent-safe replay --policies candidate-policies/ --action drain-node --output json
+
+Exit codes: 0 replayed (and nothing that --fail-on names happened), 1 --fail-on
+widen: a decision moved toward ALLOW (DENY→ALLOW, REQUIRE_APPROVAL→ALLOW,
+DENY→REQUIRE_APPROVAL), or --fail-on change: any decision changed, or the log
+cannot be read; 2 no configuration, a candidate that does not load, bad flags.";
+
+/// `replay`.
+#[derive(Debug, Args)]
+pub(crate) struct ReplayArgs {
+    /// Audit log files or directories (default: the configured audit log).
+    #[arg(value_name = "LOG")]
+    pub logs: Vec<PathBuf>,
+    /// The candidate policies (a file or directory), in place of the configured ones.
+    #[arg(long, value_name = "PATH")]
+    pub policies: Option<PathBuf>,
+    /// The candidate inventory, in place of the configured one.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Exit 1 when a decision widens toward ALLOW (`widen`) or changes at all (`change`).
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub fail_on: Option<FailOn>,
+    /// Only events logged at or after this time: RFC 3339, or a span back from now (7d, 12h, 30m).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only events logged at or before this time: RFC 3339, or a span back from now.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Only this action.
+    #[arg(long, value_name = "NAME")]
+    pub action: Option<String>,
+    /// Only this caller (agent id).
+    #[arg(long, value_name = "ID")]
+    pub caller: Option<String>,
+    /// How many changed decisions the text output lists.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub max_shown: usize,
+    /// Output format (json: one object per changed decision, then the summary).
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+}
+
+/// `replay --fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FailOn {
+    /// A decision moved toward ALLOW.
+    Widen,
+    /// Any decision changed.
+    Change,
 }

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::audit::{
-    AppendReceipt, AuditConfig, AuditError, AuditLog, Durability, EventKind, NewEvent, Rotation,
+    AppendReceipt, AuditConfig, AuditError, AuditLog, CallerIdentity, CallerMethod, Durability,
+    EventKind, NewEvent, Rotation,
 };
 use crate::config::{Config, DurabilitySetting, discover, load_config};
 use crate::diag::{ConfigError, Diagnostic, Pos};
@@ -249,15 +250,15 @@ impl AgentSafe {
         let correlation = match correlation_id(req.correlation_id.as_deref()) {
             Ok(c) => c,
             Err(reason) => {
-                let mut d = self.evaluate(req, at);
-                deny_with(&mut d, reason);
-                d.correlation_id = None;
-                return self.log(req, d, at, None);
+                let mut e = self.evaluate(req, at);
+                deny_with(&mut e.decision, reason);
+                e.decision.correlation_id = None;
+                return self.log(req, e, at, None);
             }
         };
-        let mut d = self.evaluate(req, at);
-        d.correlation_id = Some(correlation);
-        self.log(req, d, at, None)
+        let mut e = self.evaluate(req, at);
+        e.decision.correlation_id = Some(correlation);
+        self.log(req, e, at, None)
     }
 
     /// Checks every step of a plan under one correlation id, logging each
@@ -286,14 +287,14 @@ impl AgentSafe {
         };
         let mut out = Vec::with_capacity(steps.len());
         for (i, step) in steps.iter().enumerate() {
-            let mut d = self.evaluate(step, at);
+            let mut e = self.evaluate(step, at);
             if let Some(reason) = &bad {
-                deny_with(&mut d, reason.clone());
+                deny_with(&mut e.decision, reason.clone());
             }
-            d.correlation_id = Some(correlation.clone());
+            e.decision.correlation_id = Some(correlation.clone());
             let index = u32::try_from(i).unwrap_or(u32::MAX);
-            d.plan_step = Some(index);
-            out.push(self.log(step, d, at, Some(index)));
+            e.decision.plan_step = Some(index);
+            out.push(self.log(step, e, at, Some(index)));
         }
         let result = if out.is_empty() {
             DecisionResult::Deny
@@ -310,12 +311,39 @@ impl AgentSafe {
         }
     }
 
-    fn evaluate(&self, req: &CheckRequest, at: Option<Timestamp>) -> Decision {
+    fn evaluate(&self, req: &CheckRequest, at: Option<Timestamp>) -> Evaluated {
         let snap = self.snapshot.load();
-        let caller = match (&req.verified_caller, req.caller.as_deref()) {
-            (Some(c), _) => CallerInput::Verified(c),
-            (None, Some(raw)) if !raw.is_empty() => CallerInput::Raw(raw),
-            _ => CallerInput::Anonymous,
+        let now = Timestamp::now();
+        // The caller is resolved here (once) so the audit event can record
+        // how it was identified and its verified roles and groups; a caller
+        // that is refused goes to the engine as given, which denies it with
+        // the cause.
+        let resolved;
+        let (caller, identity) = match (&req.verified_caller, req.caller.as_deref()) {
+            (Some(c), _) => (
+                CallerInput::Verified(c),
+                caller_identity(c, CallerMethod::Host, None),
+            ),
+            (None, Some(raw)) if !raw.is_empty() => {
+                match crate::identity::resolve_caller(&snap.identity, Some(raw), now.as_second()) {
+                    Ok(Some(c)) => {
+                        resolved = c;
+                        let identity = if resolved.signed {
+                            caller_identity(
+                                &resolved,
+                                CallerMethod::Token,
+                                crate::identity::token_kid(raw),
+                            )
+                        } else {
+                            caller_identity(&resolved, CallerMethod::Id, None)
+                        };
+                        (CallerInput::Verified(&resolved), identity)
+                    }
+                    Ok(None) => (CallerInput::Raw(raw), anonymous_identity()),
+                    Err(_) => (CallerInput::Raw(raw), rejected_identity()),
+                }
+            }
+            _ => (CallerInput::Anonymous, anonymous_identity()),
         };
         let request = Request {
             action: &req.action,
@@ -324,16 +352,34 @@ impl AgentSafe {
             params: req.params.as_ref(),
             explain: req.explain,
         };
-        snap.evaluate(&request, Timestamp::now(), at)
+        let decision = snap.evaluate(&request, now, at);
+        // An anonymous caller refused by `require_signed` is recorded as such.
+        let identity = if identity.method == CallerMethod::Anonymous
+            && decision.reason.starts_with("caller rejected:")
+        {
+            rejected_identity()
+        } else {
+            identity
+        };
+        Evaluated {
+            decision,
+            identity,
+            snapshot: snap.digest.clone(),
+        }
     }
 
     fn log(
         &self,
         req: &CheckRequest,
-        mut d: Decision,
+        e: Evaluated,
         at: Option<Timestamp>,
         step: Option<u32>,
     ) -> Decision {
+        let Evaluated {
+            decision: mut d,
+            identity,
+            snapshot,
+        } = e;
         let Some(audit) = &self.audit else {
             if let Some(cause) = &self.audit_unavailable {
                 deny_with(
@@ -372,6 +418,9 @@ impl AgentSafe {
             context: loggable(req.context.clone().unwrap_or(Json::Null)),
             evaluated_at: at.map(format_ts),
             plan_step: step,
+            caller_identity: Some(identity),
+            snapshot,
+            shadow: None,
         };
         match audit.append(ev) {
             Ok(receipt) => d.audit_id = Some(receipt.event_id),
@@ -442,6 +491,38 @@ pub struct Approval {
     pub approved: bool,
     /// Why.
     pub comment: Option<String>,
+}
+
+/// A decision with what its audit event records besides it.
+struct Evaluated {
+    decision: Decision,
+    identity: CallerIdentity,
+    snapshot: Option<String>,
+}
+
+fn caller_identity(c: &Caller, method: CallerMethod, kid: Option<String>) -> CallerIdentity {
+    CallerIdentity {
+        method,
+        kid,
+        roles: c.roles.clone(),
+        groups: c.groups.clone(),
+    }
+}
+
+fn anonymous_identity() -> CallerIdentity {
+    CallerIdentity {
+        method: CallerMethod::Anonymous,
+        kid: None,
+        roles: Vec::new(),
+        groups: Vec::new(),
+    }
+}
+
+fn rejected_identity() -> CallerIdentity {
+    CallerIdentity {
+        method: CallerMethod::Rejected,
+        ..anonymous_identity()
+    }
 }
 
 fn deny_with(d: &mut Decision, reason: String) {

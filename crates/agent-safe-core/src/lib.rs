@@ -10,6 +10,7 @@ pub mod access;
 pub mod approval;
 pub mod audit;
 pub mod config;
+pub mod coverage;
 pub mod diag;
 pub mod engine;
 pub mod facade;
@@ -24,6 +25,7 @@ pub mod params;
 pub mod plan;
 pub mod rbac;
 pub mod registry;
+pub mod replay;
 pub mod yaml;
 
 pub use approval::{ApprovalError, ApprovalReceipt, ApprovalRequest};

@@ -73,7 +73,7 @@ fn each_line_is_jcs_and_hash_is_sha256_of_jcs_without_hash() {
         assert_eq!(hex::encode(Sha256::digest(&jcs)), hash);
         assert_eq!(value["prev_hash"], json!(prev));
         assert_eq!(value["seq"], json!(i + 1));
-        assert_eq!(value["v"], json!(1));
+        assert_eq!(value["v"], json!(2));
         // Every schema key is present, absent values as null.
         for key in [
             "action",
@@ -92,6 +92,9 @@ fn each_line_is_jcs_and_hash_is_sha256_of_jcs_without_hash() {
             "plan_step",
             "recovery",
             "rotation",
+            "caller_identity",
+            "snapshot",
+            "shadow",
         ] {
             assert!(value.get(key).is_some(), "{key} missing in line {}", i + 1);
         }

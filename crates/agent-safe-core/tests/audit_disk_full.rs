@@ -23,7 +23,9 @@ const CHILD_ENV: &str = "AUDIT_DISK_FULL_CHILD";
 
 fn big_event(i: u64) -> agent_safe_core::audit::NewEvent {
     let mut ev = event(i);
-    ev.params = json!({"blob": "x".repeat(700), "i": i});
+    // Sized so that six lines (schema v2) nearly fill the 8 KiB limit: what
+    // is left cannot hold a recovery event either.
+    ev.params = json!({"blob": "x".repeat(650), "i": i});
     ev
 }
 

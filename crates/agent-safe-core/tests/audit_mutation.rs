@@ -375,7 +375,7 @@ fn duplicate_keys_and_non_canonical_text_are_caught() {
             "seq in exponent form",
             line.replacen(&format!("\"seq\":{seq}"), &format!("\"seq\":{seq}e0"), 1),
         ),
-        ("v as 1.0", line.replacen("\"v\":1}", "\"v\":1.0}", 1)),
+        ("v as 2.0", line.replacen("\"v\":2}", "\"v\":2.0}", 1)),
         (
             "ratio in exponent form",
             line.replacen("\"ratio\":0.5", "\"ratio\":5e-1", 1),
@@ -414,7 +414,7 @@ fn duplicate_keys_and_non_canonical_text_are_caught() {
         ),
         (
             "unknown field",
-            line.replacen(",\"v\":1}", ",\"v\":1,\"w\":2}", 1),
+            line.replacen(",\"v\":2}", ",\"v\":2,\"w\":2}", 1),
         ),
         ("missing field", missing),
         (

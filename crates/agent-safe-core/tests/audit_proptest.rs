@@ -109,6 +109,23 @@ fn new_event() -> impl Strategy<Value = NewEvent> {
                     plan_step,
                 ),
             )| NewEvent {
+                // The v2 fields, drawn from the same arbitrary text (any
+                // string must round-trip in them too).
+                caller_identity: caller
+                    .as_ref()
+                    .map(|c| agent_safe_core::audit::CallerIdentity {
+                        method: agent_safe_core::audit::CallerMethod::Token,
+                        kid: reason.clone(),
+                        roles: vec![c.clone()],
+                        groups: action.iter().cloned().collect(),
+                    }),
+                snapshot: decision.clone(),
+                shadow: policy_matched
+                    .clone()
+                    .map(|p| agent_safe_core::audit::ShadowInfo {
+                        decision: p,
+                        policy_matched: reason.clone(),
+                    }),
                 kind,
                 action,
                 action_version,

@@ -44,7 +44,7 @@ fn configured_log(ctx: &Ctx, what: &str) -> Result<PathBuf, CliError> {
 
 /// The files of the configured log (rotated ones first), or an error when
 /// nothing has been logged yet.
-fn configured_files(ctx: &Ctx, what: &str) -> Result<Vec<PathBuf>, CliError> {
+pub(crate) fn configured_files(ctx: &Ctx, what: &str) -> Result<Vec<PathBuf>, CliError> {
     let active = configured_log(ctx, what)?;
     let dir_missing = active
         .parent()

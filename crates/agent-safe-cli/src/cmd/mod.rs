@@ -9,6 +9,7 @@ pub(crate) mod init;
 pub(crate) mod policy_test;
 pub(crate) mod rbac;
 pub(crate) mod registry;
+pub(crate) mod replay;
 pub(crate) mod schema;
 pub(crate) mod serve;
 pub(crate) mod tlog;

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use agent_safe_core::AgentSafe;
+use agent_safe_core::coverage::{Coverage, CoverageCounter, RuleStatus};
 use agent_safe_core::diag::Diagnostics;
 use agent_safe_core::load::read_sources;
 
@@ -73,12 +74,29 @@ pub(crate) fn test(io: &mut Io, ctx: &Ctx, a: TestArgs) -> CmdResult {
         cases.retain(|c| re.is_match(&c.name));
     }
 
+    if let Some(pct) = a.min_coverage
+        && !(0.0..=100.0).contains(&pct)
+    {
+        return Err(CliError::usage_help(
+            format!("--min-coverage: `{pct}` is not a percentage"),
+            "give a number from 0 to 100, e.g. --min-coverage 90",
+        ));
+    }
+    let with_coverage = a.coverage || a.min_coverage.is_some();
+
     // Tests are not real checks: evaluate without the audit log.
     config.audit.enabled = false;
     let safe = AgentSafe::from_config(config)?;
+    let mut counter = with_coverage.then(|| CoverageCounter::new(&safe.snapshot()));
 
     let mut outcomes = Vec::with_capacity(cases.len());
     for case in &cases {
+        if let Some(c) = &mut counter {
+            // The trace says which rules matched, not only which one won.
+            let mut req = case.request.clone();
+            req.explain = true;
+            c.record(&safe.check_at(&req, case.at));
+        }
         outcomes.push(run_case(&safe, case));
         if a.output == TestFormat::Text {
             write_text_case(io, case, outcomes.last())?;
@@ -90,6 +108,11 @@ pub(crate) fn test(io: &mut Io, ctx: &Ctx, a: TestArgs) -> CmdResult {
     let passed = outcomes.iter().filter(|o| o.failure.is_none()).count();
     let failed = outcomes.len() - passed;
     let filtered_out = total - cases.len();
+    let coverage = counter.map(CoverageCounter::finish);
+    let below = match (&coverage, a.min_coverage) {
+        (Some(c), Some(min)) => c.percent < min,
+        _ => false,
+    };
     match a.output {
         TestFormat::Text => {
             let filtered = if filtered_out > 0 {
@@ -98,13 +121,17 @@ pub(crate) fn test(io: &mut Io, ctx: &Ctx, a: TestArgs) -> CmdResult {
                 String::new()
             };
             writeln!(io.out, "{passed} passed, {failed} failed{filtered}")?;
+            if let Some(c) = &coverage {
+                write_coverage(io, c, a.min_coverage)?;
+            }
         }
         TestFormat::Json => {
             let report = JsonReport {
-                ok: failed == 0 && !cases.is_empty(),
+                ok: failed == 0 && !cases.is_empty() && !below,
                 passed,
                 failed,
                 filtered_out,
+                coverage: coverage.as_ref(),
                 cases: cases
                     .iter()
                     .zip(&outcomes)
@@ -143,7 +170,50 @@ pub(crate) fn test(io: &mut Io, ctx: &Ctx, a: TestArgs) -> CmdResult {
             a.run.as_deref().unwrap_or_default()
         )));
     }
-    Ok(if failed == 0 { exit::OK } else { exit::FAILURE })
+    Ok(if failed == 0 && !below {
+        exit::OK
+    } else {
+        exit::FAILURE
+    })
+}
+
+fn write_coverage(io: &mut Io, c: &Coverage, min: Option<f64>) -> std::io::Result<()> {
+    writeln!(io.out)?;
+    let rows = c
+        .rules
+        .iter()
+        .map(|r| {
+            vec![
+                r.rule.clone(),
+                r.decided.to_string(),
+                r.matched.to_string(),
+                match r.status {
+                    RuleStatus::Decided => "decided".to_owned(),
+                    RuleStatus::MatchedNeverWon => "matched, never won".to_owned(),
+                    RuleStatus::NeverMatched => "never matched".to_owned(),
+                },
+                format!("{}:{}", r.file, r.line),
+            ]
+        })
+        .collect();
+    write!(
+        io.out,
+        "{}",
+        crate::output::table(
+            &["rule", "decided", "matched", "status", "defined at"],
+            rows
+        )
+    )?;
+    let verdict = match min {
+        Some(m) if c.percent < m => format!(" — below --min-coverage {m}%"),
+        Some(m) => format!(" (--min-coverage {m}%: ok)"),
+        None => String::new(),
+    };
+    writeln!(
+        io.out,
+        "coverage: {} of {} rules decided a case ({:.1}%){verdict}",
+        c.covered, c.total, c.percent
+    )
 }
 
 /// What running a case gave: the decision (with its rule trace when the
@@ -159,6 +229,9 @@ struct JsonReport<'a> {
     passed: usize,
     failed: usize,
     filtered_out: usize,
+    /// With --coverage: per rule, what the cases did with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coverage: Option<&'a Coverage>,
     cases: Vec<JsonCase<'a>>,
 }
 

@@ -151,7 +151,7 @@ fn audit_verify_json_kinds_are_snake_case() {
     // A space before the final `}` of line 2: not canonical.
     let log = p.read("audit/audit.jsonl");
     let mut lines: Vec<String> = log.lines().map(str::to_owned).collect();
-    lines[1] = lines[1].replacen(",\"v\":1}", ",\"v\":1 }", 1);
+    lines[1] = lines[1].replacen(",\"v\":2}", ",\"v\":2 }", 1);
     p.write("audit/audit.jsonl", &(lines.join("\n") + "\n"));
     snap!(
         p,

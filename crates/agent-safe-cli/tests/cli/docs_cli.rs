@@ -10,10 +10,17 @@ use std::process::Command;
 use crate::{Project, bin};
 
 /// Transcripts that are not run, and why.
-const NOT_RUN: &[(&str, &str)] = &[(
-    "$ agent-safe audit ",
-    "needs an audit log with particular events (edited, torn, checkpointed)",
-)];
+const NOT_RUN: &[(&str, &str)] = &[
+    (
+        "$ agent-safe audit ",
+        "needs an audit log with particular events (edited, torn, checkpointed)",
+    ),
+    (
+        "$ agent-safe replay ",
+        "needs a logged week and a candidate policy directory; the same flow runs \
+         in docs/CHANGING-POLICIES.md, whose blocks tests/cli/guide.rs runs",
+    ),
+];
 
 /// Files a transcript needs beyond the init project, found by a text the
 /// transcript contains.

@@ -24,7 +24,7 @@ use std::ops::Range;
 use serde_json::{Map, Number, Value};
 use sha2::{Digest, Sha256};
 
-use super::event::{EventKind, RecoveryInfo, RotationInfo, SCHEMA_VERSION};
+use super::event::{CallerIdentity, EventKind, RecoveryInfo, RotationInfo, ShadowInfo};
 
 /// The largest integer JSON numbers (IEEE doubles) carry exactly: 2^53−1.
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
@@ -61,6 +61,12 @@ pub enum CanonicalError {
 
 /// The fields of one line, borrowed from wherever they live.
 pub(crate) struct LineFields<'a> {
+    /// The schema version: v1 lines lack `caller_identity`, `shadow` and
+    /// `snapshot`; v2 lines always have them (null when absent).
+    pub v: u64,
+    pub caller_identity: Option<&'a CallerIdentity>,
+    pub snapshot: Option<&'a str>,
+    pub shadow: Option<&'a ShadowInfo>,
     pub seq: u64,
     pub event_id: &'a str,
     pub timestamp: &'a str,
@@ -121,6 +127,24 @@ fn write_line_inner(
     opt_str(out, f.action_version);
     out.extend_from_slice(b",\"caller\":");
     opt_str(out, f.caller);
+    let v2 = f.v >= 2;
+    if v2 {
+        out.extend_from_slice(b",\"caller_identity\":");
+        match f.caller_identity {
+            Some(c) => {
+                out.extend_from_slice(b"{\"groups\":");
+                str_array(out, &c.groups);
+                out.extend_from_slice(b",\"kid\":");
+                opt_str(out, c.kid.as_deref());
+                out.extend_from_slice(b",\"method\":\"");
+                out.extend_from_slice(c.method.as_str().as_bytes());
+                out.extend_from_slice(b"\",\"roles\":");
+                str_array(out, &c.roles);
+                out.push(b'}');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+    }
     out.extend_from_slice(b",\"context\":");
     write_value(out, f.context)?;
     out.extend_from_slice(b",\"correlation_id\":");
@@ -188,12 +212,27 @@ fn write_line_inner(
     }
     out.extend_from_slice(b",\"seq\":");
     safe_u64(out, f.seq)?;
+    if v2 {
+        out.extend_from_slice(b",\"shadow\":");
+        match f.shadow {
+            Some(sh) => {
+                out.extend_from_slice(b"{\"decision\":");
+                write_str(out, &sh.decision);
+                out.extend_from_slice(b",\"policy_matched\":");
+                opt_str(out, sh.policy_matched.as_deref());
+                out.push(b'}');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"snapshot\":");
+        opt_str(out, f.snapshot);
+    }
     out.extend_from_slice(b",\"target\":");
     opt_str(out, f.target);
     out.extend_from_slice(b",\"timestamp\":");
     write_str(out, f.timestamp);
     out.extend_from_slice(b",\"v\":");
-    write_u64(out, SCHEMA_VERSION);
+    write_u64(out, f.v);
     out.push(b'}');
     Ok(hash_start..hash_end)
 }
@@ -223,6 +262,17 @@ pub(crate) fn seal(out: &mut [u8], member: &Range<usize>) -> [u8; 64] {
         slot.copy_from_slice(&hex);
     }
     hex
+}
+
+fn str_array(out: &mut Vec<u8>, items: &[String]) {
+    out.push(b'[');
+    for (i, s) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, s);
+    }
+    out.push(b']');
 }
 
 fn opt_str(out: &mut Vec<u8>, s: Option<&str>) {

@@ -7,8 +7,71 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The version of the line schema, written as `v` in every event.
-pub const SCHEMA_VERSION: u64 = 1;
+/// The version of the line schema this build writes, as `v` in every event.
+///
+/// v2 added `caller_identity`, `snapshot` and `shadow` (so a decision can be
+/// re-decided by `agent-safe replay`); v1 lines have none of them. Readers
+/// and `verify` accept every version in [`SUPPORTED_VERSIONS`].
+pub const SCHEMA_VERSION: u64 = 2;
+
+/// Every line schema version this build reads and verifies.
+pub const SUPPORTED_VERSIONS: [u64; 2] = [1, 2];
+
+/// How the caller of a decision was identified (v2 `caller_identity.method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallerMethod {
+    /// A verified token (its header `kid`, if any, is recorded).
+    Token,
+    /// A plain, unsigned agent id.
+    Id,
+    /// No caller was given.
+    Anonymous,
+    /// A caller was given and refused (bad token, invalid id, unsigned
+    /// while `require_signed`); the decision is a `deny`.
+    Rejected,
+    /// A host verified the caller by other means (policy tests, an
+    /// identity passed in already resolved).
+    Host,
+}
+
+impl CallerMethod {
+    /// The name written in the line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallerMethod::Token => "token",
+            CallerMethod::Id => "id",
+            CallerMethod::Anonymous => "anonymous",
+            CallerMethod::Rejected => "rejected",
+            CallerMethod::Host => "host",
+        }
+    }
+}
+
+/// Who decided a check, as verified at the time (v2 `caller_identity`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallerIdentity {
+    /// How the caller was identified.
+    pub method: CallerMethod,
+    /// The token header's `kid` (only for `token`, when the header has one).
+    pub kid: Option<String>,
+    /// The verified roles (empty unless a token or the host gave some).
+    pub roles: Vec<String>,
+    /// The verified groups (empty unless a token or the host gave some).
+    pub groups: Vec<String>,
+}
+
+/// What a shadow (candidate) policy decided when it differs from the
+/// enforced decision (v2 `shadow`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowInfo {
+    /// The shadow decision (`allow` / `deny` / `require_approval`).
+    pub decision: String,
+    /// The shadow's winning rule, or null.
+    pub policy_matched: Option<String>,
+}
 
 /// `prev_hash` of the very first event of a log: 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -78,6 +141,13 @@ pub struct NewEvent {
     pub evaluated_at: Option<String>,
     /// Index of the step in a `check_plan`.
     pub plan_step: Option<u32>,
+    /// How the caller was identified, with its verified roles and groups
+    /// (decisions only).
+    pub caller_identity: Option<CallerIdentity>,
+    /// The digest of the loaded snapshot that decided (decisions only).
+    pub snapshot: Option<String>,
+    /// The shadow decision, when a shadow policy disagreed.
+    pub shadow: Option<ShadowInfo>,
 }
 
 impl NewEvent {
@@ -100,6 +170,9 @@ impl NewEvent {
             context: Value::Null,
             evaluated_at: None,
             plan_step: None,
+            caller_identity: None,
+            snapshot: None,
+            shadow: None,
         }
     }
 
@@ -168,11 +241,11 @@ pub struct RotationInfo {
     pub trigger: RotationTrigger,
 }
 
-/// One event as read back from the log (schema v1).
+/// One event as read back from the log (schema v1 or v2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditEvent {
-    /// Schema version (1).
+    /// Schema version (1 or 2).
     pub v: u64,
     /// 1, 2, 3, … across rotated files.
     pub seq: u64,
@@ -214,6 +287,15 @@ pub struct AuditEvent {
     pub recovery: Option<RecoveryInfo>,
     /// Present on `rotation` events only.
     pub rotation: Option<RotationInfo>,
+    /// See [`NewEvent::caller_identity`] (v2; absent from v1 lines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_identity: Option<CallerIdentity>,
+    /// See [`NewEvent::snapshot`] (v2; absent from v1 lines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+    /// See [`NewEvent::shadow`] (v2; absent from v1 lines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<ShadowInfo>,
     /// The previous event's `hash` (64 zeros for the first event).
     pub prev_hash: String,
     /// SHA-256 (lowercase hex) of the canonical line without `hash`.
@@ -258,6 +340,12 @@ pub(crate) struct EventRef<'a> {
     pub plan_step: Option<u32>,
     pub recovery: Option<RecoveryInfo>,
     pub rotation: Option<RotationInfo>,
+    #[serde(default)]
+    pub caller_identity: Option<CallerIdentity>,
+    #[serde(default, borrow)]
+    pub snapshot: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub shadow: Option<ShadowInfo>,
     #[serde(borrow)]
     pub prev_hash: Cow<'a, str>,
     #[serde(borrow)]
@@ -292,6 +380,9 @@ impl EventRef<'_> {
             plan_step: self.plan_step,
             recovery: self.recovery,
             rotation: self.rotation,
+            caller_identity: self.caller_identity,
+            snapshot: owned(self.snapshot),
+            shadow: self.shadow,
             prev_hash: self.prev_hash.into_owned(),
             hash: self.hash.into_owned(),
         }
@@ -299,6 +390,10 @@ impl EventRef<'_> {
 
     pub(crate) fn fields(&self) -> super::canon::LineFields<'_> {
         super::canon::LineFields {
+            v: self.v,
+            caller_identity: self.caller_identity.as_ref(),
+            snapshot: self.snapshot.as_deref(),
+            shadow: self.shadow.as_ref(),
             seq: self.seq,
             event_id: &self.event_id,
             timestamp: &self.timestamp,
@@ -329,6 +424,10 @@ impl AuditEvent {
     /// it is stored in the log.
     pub fn to_line(&self) -> Result<String, super::canon::CanonicalError> {
         let fields = super::canon::LineFields {
+            v: self.v,
+            caller_identity: self.caller_identity.as_ref(),
+            snapshot: self.snapshot.as_deref(),
+            shadow: self.shadow.as_ref(),
             seq: self.seq,
             event_id: &self.event_id,
             timestamp: &self.timestamp,

@@ -519,6 +519,10 @@ impl AuditLog {
         let active = self.active(st)?;
         let (seq, prev_hash) = next_link(active, None);
         let fields = LineFields {
+            v: super::event::SCHEMA_VERSION,
+            caller_identity: ev.caller_identity.as_ref(),
+            snapshot: ev.snapshot.as_deref(),
+            shadow: ev.shadow.as_ref(),
             seq,
             event_id,
             timestamp: ts,
@@ -569,6 +573,10 @@ impl AuditLog {
             EventKind::Recovery
         };
         let fields = LineFields {
+            v: super::event::SCHEMA_VERSION,
+            caller_identity: None,
+            snapshot: None,
+            shadow: None,
             seq,
             event_id,
             timestamp: ts,

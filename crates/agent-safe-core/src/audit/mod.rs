@@ -30,8 +30,8 @@ pub use checkpoint::{
 };
 pub use error::AuditError;
 pub use event::{
-    AuditEvent, EventKind, GENESIS_HASH, NewEvent, RecoveryInfo, RotationInfo, RotationTrigger,
-    SCHEMA_VERSION,
+    AuditEvent, CallerIdentity, CallerMethod, EventKind, GENESIS_HASH, NewEvent, RecoveryInfo,
+    RotationInfo, RotationTrigger, SCHEMA_VERSION, SUPPORTED_VERSIONS, ShadowInfo,
 };
 pub use files::{
     RotatedName, SEQ_WIDTH, lock_path, log_files, parse_rotated_name, resolve_paths,
@@ -42,7 +42,7 @@ pub use log::{
     Rotation, format_timestamp,
 };
 pub use note::{Checkpoint, NoteError, NoteSigner, NoteVerifier, key_id};
-pub use reader::{EventFilter, Follower, for_each_event, read_events};
+pub use reader::{EventFilter, Follower, for_each_event, for_each_line_batch, read_events};
 pub use report::{FileReport, ProblemKind, TornTail, VerifyOptions, VerifyProblem, VerifyReport};
 pub use tree::{TreeStore, tree_dir};
 pub use verify::{verify, verify_with};

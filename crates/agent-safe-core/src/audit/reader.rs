@@ -111,6 +111,29 @@ pub fn for_each_event(
     Ok(())
 }
 
+/// Calls `f(path, batch)` with the complete lines of `paths` (files and
+/// directories, as for [`verify`](super::verify)), oldest first, about a
+/// mebibyte at a time: `batch` holds whole lines, each ending in `\n`. For
+/// readers that parse only the fields they need, or lines in parallel
+/// (`replay`); a torn final line is not handed out. Stops when `f` breaks.
+pub fn for_each_line_batch(
+    paths: &[PathBuf],
+    mut f: impl FnMut(&Path, &[u8]) -> ControlFlow<()>,
+) -> Result<(), AuditError> {
+    let mut buf = Vec::new();
+    for path in resolve_paths(paths)? {
+        let file = File::open(&path).map_err(|e| AuditError::io(&path, "open", e))?;
+        let end = files::for_each_batch(&file, 0, 0, &mut buf, 1 << 20, |_, _, batch| {
+            f(&path, batch)
+        })
+        .map_err(|e| AuditError::io(&path, "read", e))?;
+        if end.stopped {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
 /// The matching events of `paths`, oldest first; with `last: Some(n)`, only
 /// the newest `n` of them (read backwards, so the cost is proportional to
 /// what is skipped from the end, not to the size of the log).

@@ -150,6 +150,60 @@ impl<'a> Cur<'a> {
         }
     }
 
+    /// `[` canonical strings `]`.
+    fn str_array(&mut self) -> Option<()> {
+        self.lit(b"[")?;
+        if self.lit(b"]").is_some() {
+            return Some(());
+        }
+        loop {
+            self.string()?;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// A v2 `caller_identity` value, exactly as the writer emits it.
+    fn caller_identity(&mut self) -> Option<()> {
+        if self.lit(b"null").is_some() {
+            return Some(());
+        }
+        self.lit(b"{\"groups\":")?;
+        self.str_array()?;
+        self.lit(b",\"kid\":")?;
+        self.string_or_null()?;
+        self.lit(b",\"method\":")?;
+        let known = [
+            &b"\"token\""[..],
+            b"\"id\"",
+            b"\"anonymous\"",
+            b"\"rejected\"",
+            b"\"host\"",
+        ];
+        known.iter().find_map(|m| self.lit(m))?;
+        self.lit(b",\"roles\":")?;
+        self.str_array()?;
+        self.lit(b"}")
+    }
+
+    /// A v2 `shadow` value, exactly as the writer emits it.
+    fn shadow(&mut self) -> Option<()> {
+        if self.lit(b"null").is_some() {
+            return Some(());
+        }
+        self.lit(b"{\"decision\":")?;
+        self.string()?;
+        self.lit(b",\"policy_matched\":")?;
+        self.string_or_null()?;
+        self.lit(b"}")
+    }
+
     fn object(&mut self, depth: u32) -> Option<()> {
         self.lit(b"{")?;
         if self.peek() == Some(b'}') {
@@ -272,6 +326,11 @@ pub(crate) fn scan(line: &[u8]) -> Option<Scanned> {
     c.string_or_null()?;
     c.lit(b",\"caller\":")?;
     c.string_or_null()?;
+    // v2 lines carry `caller_identity`, `shadow` and `snapshot`; v1 lines none.
+    let v2 = c.lit(b",\"caller_identity\":").is_some();
+    if v2 {
+        c.caller_identity()?;
+    }
     c.lit(b",\"context\":")?;
     c.value(1)?;
     c.lit(b",\"correlation_id\":")?;
@@ -321,11 +380,21 @@ pub(crate) fn scan(line: &[u8]) -> Option<Scanned> {
     c.string_or_null()?;
     c.lit(b",\"rotation\":null,\"seq\":")?;
     let seq = c.uint(MAX_SAFE_INTEGER)?;
+    if v2 {
+        c.lit(b",\"shadow\":")?;
+        c.shadow()?;
+        c.lit(b",\"snapshot\":")?;
+        c.string_or_null()?;
+    }
     c.lit(b",\"target\":")?;
     c.string_or_null()?;
     c.lit(b",\"timestamp\":")?;
     c.string()?;
-    c.lit(b",\"v\":1}")?;
+    if v2 {
+        c.lit(b",\"v\":2}")?;
+    } else {
+        c.lit(b",\"v\":1}")?;
+    }
     if c.i != line.len() {
         return None;
     }
@@ -452,7 +521,7 @@ mod tests {
 
         fn slow(line: &[u8]) -> Option<(u64, EventKind, Vec<u8>, Vec<u8>)> {
             let ev: EventRef<'_> = serde_json::from_slice(line).ok()?;
-            if ev.v != 1 {
+            if ev.v != 1 && ev.v != 2 {
                 return None;
             }
             let mut out = Vec::new();
@@ -528,7 +597,24 @@ mod tests {
                 .prop_filter_map(
                     "unsafe number",
                     |((approval, a, b, params, context), (step, seq, prev, hash, id))| {
+                        // Even seqs make v2 lines with an identity built
+                        // from the same text, odd ones v1 lines.
+                        let v = if seq % 2 == 0 { 2 } else { 1 };
+                        let identity = crate::audit::event::CallerIdentity {
+                            method: crate::audit::event::CallerMethod::Token,
+                            kid: a.clone(),
+                            roles: a.iter().cloned().collect(),
+                            groups: b.iter().cloned().collect(),
+                        };
+                        let shadow = crate::audit::event::ShadowInfo {
+                            decision: b.clone().unwrap_or_default(),
+                            policy_matched: a.clone(),
+                        };
                         let f = LineFields {
+                            v,
+                            caller_identity: (v == 2 && step.is_some()).then_some(&identity),
+                            snapshot: if v == 2 { b.as_deref() } else { None },
+                            shadow: (v == 2 && approval).then_some(&shadow),
                             seq,
                             event_id: &id,
                             timestamp: "2026-01-01T00:00:00.000000Z",

@@ -466,11 +466,11 @@ impl Verifier {
                 format!("not an audit event of schema v{SCHEMA_VERSION}: {e}"),
             )
         })?;
-        if ev.v != SCHEMA_VERSION {
+        if !super::event::SUPPORTED_VERSIONS.contains(&ev.v) {
             return Err(problem(
                 ProblemKind::Version,
                 format!(
-                    "schema version {} is not supported (this build reads v{SCHEMA_VERSION})",
+                    "schema version {} is not supported (this build reads v1 to v{SCHEMA_VERSION})",
                     ev.v
                 ),
             ));

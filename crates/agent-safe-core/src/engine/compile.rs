@@ -141,6 +141,10 @@ pub struct Snapshot {
     pub identity: IdentityConfig,
     /// How unknown targets and old action versions are treated.
     pub settings: EngineSettings,
+    /// `sha256:…` of the files this snapshot was loaded from
+    /// ([`snapshot_digest`](super::snapshot_digest)); `None` when compiled
+    /// from sources in memory.
+    pub digest: Option<String>,
     /// Candidate rules per action name (its newest version), in rank order.
     pub(crate) by_action: HashMap<String, Buckets>,
     /// Candidate rules per callable older version, by `name@version`.
@@ -439,6 +443,7 @@ impl Snapshot {
             rules,
             identity: sources.identity,
             settings: sources.settings,
+            digest: None,
             by_action,
             by_old_version,
             target_sels,
@@ -501,7 +506,10 @@ impl Snapshot {
             identity,
             settings: EngineSettings::from_config(config),
         }) {
-            Ok(snapshot) => d.finish(snapshot),
+            Ok(mut snapshot) => {
+                snapshot.digest = super::snapshot_digest(config);
+                d.finish(snapshot)
+            }
             Err(e) => {
                 d.extend(e);
                 Err(ConfigError {

@@ -7,6 +7,7 @@
 
 mod analysis;
 mod compile;
+mod digest;
 mod eval;
 mod inventory;
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use analysis::{BindingGap, Finding, FindingKind, analyze, binding_gaps};
 pub use compile::{CompiledRule, EngineSettings, Snapshot, SnapshotSources, identity_config};
+pub use digest::snapshot_digest;
 pub use eval::format_ts;
 pub use inventory::Inventory;
 

@@ -86,7 +86,7 @@ use serde::Serialize;
 
 pub use error::IdentityError;
 pub use secret::{GENERATED_SECRET_BYTES, decode_secret, generate_secret};
-pub use token::{mint_token, verify_token};
+pub use token::{mint_token, token_kid, verify_token};
 
 /// Default clock leeway for `exp`, `nbf` and `iat`, in seconds.
 pub const DEFAULT_LEEWAY_SECONDS: u64 = 30;
