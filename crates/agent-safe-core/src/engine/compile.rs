@@ -17,9 +17,17 @@ use super::inventory::Inventory;
 use crate::config::{Config, UnknownTargets};
 use crate::diag::{ConfigError, Diagnostic, Diagnostics, Pos};
 use crate::identity::{IdentityConfig, SigningKey};
-use crate::load::{compile_glob, load_inventory, load_policies, read_sources};
+use crate::load::{compile_glob, load_inventory, load_policies};
 use crate::model::{ActionDef, RiskClass, Rule, Sensitivity, Target};
 use crate::registry::Registry;
+
+/// The file a whole-config problem is reported against.
+fn config_file(config: &Config) -> &Path {
+    config
+        .source
+        .as_deref()
+        .unwrap_or(Path::new(crate::config::CONFIG_FILE_NAME))
+}
 
 /// Everything a snapshot is compiled from.
 #[derive(Debug, Clone, Default)]
@@ -452,27 +460,7 @@ impl Snapshot {
     /// are reported together.
     pub fn load(config: &Config) -> Result<Snapshot, ConfigError> {
         let mut d = Diagnostics::new();
-        let project_sources = match &config.actions {
-            Some(p) => match read_sources(p) {
-                Ok(s) => s,
-                Err(e) => {
-                    d.extend(e);
-                    Vec::new()
-                }
-            },
-            None => Vec::new(),
-        };
-        let manifest = config.manifest_path();
-        if config.source.is_some()
-            && crate::manifest::manifest_exists(&manifest)
-            && let Err(e) =
-                crate::manifest::check_manifest(&manifest, config.builtin_actions, &project_sources)
-        {
-            d.extend(e);
-        }
-        let registry = Registry::from_sources(config.builtin_actions, &project_sources)
-            .map_err(|e| d.extend(e))
-            .ok();
+        let registry = Registry::for_config_into(config, &mut d);
         let rules = match &config.policies {
             Some(p) => load_policies(p).map_err(|e| d.extend(e)).ok(),
             None => Some(Vec::new()),
@@ -488,9 +476,7 @@ impl Snapshot {
         let (Some(registry), Some(rules), Some(targets), Some(identity)) =
             (registry, rules, targets, identity)
         else {
-            return Err(ConfigError {
-                diagnostics: d.into_vec(),
-            });
+            return Err(d.into_error(config_file(config)));
         };
         // Compile even after errors above (a bad privilege, a manifest
         // mismatch) so that rule errors are reported in the same run.
@@ -504,9 +490,7 @@ impl Snapshot {
             Ok(snapshot) => d.finish(snapshot),
             Err(e) => {
                 d.extend(e);
-                Err(ConfigError {
-                    diagnostics: d.into_vec(),
-                })
+                Err(d.into_error(config_file(config)))
             }
         }
     }

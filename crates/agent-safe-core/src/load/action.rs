@@ -68,9 +68,7 @@ pub(crate) fn matches(re: &LazyLock<Option<Regex>>, s: &str) -> bool {
 pub fn parse_action(src: &SourceFile) -> Result<ActionDef, ConfigError> {
     let mut d = Diagnostics::new();
     let Some(root) = parse_root(src, &mut d) else {
-        return Err(ConfigError {
-            diagnostics: d.into_vec(),
-        });
+        return Err(d.into_error(&src.path));
     };
     action_from_tree(src, &root, d)
 }
@@ -101,9 +99,7 @@ fn action_from_tree(
                     "not a valid action definition",
                 ));
             }
-            Err(ConfigError {
-                diagnostics: d.into_vec(),
-            })
+            Err(d.into_error(file))
         }
     }
 }
