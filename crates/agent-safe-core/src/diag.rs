@@ -274,7 +274,11 @@ pub fn did_you_mean<'a>(
 }
 
 #[cfg(test)]
-#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
+#[expect(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    reason = "tests fail loudly: a panic is the failure report"
+)]
 mod tests {
     use super::*;
 

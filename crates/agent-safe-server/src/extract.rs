@@ -113,7 +113,10 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<String>, AppError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(
+    clippy::unwrap_used,
+    reason = "tests fail loudly: a panic is the failure report"
+)]
 mod tests {
     use super::*;
     use axum::http::HeaderValue;

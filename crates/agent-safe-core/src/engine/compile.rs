@@ -190,6 +190,32 @@ impl From<Sensitivity> for u8 {
     }
 }
 
+/// Why a rule does not compile. The loader checks globs and time zones
+/// already, so these reach a user only through [`Snapshot::compile`] on rules
+/// built by hand; each becomes a diagnostic at the rule.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CompileError {
+    /// A glob `globset` refuses.
+    #[error("invalid glob `{pattern}`: {}", .source.kind())]
+    Glob {
+        pattern: String,
+        source: globset::Error,
+    },
+    /// A set of globs `globset` cannot build.
+    #[error("{0}")]
+    GlobSet(globset::Error),
+    /// A time zone the bundled database does not have.
+    #[error("unknown time zone `{name}`: {source}")]
+    TimeZone { name: String, source: jiff::Error },
+}
+
+fn invalid_glob(pattern: &str) -> impl FnOnce(globset::Error) -> CompileError + '_ {
+    move |source| CompileError::Glob {
+        pattern: pattern.to_owned(),
+        source,
+    }
+}
+
 /// A compiled selector pattern. The common shapes (a literal, `prefix*`,
 /// `*suffix`, `*`, `**`) skip the general glob matcher; everything else uses
 /// `globset` with the same settings. In path patterns (target ids, labels)
@@ -207,18 +233,18 @@ pub(crate) enum Pat {
 
 impl Pat {
     /// A path pattern: `*` does not cross `/`.
-    fn new(p: &str) -> Result<Pat, String> {
+    fn new(p: &str) -> Result<Pat, CompileError> {
         Pat::build(p, false)
     }
 
     /// A whole-id pattern: `*` matches any characters, `/` included. Agent
     /// ids are opaque names, not paths: a deny rule for `rogue-*` must catch
     /// `rogue-1/x` too.
-    fn whole(p: &str) -> Result<Pat, String> {
+    fn whole(p: &str) -> Result<Pat, CompileError> {
         Pat::build(p, true)
     }
 
-    fn build(p: &str, whole: bool) -> Result<Pat, String> {
+    fn build(p: &str, whole: bool) -> Result<Pat, CompileError> {
         let glob = if whole {
             globset::GlobBuilder::new(p)
                 .literal_separator(false)
@@ -227,7 +253,7 @@ impl Pat {
         } else {
             compile_glob(p)
         }
-        .map_err(|e| format!("invalid glob `{p}`: {}", e.kind()))?;
+        .map_err(invalid_glob(p))?;
         let meta = |s: &str| s.contains(['*', '?', '[', ']', '{', '}', '\\']);
         Ok(if p == "*" {
             Pat::Star { whole }
@@ -271,7 +297,7 @@ impl Pat {
 pub(crate) struct PatSet(Vec<Pat>);
 
 impl PatSet {
-    fn new(patterns: &[String]) -> Result<PatSet, String> {
+    fn new(patterns: &[String]) -> Result<PatSet, CompileError> {
         patterns
             .iter()
             .map(|p| Pat::new(p))
@@ -279,7 +305,7 @@ impl PatSet {
             .map(PatSet)
     }
 
-    fn whole(patterns: &[String]) -> Result<PatSet, String> {
+    fn whole(patterns: &[String]) -> Result<PatSet, CompileError> {
         patterns
             .iter()
             .map(|p| Pat::whole(p))
@@ -297,15 +323,15 @@ pub(crate) fn single_glob(p: &str) -> Option<GlobMatcher> {
     compile_glob(p).ok().map(|g| g.compile_matcher())
 }
 
-fn glob_set(patterns: &[String]) -> Result<GlobSet, String> {
+fn glob_set(patterns: &[String]) -> Result<GlobSet, CompileError> {
     let mut b = GlobSetBuilder::new();
     for p in patterns {
-        b.add(compile_glob(p).map_err(|e| format!("invalid glob `{p}`: {}", e.kind()))?);
+        b.add(compile_glob(p).map_err(invalid_glob(p))?);
     }
-    b.build().map_err(|e| e.to_string())
+    b.build().map_err(CompileError::GlobSet)
 }
 
-fn compile_rule(rule: Rule) -> Result<CompiledRule, String> {
+fn compile_rule(rule: Rule) -> Result<CompiledRule, CompileError> {
     let m = &rule.matcher;
     let mut specificity = 0u8;
     let mut count = |present: bool| {
@@ -374,8 +400,11 @@ fn compile_rule(rule: Rule) -> Result<CompiledRule, String> {
             let mut out = Vec::with_capacity(ws.len());
             for w in ws {
                 let tz_name = w.timezone.as_deref().unwrap_or("UTC");
-                let tz = jiff::tz::TimeZone::get(tz_name)
-                    .map_err(|e| format!("unknown time zone `{tz_name}`: {e}"))?;
+                let tz =
+                    jiff::tz::TimeZone::get(tz_name).map_err(|source| CompileError::TimeZone {
+                        name: tz_name.to_owned(),
+                        source,
+                    })?;
                 out.push(Window {
                     days_mask: w
                         .days
@@ -413,7 +442,7 @@ impl Snapshot {
             let origin = rule.origin.clone();
             match compile_rule(rule) {
                 Ok(r) => rules.push(r),
-                Err(e) => d.push(Diagnostic::error(&origin.file, origin.pos, e)),
+                Err(e) => d.push(Diagnostic::error(&origin.file, origin.pos, e.to_string())),
             }
         }
         // Intern selectors so equal ones are evaluated once per check.
@@ -721,15 +750,16 @@ fn unknown_action_errors(rules: &[CompiledRule], registry: &Registry, d: &mut Di
 fn check_privileges(config: &Config, registry: &Registry, d: &mut Diagnostics) {
     for a in registry.all_versions() {
         for p in &a.required_privileges {
-            let problem = match crate::k8s::parse_privilege(p) {
-                Ok(parsed) => match crate::k8s::check_privilege(&parsed) {
+            let problem = match crate::privilege::parse_privilege(p) {
+                Ok(parsed) => match crate::privilege::check_privilege(&parsed) {
                     Ok(_) => None,
                     Err(e) => {
                         let custom = format!("{}/{}", parsed.group, parsed.resource);
-                        (!config.custom_resources.contains(&custom)).then_some((e, true))
+                        (!config.custom_resources.contains(&custom))
+                            .then_some((e.to_string(), true))
                     }
                 },
-                Err(e) => Some((e, false)),
+                Err(e) => Some((e.to_string(), false)),
             };
             let Some((problem, resource_problem)) = problem else {
                 continue;

@@ -240,7 +240,6 @@ const MAX_DEPTH: usize = 8;
 
 /// One pass: list, then read every file. Returns the stamp of each file as
 /// it was while being read.
-#[allow(clippy::type_complexity)]
 fn read_once(path: &Path) -> Result<(SourceSet, Vec<(PathBuf, Stamp)>), ConfigError> {
     let meta = std::fs::metadata(path).map_err(|e| {
         ConfigError::single(
