@@ -13,8 +13,8 @@ use crate::model::{
 };
 use crate::yaml::{MapReader, Node, Value, list_of};
 
-const ROOT_KEYS: &[&str] = &["rules"];
-const RULE_KEYS: &[&str] = &[
+pub(crate) const ROOT_KEYS: &[&str] = &["rules"];
+pub(crate) const RULE_KEYS: &[&str] = &[
     "name",
     "description",
     "priority",
@@ -22,16 +22,18 @@ const RULE_KEYS: &[&str] = &[
     "decision",
     "reason",
 ];
-const MATCH_KEYS: &[&str] = &[
+pub(crate) const MATCH_KEYS: &[&str] = &[
     "actions",
     "targets",
     "callers",
     "risk_classes",
     "time_windows",
 ];
-const TARGET_KEYS: &[&str] = &["ids", "environments", "sensitivities", "types", "labels"];
-const CALLER_KEYS: &[&str] = &["agent_ids", "roles", "groups"];
-const WINDOW_KEYS: &[&str] = &["days", "start", "end", "start_hour", "end_hour", "timezone"];
+pub(crate) const TARGET_KEYS: &[&str] =
+    &["ids", "environments", "sensitivities", "types", "labels"];
+pub(crate) const CALLER_KEYS: &[&str] = &["agent_ids", "roles", "groups"];
+pub(crate) const WINDOW_KEYS: &[&str] =
+    &["days", "start", "end", "start_hour", "end_hour", "timezone"];
 
 /// Parses one policy file, reporting every problem in it.
 pub fn parse_policy(src: &SourceFile) -> Result<Vec<Rule>, ConfigError> {
