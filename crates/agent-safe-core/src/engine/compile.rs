@@ -858,3 +858,63 @@ pub fn identity_config(config: &Config) -> Result<IdentityConfig, ConfigError> {
     }
     d.finish(cfg)
 }
+
+#[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    reason = "tests fail loudly: a panic is the failure report"
+)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::Pat;
+    use crate::load::compile_glob;
+
+    /// Patterns shaped like the fast paths (a literal, `prefix*`, `*suffix`,
+    /// `*`, `**`) and like general globs, over a small alphabet so that
+    /// matches are common, `/` included.
+    fn pattern() -> impl Strategy<Value = String> {
+        let word = "[ab/.-]{0,4}";
+        prop_oneof![
+            word.prop_map(|w| w),
+            word.prop_map(|w| format!("{w}*")),
+            word.prop_map(|w| format!("*{w}")),
+            Just("*".to_owned()),
+            Just("**".to_owned()),
+            (word, word).prop_map(|(a, b)| format!("{a}*{b}")),
+            (word, word).prop_map(|(a, b)| format!("{a}?{b}")),
+            (word, word).prop_map(|(a, b)| format!("{a}**{b}")),
+        ]
+    }
+
+    fn subject() -> impl Strategy<Value = String> {
+        "[ab/.-]{0,8}"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// A path pattern's fast path matches exactly what globset, built
+        /// with the same settings, matches.
+        #[test]
+        fn path_fast_paths_agree_with_globset(p in pattern(), s in subject()) {
+            let Ok(glob) = compile_glob(&p) else { return Ok(()) };
+            let reference = glob.compile_matcher().is_match(&s);
+            prop_assert_eq!(Pat::new(&p).unwrap().is_match(&s), reference, "pattern `{}` on `{}`", p, s);
+        }
+
+        /// Same for whole-id patterns (agent ids: `*` crosses `/`).
+        #[test]
+        fn whole_id_fast_paths_agree_with_globset(p in pattern(), s in subject()) {
+            let Ok(glob) = globset::GlobBuilder::new(&p)
+                .literal_separator(false)
+                .backslash_escape(true)
+                .build()
+            else {
+                return Ok(());
+            };
+            let reference = glob.compile_matcher().is_match(&s);
+            prop_assert_eq!(Pat::whole(&p).unwrap().is_match(&s), reference, "pattern `{}` on `{}`", p, s);
+        }
+    }
+}
