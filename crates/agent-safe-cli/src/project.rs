@@ -5,9 +5,8 @@ use std::path::{Path, PathBuf};
 
 use agent_safe_core::AgentSafe;
 use agent_safe_core::config::{self, Config};
-use agent_safe_core::diag::{ConfigError, Diagnostics};
+use agent_safe_core::diag::ConfigError;
 use agent_safe_core::load::{SourceFile, read_sources};
-use agent_safe_core::registry::Registry;
 
 use crate::error::CliError;
 
@@ -82,31 +81,6 @@ pub(crate) fn project_action_sources(config: &Config) -> Result<Vec<SourceFile>,
     match &config.actions {
         Some(p) => read_sources(p),
         None => Ok(Vec::new()),
-    }
-}
-
-/// The action registry of a config, checked against `registry.lock` when one
-/// exists (as loading a snapshot does).
-pub(crate) fn load_registry(config: &Config) -> Result<Registry, ConfigError> {
-    let sources = project_action_sources(config)?;
-    let mut d = Diagnostics::new();
-    let manifest = config.manifest_path();
-    if config.source.is_some()
-        && agent_safe_core::manifest::manifest_exists(&manifest)
-        && let Err(e) =
-            agent_safe_core::manifest::check_manifest(&manifest, config.builtin_actions, &sources)
-    {
-        d.extend(e);
-    }
-    let registry = Registry::from_sources(config.builtin_actions, &sources);
-    match registry {
-        Ok(r) => d.finish(r),
-        Err(e) => {
-            d.extend(e);
-            Err(ConfigError {
-                diagnostics: d.into_vec(),
-            })
-        }
     }
 }
 

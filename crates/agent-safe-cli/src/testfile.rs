@@ -115,8 +115,8 @@ pub(crate) struct Case {
     pub reason_contains: Option<String>,
 }
 
-const FILE_KEYS: &[&str] = &["tests"];
-const CASE_KEYS: &[&str] = &[
+pub(crate) const FILE_KEYS: &[&str] = &["tests"];
+pub(crate) const CASE_KEYS: &[&str] = &[
     "name",
     "request",
     "expect",
@@ -124,10 +124,10 @@ const CASE_KEYS: &[&str] = &[
     "effective_risk",
     "reason_contains",
 ];
-const REQUEST_KEYS: &[&str] = &[
+pub(crate) const REQUEST_KEYS: &[&str] = &[
     "action", "target", "caller", "claims", "params", "context", "at",
 ];
-const CLAIM_KEYS: &[&str] = &["agent_id", "roles", "groups", "agent_name"];
+pub(crate) const CLAIM_KEYS: &[&str] = &["agent_id", "roles", "groups", "agent_name"];
 
 /// Parses one test file, recording every problem into `d`.
 pub(crate) fn parse_test_file(src: &SourceFile, d: &mut Diagnostics) -> Vec<Case> {

@@ -481,7 +481,7 @@ pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
     parse_config(&src)
 }
 
-const ROOT_KEYS: &[&str] = &[
+pub(crate) const ROOT_KEYS: &[&str] = &[
     "actions",
     "policies",
     "inventory",
@@ -493,7 +493,7 @@ const ROOT_KEYS: &[&str] = &[
     "callable_old_versions",
     "custom_resources",
 ];
-const AUDIT_KEYS: &[&str] = &[
+pub(crate) const AUDIT_KEYS: &[&str] = &[
     "enabled",
     "path",
     "durability",
@@ -501,15 +501,15 @@ const AUDIT_KEYS: &[&str] = &[
     "lock_timeout_ms",
     "checkpoint",
 ];
-const CHECKPOINT_KEYS: &[&str] = &[
+pub(crate) const CHECKPOINT_KEYS: &[&str] = &[
     "origin",
     "key_file",
     "every_events",
     "every_seconds",
     "command",
 ];
-const ROTATION_KEYS: &[&str] = &["max_bytes", "daily"];
-const IDENTITY_KEYS: &[&str] = &[
+pub(crate) const ROTATION_KEYS: &[&str] = &["max_bytes", "daily"];
+pub(crate) const IDENTITY_KEYS: &[&str] = &[
     "keys",
     "issuer",
     "audience",
@@ -517,8 +517,8 @@ const IDENTITY_KEYS: &[&str] = &[
     "require_signed",
     "approver_roles",
 ];
-const KEY_KEYS: &[&str] = &["kid", "secret_file", "secret_env", "secret"];
-const SERVER_KEYS: &[&str] = &[
+pub(crate) const KEY_KEYS: &[&str] = &["kid", "secret_file", "secret_env", "secret"];
+pub(crate) const SERVER_KEYS: &[&str] = &[
     "listen",
     "max_body_bytes",
     "request_timeout_ms",

@@ -134,10 +134,13 @@ impl Serialize for Diagnostic {
 }
 
 /// One or more diagnostics that made a load fail.
+///
+/// Never empty: every constructor takes at least one diagnostic, so a failed
+/// load always says why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
-    /// Every problem found, in file order.
-    pub diagnostics: Vec<Diagnostic>,
+    /// Every problem found, in file order; at least one.
+    diagnostics: Vec<Diagnostic>,
 }
 
 impl ConfigError {
@@ -153,7 +156,22 @@ impl ConfigError {
         ConfigError::single(Diagnostic::error(file, Pos::FILE, message))
     }
 
-    /// The first diagnostic (there is always at least one).
+    /// A load error with these diagnostics; `None` when there are none.
+    pub fn from_diagnostics(diagnostics: Vec<Diagnostic>) -> Option<Self> {
+        (!diagnostics.is_empty()).then_some(ConfigError { diagnostics })
+    }
+
+    /// Every problem found, in file order (at least one).
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+
+    /// Every problem found, in file order (at least one).
+    pub fn into_diagnostics(self) -> Vec<Diagnostic> {
+        self.diagnostics
+    }
+
+    /// The first diagnostic (there is always one, so this is never `None`).
     pub fn first(&self) -> Option<&Diagnostic> {
         self.diagnostics.first()
     }
@@ -214,6 +232,7 @@ impl Diagnostics {
             self.items
                 .sort_by(|a, b| (&a.file, a.pos).cmp(&(&b.file, b.pos)));
             Err(ConfigError {
+                // Not empty: `has_errors` found one.
                 diagnostics: self.items,
             })
         } else {
@@ -224,6 +243,18 @@ impl Diagnostics {
     /// The collected diagnostics.
     pub fn into_vec(self) -> Vec<Diagnostic> {
         self.items
+    }
+
+    /// The load failed: the collected diagnostics, in the order recorded, as
+    /// an error. A caller that fails without having recorded a problem still
+    /// fails (closed), with a diagnostic that says so about `file`.
+    pub fn into_error(self, file: &Path) -> ConfigError {
+        ConfigError::from_diagnostics(self.items).unwrap_or_else(|| {
+            ConfigError::file(
+                file,
+                "internal error: the load failed without saying why; please report this",
+            )
+        })
     }
 }
 
@@ -243,7 +274,11 @@ pub fn did_you_mean<'a>(
 }
 
 #[cfg(test)]
-#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
+#[expect(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    reason = "tests fail loudly: a panic is the failure report"
+)]
 mod tests {
     use super::*;
 

@@ -10,13 +10,14 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+use crate::audit::format_timestamp;
 use crate::audit::{
     AppendReceipt, AuditConfig, AuditError, AuditLog, CallerIdentity, CallerMethod, Durability,
     EventKind, NewEvent, Rotation,
 };
 use crate::config::{Config, DurabilitySetting, discover, load_config};
 use crate::diag::{ConfigError, Diagnostic, Pos};
-use crate::engine::{CallerInput, Decision, PlanDecision, Request, Snapshot, format_ts};
+use crate::engine::{CallerInput, Decision, PlanDecision, Request, Snapshot};
 use crate::identity::Caller;
 use crate::model::DecisionResult;
 use crate::plan::{PlanError, PlanRequest};
@@ -391,7 +392,7 @@ impl AgentSafe {
         };
         let caller = d.caller.clone().or_else(|| {
             req.caller.as_deref().map(|c| {
-                if crate::identity::looks_like_jwt(c) || c.starts_with("eyJ") {
+                if crate::identity::is_token_attempt(c) {
                     "<invalid token>".to_owned()
                 } else {
                     c.chars().take(MAX_LOGGED_CALLER).collect()
@@ -416,7 +417,7 @@ impl AgentSafe {
             effective_risk: Some(d.effective_risk.as_str().to_owned()),
             correlation_id: d.correlation_id.clone(),
             context: loggable(req.context.clone().unwrap_or(Json::Null)),
-            evaluated_at: at.map(format_ts),
+            evaluated_at: at.map(format_timestamp),
             plan_step: step,
             caller_identity: Some(identity),
             snapshot,

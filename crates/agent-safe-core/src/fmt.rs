@@ -143,7 +143,7 @@ fn same_meaning(kind: FileKind, file: &Path, before: &str, after: &str) -> Resul
     }
     if let Err(e) = kind.load(file, after) {
         let first = e
-            .diagnostics
+            .diagnostics()
             .first()
             .map(|d| d.message.clone())
             .unwrap_or_default();

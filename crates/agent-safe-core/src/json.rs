@@ -184,7 +184,11 @@ fn non_null(v: Value) -> Option<Value> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[expect(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "tests fail loudly: a panic is the failure report"
+)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

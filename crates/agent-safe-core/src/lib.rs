@@ -23,6 +23,7 @@ pub mod manifest;
 pub mod model;
 pub mod params;
 pub mod plan;
+pub mod privilege;
 pub mod rbac;
 pub mod registry;
 pub mod replay;

@@ -345,7 +345,11 @@ fn read_step(file: &Path, node: &Node, d: &mut Diagnostics) -> Option<PlanStep> 
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[expect(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "tests fail loudly: a panic is the failure report"
+)]
 mod tests {
     use super::*;
 

@@ -37,8 +37,8 @@ use serde::Serialize;
 use crate::config::UnknownTargets;
 use crate::engine::Snapshot;
 use crate::identity::Caller;
-use crate::k8s;
 use crate::model::{ActionDef, DecisionResult, Sensitivity, Target};
+use crate::privilege;
 
 /// What to generate RBAC for.
 #[derive(Debug, Clone)]
@@ -242,8 +242,8 @@ struct Grant {
 fn grant(p: &str) -> Option<Grant> {
     // Loading refused every privilege that is neither in the table nor a
     // listed custom resource, so a failed table check means a custom one.
-    let parsed = k8s::parse_privilege(p).ok()?;
-    let (namespaced, custom) = match k8s::check_privilege(&parsed) {
+    let parsed = privilege::parse_privilege(p).ok()?;
+    let (namespaced, custom) = match privilege::check_privilege(&parsed) {
         Ok(info) => (info.namespaced, false),
         Err(_) => (true, true),
     };

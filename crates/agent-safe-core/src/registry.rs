@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::config::Config;
 use crate::diag::{ConfigError, Diagnostic, Diagnostics};
 use crate::load::{SourceFile, parse_action, parse_action_json, read_sources};
 use crate::model::{ActionDef, RiskClass};
@@ -75,6 +76,50 @@ impl Registry {
             None => Vec::new(),
         };
         Registry::from_sources(builtin, &project_sources)
+    }
+
+    /// The registry of a config: the built-in catalogue (unless
+    /// `builtin_actions: false`) and the project's `actions:` files, checked
+    /// against `registry.lock` when the project has one — what
+    /// [`Snapshot::load`](crate::engine::Snapshot::load) uses.
+    ///
+    /// # Errors
+    /// Every problem of every action file and of the manifest, together.
+    pub fn for_config(config: &Config) -> Result<Registry, ConfigError> {
+        let mut d = Diagnostics::new();
+        match Registry::for_config_into(config, &mut d) {
+            Some(r) => d.finish(r),
+            None => Err(d.into_error(
+                config
+                    .actions
+                    .as_deref()
+                    .unwrap_or(Path::new(BUILTIN_PREFIX)),
+            )),
+        }
+    }
+
+    /// [`Registry::for_config`], recording problems in `d` so that a caller
+    /// can report them together with its own. `None` when the registry could
+    /// not be built; a manifest mismatch is recorded but still returns it.
+    pub(crate) fn for_config_into(config: &Config, d: &mut Diagnostics) -> Option<Registry> {
+        let project_sources = match &config.actions {
+            Some(p) => read_sources(p).unwrap_or_else(|e| {
+                d.extend(e);
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
+        let manifest = config.manifest_path();
+        if config.source.is_some()
+            && crate::manifest::manifest_exists(&manifest)
+            && let Err(e) =
+                crate::manifest::check_manifest(&manifest, config.builtin_actions, &project_sources)
+        {
+            d.extend(e);
+        }
+        Registry::from_sources(config.builtin_actions, &project_sources)
+            .map_err(|e| d.extend(e))
+            .ok()
     }
 
     /// Builds the registry from already-read project sources.

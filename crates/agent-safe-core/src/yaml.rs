@@ -634,7 +634,10 @@ pub fn str_list_of(
 }
 
 #[cfg(test)]
-#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "tests fail loudly: a panic is the failure report"
+)]
 mod tests {
     use super::*;
 

@@ -10,6 +10,7 @@
 )]
 
 mod audit_support;
+#[path = "suite/common/mod.rs"]
 mod common;
 
 use std::ops::ControlFlow;

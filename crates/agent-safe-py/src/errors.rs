@@ -24,7 +24,7 @@ pub(crate) fn config_error(py: Python<'_>, e: &ConfigError) -> PyErr {
 fn build_config_error(py: Python<'_>, e: &ConfigError) -> PyResult<PyErr> {
     let diagnostic = DIAGNOSTIC.import(py, ERRORS, "Diagnostic")?;
     let list = PyList::empty(py);
-    for d in &e.diagnostics {
+    for d in e.diagnostics() {
         // The core's one JSON form of a diagnostic (`line`/`column` null
         // when unknown), as `validate --output json` prints it.
         let kw = serde_json::to_value(d)

@@ -252,7 +252,6 @@ impl PyAgentSafe {
     /// not load, raises ``ConfigError``.
     #[new]
     #[pyo3(signature = (*, config=None, registry=None, policies=None, inventory=None, audit_log=None, signing_key=None))]
-    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         config: Option<PathBuf>,
@@ -297,7 +296,10 @@ impl PyAgentSafe {
     /// arguments no check can be made of: params or context that have no JSON
     /// form, or an ``at`` that is naive or not a time.
     #[pyo3(signature = (action, *, target=None, caller=None, params=None, context=None, correlation_id=None, at=None, explain=false))]
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "keyword-only Python arguments, one per option"
+    )]
     fn check(
         &self,
         py: Python<'_>,
@@ -421,7 +423,10 @@ impl PyAgentSafe {
     /// Raises ``ValueError`` for an invalid agent id or ttl,
     /// ``AgentSafeError`` when no key is configured.
     #[pyo3(signature = (agent_id, *, roles=Vec::new(), groups=Vec::new(), ttl=3600, name=None, kid=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "keyword-only Python arguments, one per option"
+    )]
     fn create_token(
         &self,
         py: Python<'_>,

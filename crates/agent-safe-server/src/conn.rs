@@ -525,7 +525,11 @@ fn with_json_body(buf: &[u8]) -> Option<(StatusCode, Vec<u8>)> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[expect(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "tests fail loudly: a panic is the failure report"
+)]
 mod tests {
     use super::*;
 

@@ -121,7 +121,10 @@ impl AllowedHosts {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(
+    clippy::unwrap_used,
+    reason = "tests fail loudly: a panic is the failure report"
+)]
 mod tests {
     use super::*;
     use axum::http::HeaderValue;

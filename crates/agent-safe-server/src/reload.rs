@@ -307,7 +307,10 @@ fn rewatch(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[expect(
+    clippy::unwrap_used,
+    reason = "tests fail loudly: a panic is the failure report"
+)]
 mod tests {
     use super::*;
 

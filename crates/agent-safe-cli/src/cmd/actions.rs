@@ -11,12 +11,13 @@ use crate::cli::{Format, ListArgs, ShowArgs, ShowFormat};
 use crate::error::{CliError, CmdResult, exit};
 use crate::output::{Io, paint, style, table};
 
-use crate::project::{Ctx, load_registry};
+use crate::project::Ctx;
+use agent_safe_core::registry::Registry;
 
 /// `list-actions`.
 pub(crate) fn list(io: &mut Io, ctx: &Ctx, a: ListArgs) -> CmdResult {
     let config = ctx.load_config()?;
-    let registry = load_registry(&config)?;
+    let registry = Registry::for_config(&config)?;
     let actions = registry.filter(a.tag.as_deref(), a.risk.map(Into::into));
     match a.output {
         Format::Json => {
@@ -56,7 +57,7 @@ pub(crate) fn list(io: &mut Io, ctx: &Ctx, a: ListArgs) -> CmdResult {
 /// `show-action`.
 pub(crate) fn show(io: &mut Io, ctx: &Ctx, a: ShowArgs) -> CmdResult {
     let config = ctx.load_config()?;
-    let registry = load_registry(&config)?;
+    let registry = Registry::for_config(&config)?;
     let action = registry.get(&a.name).map_err(|e| {
         CliError::usage_help(
             e.to_string(),

@@ -56,13 +56,11 @@ pub(crate) fn fmt(io: &mut Io, ctx: &Ctx, a: FmtArgs) -> CmdResult {
     for (f, kind) in &files {
         match format_file(*kind, &f.path, &f.text) {
             Ok(r) => results.push((f, r)),
-            Err(e) => errors.extend(e.diagnostics),
+            Err(e) => errors.extend(e.into_diagnostics()),
         }
     }
-    if !errors.is_empty() {
-        return Err(CliError::Config(ConfigError {
-            diagnostics: errors,
-        }));
+    if let Some(e) = ConfigError::from_diagnostics(errors) {
+        return Err(CliError::Config(e));
     }
 
     let write = !a.check && !a.diff;

@@ -1,15 +1,32 @@
 //! `serve`: the HTTP sidecar (crate `agent-safe-server`).
 
+#[cfg(feature = "serve")]
 use std::io::Write;
 
+#[cfg(feature = "serve")]
 use agent_safe_server::{LogFormat, ServeError, ServeOptions, serve as run_server};
 
-use crate::cli::{ServeArgs, ServeLog};
-use crate::error::{CliError, CmdResult, exit};
+use crate::cli::ServeArgs;
+#[cfg(feature = "serve")]
+use crate::cli::ServeLog;
+#[cfg(feature = "serve")]
+use crate::error::exit;
+use crate::error::{CliError, CmdResult};
 use crate::output::Io;
 use crate::project::Ctx;
 
+/// `serve` in a build without the `serve` feature: a usage error that says
+/// how to get one.
+#[cfg(not(feature = "serve"))]
+pub(crate) fn serve(_io: &mut Io, _ctx: &Ctx, _a: ServeArgs) -> CmdResult {
+    Err(CliError::usage_help(
+        "this build of agent-safe has no HTTP sidecar (built without the `serve` feature)",
+        "install the default build (`pip install agent-safe`, or `cargo install agent-safe-cli`), which has `agent-safe serve`",
+    ))
+}
+
 /// `serve [--listen ADDR] [--health-listen ADDR] [--allowed-host NAME]... [--no-watch] [--log FORMAT]`.
+#[cfg(feature = "serve")]
 pub(crate) fn serve(io: &mut Io, ctx: &Ctx, a: ServeArgs) -> CmdResult {
     let opts = ServeOptions {
         config: ctx.config_path()?,

@@ -15,7 +15,8 @@ use serde::Serialize;
 use crate::cli::{Format, ValidateArgs, ValidatePolicyArgs};
 use crate::error::{CliError, CmdResult, exit};
 use crate::output::{Io, paint, style};
-use crate::project::{Ctx, load_registry};
+use crate::project::Ctx;
+use agent_safe_core::registry::Registry;
 
 /// A warning: a rule-analysis finding, a target its actions cannot bind, or
 /// a file that is not loaded.
@@ -142,7 +143,7 @@ impl Report {
     }
 
     fn fail(&mut self, e: ConfigError) {
-        self.errors = e.diagnostics.clone();
+        self.errors = e.diagnostics().to_vec();
         self.raw_errors = Some(e);
         self.ok = false;
     }
@@ -165,7 +166,7 @@ impl Report {
         }
         let w = &mut io.out;
         if let Some(e) = &self.raw_errors {
-            for d in &e.diagnostics {
+            for d in e.diagnostics() {
                 writeln!(w, "{d}")?;
             }
         }
@@ -264,7 +265,7 @@ pub(crate) fn validate_policy(io: &mut Io, ctx: &Ctx, a: ValidatePolicyArgs) -> 
         ));
     }
     let config = ctx.load_config()?;
-    let registry = load_registry(&config)?;
+    let registry = Registry::for_config(&config)?;
     let targets = match &config.inventory {
         Some(p) => load_inventory(p)?,
         None => Vec::new(),

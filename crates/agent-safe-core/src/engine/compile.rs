@@ -17,9 +17,17 @@ use super::inventory::Inventory;
 use crate::config::{Config, UnknownTargets};
 use crate::diag::{ConfigError, Diagnostic, Diagnostics, Pos};
 use crate::identity::{IdentityConfig, SigningKey};
-use crate::load::{compile_glob, load_inventory, load_policies, read_sources};
+use crate::load::{compile_glob, load_inventory, load_policies};
 use crate::model::{ActionDef, RiskClass, Rule, Sensitivity, Target};
 use crate::registry::Registry;
+
+/// The file a whole-config problem is reported against.
+fn config_file(config: &Config) -> &Path {
+    config
+        .source
+        .as_deref()
+        .unwrap_or(Path::new(crate::config::CONFIG_FILE_NAME))
+}
 
 /// Everything a snapshot is compiled from.
 #[derive(Debug, Clone, Default)]
@@ -186,6 +194,32 @@ impl From<Sensitivity> for u8 {
     }
 }
 
+/// Why a rule does not compile. The loader checks globs and time zones
+/// already, so these reach a user only through [`Snapshot::compile`] on rules
+/// built by hand; each becomes a diagnostic at the rule.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CompileError {
+    /// A glob `globset` refuses.
+    #[error("invalid glob `{pattern}`: {}", .source.kind())]
+    Glob {
+        pattern: String,
+        source: globset::Error,
+    },
+    /// A set of globs `globset` cannot build.
+    #[error("{0}")]
+    GlobSet(globset::Error),
+    /// A time zone the bundled database does not have.
+    #[error("unknown time zone `{name}`: {source}")]
+    TimeZone { name: String, source: jiff::Error },
+}
+
+fn invalid_glob(pattern: &str) -> impl FnOnce(globset::Error) -> CompileError + '_ {
+    move |source| CompileError::Glob {
+        pattern: pattern.to_owned(),
+        source,
+    }
+}
+
 /// A compiled selector pattern. The common shapes (a literal, `prefix*`,
 /// `*suffix`, `*`, `**`) skip the general glob matcher; everything else uses
 /// `globset` with the same settings. In path patterns (target ids, labels)
@@ -203,18 +237,18 @@ pub(crate) enum Pat {
 
 impl Pat {
     /// A path pattern: `*` does not cross `/`.
-    fn new(p: &str) -> Result<Pat, String> {
+    fn new(p: &str) -> Result<Pat, CompileError> {
         Pat::build(p, false)
     }
 
     /// A whole-id pattern: `*` matches any characters, `/` included. Agent
     /// ids are opaque names, not paths: a deny rule for `rogue-*` must catch
     /// `rogue-1/x` too.
-    fn whole(p: &str) -> Result<Pat, String> {
+    fn whole(p: &str) -> Result<Pat, CompileError> {
         Pat::build(p, true)
     }
 
-    fn build(p: &str, whole: bool) -> Result<Pat, String> {
+    fn build(p: &str, whole: bool) -> Result<Pat, CompileError> {
         let glob = if whole {
             globset::GlobBuilder::new(p)
                 .literal_separator(false)
@@ -223,7 +257,7 @@ impl Pat {
         } else {
             compile_glob(p)
         }
-        .map_err(|e| format!("invalid glob `{p}`: {}", e.kind()))?;
+        .map_err(invalid_glob(p))?;
         let meta = |s: &str| s.contains(['*', '?', '[', ']', '{', '}', '\\']);
         Ok(if p == "*" {
             Pat::Star { whole }
@@ -267,7 +301,7 @@ impl Pat {
 pub(crate) struct PatSet(Vec<Pat>);
 
 impl PatSet {
-    fn new(patterns: &[String]) -> Result<PatSet, String> {
+    fn new(patterns: &[String]) -> Result<PatSet, CompileError> {
         patterns
             .iter()
             .map(|p| Pat::new(p))
@@ -275,7 +309,7 @@ impl PatSet {
             .map(PatSet)
     }
 
-    fn whole(patterns: &[String]) -> Result<PatSet, String> {
+    fn whole(patterns: &[String]) -> Result<PatSet, CompileError> {
         patterns
             .iter()
             .map(|p| Pat::whole(p))
@@ -293,15 +327,15 @@ pub(crate) fn single_glob(p: &str) -> Option<GlobMatcher> {
     compile_glob(p).ok().map(|g| g.compile_matcher())
 }
 
-fn glob_set(patterns: &[String]) -> Result<GlobSet, String> {
+fn glob_set(patterns: &[String]) -> Result<GlobSet, CompileError> {
     let mut b = GlobSetBuilder::new();
     for p in patterns {
-        b.add(compile_glob(p).map_err(|e| format!("invalid glob `{p}`: {}", e.kind()))?);
+        b.add(compile_glob(p).map_err(invalid_glob(p))?);
     }
-    b.build().map_err(|e| e.to_string())
+    b.build().map_err(CompileError::GlobSet)
 }
 
-fn compile_rule(rule: Rule) -> Result<CompiledRule, String> {
+fn compile_rule(rule: Rule) -> Result<CompiledRule, CompileError> {
     let m = &rule.matcher;
     let mut specificity = 0u8;
     let mut count = |present: bool| {
@@ -370,8 +404,11 @@ fn compile_rule(rule: Rule) -> Result<CompiledRule, String> {
             let mut out = Vec::with_capacity(ws.len());
             for w in ws {
                 let tz_name = w.timezone.as_deref().unwrap_or("UTC");
-                let tz = jiff::tz::TimeZone::get(tz_name)
-                    .map_err(|e| format!("unknown time zone `{tz_name}`: {e}"))?;
+                let tz =
+                    jiff::tz::TimeZone::get(tz_name).map_err(|source| CompileError::TimeZone {
+                        name: tz_name.to_owned(),
+                        source,
+                    })?;
                 out.push(Window {
                     days_mask: w
                         .days
@@ -409,7 +446,7 @@ impl Snapshot {
             let origin = rule.origin.clone();
             match compile_rule(rule) {
                 Ok(r) => rules.push(r),
-                Err(e) => d.push(Diagnostic::error(&origin.file, origin.pos, e)),
+                Err(e) => d.push(Diagnostic::error(&origin.file, origin.pos, e.to_string())),
             }
         }
         // Intern selectors so equal ones are evaluated once per check.
@@ -457,27 +494,7 @@ impl Snapshot {
     /// are reported together.
     pub fn load(config: &Config) -> Result<Snapshot, ConfigError> {
         let mut d = Diagnostics::new();
-        let project_sources = match &config.actions {
-            Some(p) => match read_sources(p) {
-                Ok(s) => s,
-                Err(e) => {
-                    d.extend(e);
-                    Vec::new()
-                }
-            },
-            None => Vec::new(),
-        };
-        let manifest = config.manifest_path();
-        if config.source.is_some()
-            && crate::manifest::manifest_exists(&manifest)
-            && let Err(e) =
-                crate::manifest::check_manifest(&manifest, config.builtin_actions, &project_sources)
-        {
-            d.extend(e);
-        }
-        let registry = Registry::from_sources(config.builtin_actions, &project_sources)
-            .map_err(|e| d.extend(e))
-            .ok();
+        let registry = Registry::for_config_into(config, &mut d);
         let rules = match &config.policies {
             Some(p) => load_policies(p).map_err(|e| d.extend(e)).ok(),
             None => Some(Vec::new()),
@@ -493,9 +510,7 @@ impl Snapshot {
         let (Some(registry), Some(rules), Some(targets), Some(identity)) =
             (registry, rules, targets, identity)
         else {
-            return Err(ConfigError {
-                diagnostics: d.into_vec(),
-            });
+            return Err(d.into_error(config_file(config)));
         };
         // Compile even after errors above (a bad privilege, a manifest
         // mismatch) so that rule errors are reported in the same run.
@@ -512,9 +527,7 @@ impl Snapshot {
             }
             Err(e) => {
                 d.extend(e);
-                Err(ConfigError {
-                    diagnostics: d.into_vec(),
-                })
+                Err(d.into_error(config_file(config)))
             }
         }
     }
@@ -745,15 +758,16 @@ fn unknown_action_errors(rules: &[CompiledRule], registry: &Registry, d: &mut Di
 fn check_privileges(config: &Config, registry: &Registry, d: &mut Diagnostics) {
     for a in registry.all_versions() {
         for p in &a.required_privileges {
-            let problem = match crate::k8s::parse_privilege(p) {
-                Ok(parsed) => match crate::k8s::check_privilege(&parsed) {
+            let problem = match crate::privilege::parse_privilege(p) {
+                Ok(parsed) => match crate::privilege::check_privilege(&parsed) {
                     Ok(_) => None,
                     Err(e) => {
                         let custom = format!("{}/{}", parsed.group, parsed.resource);
-                        (!config.custom_resources.contains(&custom)).then_some((e, true))
+                        (!config.custom_resources.contains(&custom))
+                            .then_some((e.to_string(), true))
                     }
                 },
-                Err(e) => Some((e, false)),
+                Err(e) => Some((e.to_string(), false)),
             };
             let Some((problem, resource_problem)) = problem else {
                 continue;
@@ -851,4 +865,64 @@ pub fn identity_config(config: &Config) -> Result<IdentityConfig, ConfigError> {
         ));
     }
     d.finish(cfg)
+}
+
+#[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    reason = "tests fail loudly: a panic is the failure report"
+)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::Pat;
+    use crate::load::compile_glob;
+
+    /// Patterns shaped like the fast paths (a literal, `prefix*`, `*suffix`,
+    /// `*`, `**`) and like general globs, over a small alphabet so that
+    /// matches are common, `/` included.
+    fn pattern() -> impl Strategy<Value = String> {
+        let word = "[ab/.-]{0,4}";
+        prop_oneof![
+            word.prop_map(|w| w),
+            word.prop_map(|w| format!("{w}*")),
+            word.prop_map(|w| format!("*{w}")),
+            Just("*".to_owned()),
+            Just("**".to_owned()),
+            (word, word).prop_map(|(a, b)| format!("{a}*{b}")),
+            (word, word).prop_map(|(a, b)| format!("{a}?{b}")),
+            (word, word).prop_map(|(a, b)| format!("{a}**{b}")),
+        ]
+    }
+
+    fn subject() -> impl Strategy<Value = String> {
+        "[ab/.-]{0,8}"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// A path pattern's fast path matches exactly what globset, built
+        /// with the same settings, matches.
+        #[test]
+        fn path_fast_paths_agree_with_globset(p in pattern(), s in subject()) {
+            let Ok(glob) = compile_glob(&p) else { return Ok(()) };
+            let reference = glob.compile_matcher().is_match(&s);
+            prop_assert_eq!(Pat::new(&p).unwrap().is_match(&s), reference, "pattern `{}` on `{}`", p, s);
+        }
+
+        /// Same for whole-id patterns (agent ids: `*` crosses `/`).
+        #[test]
+        fn whole_id_fast_paths_agree_with_globset(p in pattern(), s in subject()) {
+            let Ok(glob) = globset::GlobBuilder::new(&p)
+                .literal_separator(false)
+                .backslash_escape(true)
+                .build()
+            else {
+                return Ok(());
+            };
+            let reference = glob.compile_matcher().is_match(&s);
+            prop_assert_eq!(Pat::whole(&p).unwrap().is_match(&s), reference, "pattern `{}` on `{}`", p, s);
+        }
+    }
 }

@@ -6,6 +6,7 @@ use jiff::Timestamp;
 
 use super::compile::{CallerSel, CompiledRule, Snapshot, TargetSel, Window};
 use super::{CallerInput, Decision, Request, TraceEntry};
+use crate::audit::format_timestamp;
 use crate::config::UnknownTargets;
 use crate::identity::{Caller, resolve_caller};
 use crate::model::{ActionDef, Coordinate, DecisionResult, RiskClass, Sensitivity, Target};
@@ -289,7 +290,10 @@ impl CompiledRule {
 }
 
 /// Builds a deny decision for a failure before rules ran.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "every field of an early deny is known at the call site; a struct would only rename them"
+)]
 fn early_deny(
     req: &Request<'_>,
     action: Option<&ActionDef>,
@@ -312,30 +316,10 @@ fn early_deny(
         effective_risk: effective,
         audit_id: None,
         correlation_id: None,
-        evaluated_at: format_ts(at),
+        evaluated_at: format_timestamp(at),
         plan_step: None,
         trace: req.explain.then(Vec::new),
     }
-}
-
-/// RFC 3339 UTC with microseconds.
-pub fn format_ts(t: Timestamp) -> String {
-    use std::fmt::Write as _;
-    // A fixed offset needs no time zone lookup; write the 27 characters directly.
-    let dt = jiff::tz::Offset::UTC.to_datetime(t);
-    let mut s = String::with_capacity(27);
-    let _ = write!(
-        s,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        dt.year(),
-        dt.month(),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second(),
-        dt.subsec_nanosecond() / 1000
-    );
-    s
 }
 
 enum Resolved<'a> {
@@ -654,7 +638,7 @@ impl Snapshot {
             effective_risk: effective,
             audit_id: None,
             correlation_id: None,
-            evaluated_at: format_ts(at),
+            evaluated_at: format_timestamp(at),
             plan_step: None,
             trace,
         }

@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 pub use analysis::{BindingGap, Finding, FindingKind, analyze, binding_gaps};
 pub use compile::{CompiledRule, EngineSettings, Snapshot, SnapshotSources, identity_config};
 pub use digest::snapshot_digest;
-pub use eval::format_ts;
 pub use inventory::Inventory;
 
 use crate::identity::Caller;

@@ -167,11 +167,9 @@ impl JwtVerifier for Hs256Verifier {
 }
 
 #[cfg(test)]
-#[allow(
+#[expect(
     clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
+    reason = "tests fail loudly: a panic is the failure report"
 )]
 mod tests {
     use super::*;

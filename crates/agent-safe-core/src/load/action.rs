@@ -14,7 +14,7 @@ use crate::model::{
 use crate::params::check_value;
 use crate::yaml::{MapReader, Node, Value, list_of, str_of};
 
-const ACTION_KEYS: &[&str] = &[
+pub(crate) const ACTION_KEYS: &[&str] = &[
     "name",
     "version",
     "description",
@@ -30,7 +30,7 @@ const ACTION_KEYS: &[&str] = &[
 ];
 /// Reserved extension keys: accepted and preserved, not interpreted yet.
 pub const RESERVED_ACTION_KEYS: &[&str] = &["credentials", "state_fields", "rollback_params"];
-const PARAM_KEYS: &[&str] = &[
+pub(crate) const PARAM_KEYS: &[&str] = &[
     "name",
     "type",
     "required",
@@ -38,7 +38,7 @@ const PARAM_KEYS: &[&str] = &[
     "default",
     "constraints",
 ];
-const CONSTRAINT_KEYS: &[&str] = &[
+pub(crate) const CONSTRAINT_KEYS: &[&str] = &[
     "min_value",
     "max_value",
     "min_length",
@@ -46,7 +46,7 @@ const CONSTRAINT_KEYS: &[&str] = &[
     "pattern",
     "enum",
 ];
-const PRECHECK_KEYS: &[&str] = &["name", "description"];
+pub(crate) const PRECHECK_KEYS: &[&str] = &["name", "description"];
 
 static ACTION_NAME: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"^[a-z][a-z0-9-]{0,62}$").ok());
@@ -68,9 +68,7 @@ pub(crate) fn matches(re: &LazyLock<Option<Regex>>, s: &str) -> bool {
 pub fn parse_action(src: &SourceFile) -> Result<ActionDef, ConfigError> {
     let mut d = Diagnostics::new();
     let Some(root) = parse_root(src, &mut d) else {
-        return Err(ConfigError {
-            diagnostics: d.into_vec(),
-        });
+        return Err(d.into_error(&src.path));
     };
     action_from_tree(src, &root, d)
 }
@@ -101,9 +99,7 @@ fn action_from_tree(
                     "not a valid action definition",
                 ));
             }
-            Err(ConfigError {
-                diagnostics: d.into_vec(),
-            })
+            Err(d.into_error(file))
         }
     }
 }

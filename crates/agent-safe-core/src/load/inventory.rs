@@ -7,7 +7,7 @@ use crate::diag::{ConfigError, Diagnostic, Diagnostics};
 use crate::model::{Origin, Target};
 use crate::yaml::{MapReader, Node, Value};
 
-const ROOT_KEYS: &[&str] = &["targets"];
+pub(crate) const ROOT_KEYS: &[&str] = &["targets"];
 pub(crate) const TARGET_KEYS: &[&str] = &[
     "id",
     "type",

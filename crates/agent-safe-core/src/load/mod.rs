@@ -17,6 +17,71 @@ pub use policy::{load_policies, parse_policy};
 pub(crate) use inventory::TARGET_KEYS as INVENTORY_TARGET_KEYS;
 pub(crate) use policy::{CALLER_KEYS, MATCH_KEYS, RULE_KEYS, TARGET_KEYS, WINDOW_KEYS};
 
+/// The keys one mapping of a file kind accepts, and where that mapping is
+/// described in the kind's JSON Schema (`agent-safe schema KIND`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedKeys {
+    /// The file kind, as `agent-safe schema` names it (`action`, `policy`, …).
+    pub kind: &'static str,
+    /// The schema definition (`$defs` name) of the mapping; `None` for the
+    /// file's top level.
+    pub definition: Option<&'static str>,
+    /// Every key the strict reader accepts there.
+    pub keys: Vec<&'static str>,
+}
+
+/// The keys every strict reader of the core accepts, mapping by mapping: one
+/// source of truth checked against the generated JSON Schemas by a test, so
+/// that an editor's schema and the loader never disagree.
+pub fn accepted_keys() -> Vec<AcceptedKeys> {
+    let k = |kind, definition, keys: &[&'static str]| AcceptedKeys {
+        kind,
+        definition,
+        keys: keys.to_vec(),
+    };
+    let mut action_root = action::ACTION_KEYS.to_vec();
+    action_root.extend_from_slice(action::RESERVED_ACTION_KEYS);
+    vec![
+        AcceptedKeys {
+            kind: "action",
+            definition: None,
+            keys: action_root,
+        },
+        k("action", Some("Parameter"), action::PARAM_KEYS),
+        k("action", Some("Constraints"), action::CONSTRAINT_KEYS),
+        k("action", Some("Precheck"), action::PRECHECK_KEYS),
+        k("policy", None, policy::ROOT_KEYS),
+        k("policy", Some("Rule"), policy::RULE_KEYS),
+        k("policy", Some("RuleMatch"), policy::MATCH_KEYS),
+        k("policy", Some("TargetSelector"), policy::TARGET_KEYS),
+        k("policy", Some("CallerSelector"), policy::CALLER_KEYS),
+        k("policy", Some("TimeWindow"), policy::WINDOW_KEYS),
+        k("inventory", None, inventory::ROOT_KEYS),
+        k("inventory", Some("Target"), inventory::TARGET_KEYS),
+        k("config", None, crate::config::ROOT_KEYS),
+        k("config", Some("AuditSettings"), crate::config::AUDIT_KEYS),
+        k(
+            "config",
+            Some("CheckpointSettings"),
+            crate::config::CHECKPOINT_KEYS,
+        ),
+        k(
+            "config",
+            Some("RotationSettings"),
+            crate::config::ROTATION_KEYS,
+        ),
+        k(
+            "config",
+            Some("IdentitySettings"),
+            crate::config::IDENTITY_KEYS,
+        ),
+        k("config", Some("KeySettings"), crate::config::KEY_KEYS),
+        k("config", Some("ServerSettings"), crate::config::SERVER_KEYS),
+        k("plan", None, crate::plan::PLAN_KEYS),
+        k("plan", Some("PlanStep"), crate::plan::STEP_KEYS),
+    ]
+}
+
 use crate::diag::{ConfigError, Diagnostic, Diagnostics, Pos};
 use crate::model::{Day, Sensitivity};
 use crate::yaml::{MapReader, Node, Value, type_error};
@@ -243,7 +308,6 @@ const MAX_DEPTH: usize = 8;
 
 /// One pass: list, then read every file. Returns the stamp of each file as
 /// it was while being read.
-#[allow(clippy::type_complexity)]
 fn read_once(path: &Path) -> Result<(SourceSet, Vec<(PathBuf, Stamp)>), ConfigError> {
     let meta = std::fs::metadata(path).map_err(|e| {
         ConfigError::single(

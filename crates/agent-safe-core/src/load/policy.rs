@@ -13,7 +13,7 @@ use crate::model::{
 };
 use crate::yaml::{MapReader, Node, Value, list_of};
 
-const ROOT_KEYS: &[&str] = &["rules"];
+pub(crate) const ROOT_KEYS: &[&str] = &["rules"];
 pub(crate) const RULE_KEYS: &[&str] = &[
     "name",
     "description",

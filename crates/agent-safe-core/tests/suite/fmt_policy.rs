@@ -177,7 +177,7 @@ fn a_file_that_does_not_load_is_refused_with_its_diagnostic() {
         "rules:\n  - name: a\n    decison: deny\n",
     )
     .unwrap_err();
-    let d = &err.diagnostics[0];
+    let d = &err.diagnostics()[0];
     assert_eq!(d.file, Path::new("policies/bad.yaml"));
     assert_eq!((d.pos.line, d.pos.col), (3, 5));
     assert!(d.message.contains("decison"), "{d:?}");

@@ -1,167 +1,136 @@
-//! A reference table of the core Kubernetes API's resources, for checking the
-//! RBAC privileges that action definitions declare.
+//! RBAC privileges as action definitions declare them:
+//! `[group/]resource[/subresource]:verb`, for example `apps/deployments:patch`.
 //!
-//! An action lists what it needs as `[group/]resource[/subresource]:verb`, for
-//! example `apps/deployments:patch`, `pods/eviction:create`, `pods:list` or
-//! `apps/deployments/scale:patch`. [`parse_privilege`] reads that syntax and
-//! [`check_privilege`] validates it against the table, so that a typo such as
+//! [`parse_privilege`] reads the syntax, [`check_privilege`] checks it against
+//! the resource table of [`crate::k8s`], so that a typo such as
 //! `apps/deployment:patch` or `pods/logs:get` is caught when the action is
 //! loaded instead of surfacing as a `Forbidden` error in the executor.
-//!
-//! The table covers the built-in API groups an operations agent touches: the
-//! core group (`""`), `apps`, `autoscaling`, `batch`, `policy`,
-//! `networking.k8s.io`, `rbac.authorization.k8s.io`, `events.k8s.io`,
-//! `discovery.k8s.io`, `coordination.k8s.io`, `storage.k8s.io`,
-//! `scheduling.k8s.io`, `apiextensions.k8s.io` and the self-review resources of
-//! `authorization.k8s.io`. Verbs are the RBAC verbs the API server authorizes
-//! for each resource and subresource (what `kubectl api-resources -o wide`
-//! reports, plus the connect subresources, whose HTTP methods map to `get`,
-//! `create`, `update`, `patch` and `delete`).
-//!
-//! Wildcards (`*`) are refused on purpose: an action must say exactly what it
-//! needs.
+//! [`crate::rbac`] turns checked privileges into Roles.
 
 use std::fmt;
 use std::str::FromStr;
 
 use crate::diag::did_you_mean;
+use crate::k8s::{
+    RESOURCES, ResourceInfo, Verb, find_resource, group_label, groups, is_known_group,
+    looks_like_group, qualify, unknown_verb_hint,
+};
 
-/// An RBAC verb.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Verb {
-    /// Read one object (`GET /…/name`).
-    Get,
-    /// Read a collection (`GET /…`).
-    List,
-    /// Watch an object or a collection (`GET /…?watch=true`).
-    Watch,
-    /// Create an object (`POST`); also the connect verb of `exec`, `attach`,
-    /// `portforward` and of `POST` through a proxy.
-    Create,
-    /// Replace an object (`PUT`).
-    Update,
-    /// Patch an object (`PATCH`), including server-side apply.
-    Patch,
-    /// Delete one object (`DELETE /…/name`).
-    Delete,
-    /// Delete a collection (`DELETE /…`).
-    DeleteCollection,
-    /// Bind a role in a RoleBinding or ClusterRoleBinding without holding its
-    /// permissions (`roles`, `clusterroles`).
-    Bind,
-    /// Create or update a role with permissions the caller does not hold
-    /// (`roles`, `clusterroles`).
-    Escalate,
-    /// Act as another identity (`serviceaccounts`).
-    Impersonate,
+/// Why a privilege is not `[group/]resource[/subresource]:verb`
+/// ([`parse_privilege`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyntaxError {
+    /// No `:verb`.
+    #[error("invalid privilege `{input}`: missing `:verb`; {SYNTAX}")]
+    MissingVerb {
+        /// The privilege as written.
+        input: String,
+    },
+    /// More than one `:`.
+    #[error("invalid privilege `{input}`: more than one `:`; {SYNTAX}")]
+    ExtraColon {
+        /// The privilege as written.
+        input: String,
+    },
+    /// A `*` anywhere.
+    #[error(
+        "invalid privilege `{input}`: wildcards are not allowed; name the exact resource and verb"
+    )]
+    Wildcard {
+        /// The privilege as written.
+        input: String,
+    },
+    /// Nothing after the `:`.
+    #[error("invalid privilege `{input}`: missing verb after `:`; {SYNTAX}")]
+    EmptyVerb {
+        /// The privilege as written.
+        input: String,
+    },
+    /// A verb RBAC does not know.
+    #[error("invalid privilege `{input}`: unknown verb `{verb}`; {hint}")]
+    UnknownVerb {
+        /// The privilege as written.
+        input: String,
+        /// The verb as written.
+        verb: String,
+        /// The closest verb, or the list of verbs.
+        hint: String,
+    },
+    /// An empty path segment, or one with other characters than lowercase
+    /// letters, digits, `-` and `.`.
+    #[error("invalid privilege `{input}`: {what}; {SYNTAX}")]
+    BadSegment {
+        /// The privilege as written.
+        input: String,
+        /// Which segment, and why.
+        what: String,
+    },
+    /// More than `group/resource/subresource`.
+    #[error("invalid privilege `{input}`: too many `/` segments; {SYNTAX}")]
+    TooManySegments {
+        /// The privilege as written.
+        input: String,
+    },
 }
 
-impl Verb {
-    /// Every verb, in the order used in messages.
-    pub const ALL: &'static [Verb] = &[
-        Verb::Get,
-        Verb::List,
-        Verb::Watch,
-        Verb::Create,
-        Verb::Update,
-        Verb::Patch,
-        Verb::Delete,
-        Verb::DeleteCollection,
-        Verb::Bind,
-        Verb::Escalate,
-        Verb::Impersonate,
-    ];
-
-    /// The verb as RBAC spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verb::Get => "get",
-            Verb::List => "list",
-            Verb::Watch => "watch",
-            Verb::Create => "create",
-            Verb::Update => "update",
-            Verb::Patch => "patch",
-            Verb::Delete => "delete",
-            Verb::DeleteCollection => "deletecollection",
-            Verb::Bind => "bind",
-            Verb::Escalate => "escalate",
-            Verb::Impersonate => "impersonate",
-        }
-    }
-
-    /// The verb named `s` (exact, lowercase), if any.
-    pub fn from_name(s: &str) -> Option<Verb> {
-        Verb::ALL.iter().copied().find(|v| v.as_str() == s)
-    }
+/// Why a well-formed privilege names nothing the API server authorizes
+/// ([`check_privilege`]). `hint` is empty or starts with `; `.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// The API group is not in the table.
+    #[error("unknown API group `{group}`{hint}")]
+    UnknownGroup {
+        /// The group as written.
+        group: String,
+        /// The likely fix.
+        hint: String,
+    },
+    /// The group has no such resource.
+    #[error("unknown resource `{resource}` in {}{hint}", group_label(group))]
+    UnknownResource {
+        /// The group (`""` for core).
+        group: String,
+        /// The resource as written.
+        resource: String,
+        /// The likely fix.
+        hint: String,
+    },
+    /// The resource has no such subresource.
+    #[error("unknown subresource `{subresource}` of `{resource}`{hint}")]
+    UnknownSubresource {
+        /// `group/resource`.
+        resource: String,
+        /// The subresource as written.
+        subresource: String,
+        /// The likely fix.
+        hint: String,
+    },
+    /// The verb is not authorized on that resource or subresource.
+    #[error("verb `{verb}` is not supported on `{resource}`; supported verbs: {supported}")]
+    UnsupportedVerb {
+        /// The verb.
+        verb: Verb,
+        /// `[group/]resource[/subresource]`.
+        resource: String,
+        /// The verbs that are, comma-separated.
+        supported: String,
+    },
 }
 
-impl fmt::Display for Verb {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Verb {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Verb::from_name(s).ok_or_else(|| unknown_verb_message(s))
-    }
-}
-
-/// A subresource of a resource, such as `pods/log` or `deployments/scale`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SubresourceInfo {
-    /// The subresource name (`log`, `exec`, `scale`, `status`, …).
-    pub name: &'static str,
-    /// The verbs RBAC authorizes on it.
-    pub verbs: &'static [Verb],
-}
-
-/// One resource of the Kubernetes API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ResourceInfo {
-    /// The API group: `""` for the core group, else e.g. `apps`.
-    pub group: &'static str,
-    /// The preferred served version (`v1`, `v2`).
-    pub version: &'static str,
-    /// The resource's plural name, as used in RBAC rules and URLs.
-    pub resource: &'static str,
-    /// The kind of the objects (`Deployment`).
-    pub kind: &'static str,
-    /// Whether objects live in a namespace (`false`: cluster-scoped).
-    pub namespaced: bool,
-    /// The verbs RBAC authorizes on the resource itself.
-    pub verbs: &'static [Verb],
-    /// Its subresources.
-    pub subresources: &'static [SubresourceInfo],
-}
-
-impl ResourceInfo {
-    /// The subresource called `name`, if the resource has one.
-    pub fn subresource(&self, name: &str) -> Option<&SubresourceInfo> {
-        self.subresources.iter().find(|s| s.name == name)
-    }
-
-    /// The verbs authorized on the resource (`None`) or on one of its
-    /// subresources; `None` when there is no such subresource.
-    pub fn verbs_for(&self, subresource: Option<&str>) -> Option<&'static [Verb]> {
-        match subresource {
-            None => Some(self.verbs),
-            Some(name) => self.subresource(name).map(|s| s.verbs),
-        }
-    }
-
-    /// Whether `verb` is authorized on the resource or the given subresource.
-    pub fn supports(&self, subresource: Option<&str>, verb: Verb) -> bool {
-        self.verbs_for(subresource)
-            .is_some_and(|vs| vs.contains(&verb))
-    }
-
-    /// `group/resource`, or `resource` for the core group.
-    pub fn qualified_name(&self) -> String {
-        qualify(self.group, self.resource)
-    }
+/// Why [`validate_privilege`] refused a privilege.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrivilegeError {
+    /// It does not parse.
+    #[error(transparent)]
+    Syntax(#[from] SyntaxError),
+    /// It parses, but names something the table does not have.
+    #[error("invalid privilege `{input}`: {source}")]
+    Check {
+        /// The privilege as written.
+        input: String,
+        /// What the table says.
+        source: CheckError,
+    },
 }
 
 /// A privilege an action needs: one verb on one resource or subresource.
@@ -197,331 +166,15 @@ impl fmt::Display for Privilege {
 }
 
 impl FromStr for Privilege {
-    type Err = String;
+    type Err = SyntaxError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         parse_privilege(s)
     }
 }
 
-fn qualify(group: &str, resource: &str) -> String {
-    if group.is_empty() {
-        resource.to_string()
-    } else {
-        format!("{group}/{resource}")
-    }
-}
-
-fn group_label(group: &str) -> String {
-    if group.is_empty() {
-        "the core group".to_string()
-    } else {
-        format!("group `{group}`")
-    }
-}
-
-// ----- the table -----------------------------------------------------------
-
-use Verb::{
-    Bind, Create, Delete, DeleteCollection, Escalate, Get, Impersonate, List, Patch, Update, Watch,
-};
-
-/// The eight standard verbs of a collection that supports `deletecollection`.
-const STANDARD: &[Verb] = &[
-    Get,
-    List,
-    Watch,
-    Create,
-    Update,
-    Patch,
-    Delete,
-    DeleteCollection,
-];
-/// The standard verbs without `deletecollection` (`namespaces`, `services`).
-const NO_DELETECOLLECTION: &[Verb] = &[Get, List, Watch, Create, Update, Patch, Delete];
-/// `roles` and `clusterroles`: the standard verbs plus `bind` and `escalate`.
-const ROLE_VERBS: &[Verb] = &[
-    Get,
-    List,
-    Watch,
-    Create,
-    Update,
-    Patch,
-    Delete,
-    DeleteCollection,
-    Bind,
-    Escalate,
-];
-/// `serviceaccounts`: the standard verbs plus `impersonate`.
-const SERVICEACCOUNT_VERBS: &[Verb] = &[
-    Get,
-    List,
-    Watch,
-    Create,
-    Update,
-    Patch,
-    Delete,
-    DeleteCollection,
-    Impersonate,
-];
-/// Verbs of the `status`, `scale`, `ephemeralcontainers` and `resize` subresources.
-const GET_UPDATE_PATCH: &[Verb] = &[Get, Update, Patch];
-/// Streaming connect subresources (`exec`, `attach`, `portforward`): `create`
-/// for SPDY (`POST`), `get` for the WebSocket upgrade (`GET`).
-const CONNECT: &[Verb] = &[Create, Get];
-/// Proxy subresources: each HTTP method maps to its verb.
-const PROXY: &[Verb] = &[Get, Create, Update, Patch, Delete];
-/// Create-only resources and subresources (`eviction`, `binding`, `token`, reviews).
-const CREATE_ONLY: &[Verb] = &[Create];
-/// Read-only subresources (`log`).
-const GET_ONLY: &[Verb] = &[Get];
-/// `namespaces/finalize`.
-const UPDATE_ONLY: &[Verb] = &[Update];
-/// Read-only collections (`componentstatuses`).
-const GET_LIST: &[Verb] = &[Get, List];
-
-const fn sub(name: &'static str, verbs: &'static [Verb]) -> SubresourceInfo {
-    SubresourceInfo { name, verbs }
-}
-
-const STATUS: SubresourceInfo = sub("status", GET_UPDATE_PATCH);
-const SCALE: SubresourceInfo = sub("scale", GET_UPDATE_PATCH);
-const NONE: &[SubresourceInfo] = &[];
-const ONLY_STATUS: &[SubresourceInfo] = &[STATUS];
-const SCALE_STATUS: &[SubresourceInfo] = &[SCALE, STATUS];
-
-const fn res(
-    group: &'static str,
-    version: &'static str,
-    resource: &'static str,
-    kind: &'static str,
-    namespaced: bool,
-    verbs: &'static [Verb],
-    subresources: &'static [SubresourceInfo],
-) -> ResourceInfo {
-    ResourceInfo {
-        group,
-        version,
-        resource,
-        kind,
-        namespaced,
-        verbs,
-        subresources,
-    }
-}
-
-const NAMESPACED: bool = true;
-const CLUSTER: bool = false;
-
-#[rustfmt::skip]
-static RESOURCES: &[ResourceInfo] = &[
-    // --- core ("") ---
-    res("", "v1", "bindings", "Binding", NAMESPACED, CREATE_ONLY, NONE),
-    res("", "v1", "componentstatuses", "ComponentStatus", CLUSTER, GET_LIST, NONE),
-    res("", "v1", "configmaps", "ConfigMap", NAMESPACED, STANDARD, NONE),
-    res("", "v1", "endpoints", "Endpoints", NAMESPACED, STANDARD, NONE),
-    res("", "v1", "events", "Event", NAMESPACED, STANDARD, NONE),
-    res("", "v1", "limitranges", "LimitRange", NAMESPACED, STANDARD, NONE),
-    res(
-        "",
-        "v1",
-        "namespaces",
-        "Namespace",
-        CLUSTER,
-        NO_DELETECOLLECTION,
-        &[STATUS, sub("finalize", UPDATE_ONLY)],
-    ),
-    res("", "v1", "nodes", "Node", CLUSTER, STANDARD, &[STATUS, sub("proxy", PROXY)]),
-    res("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", NAMESPACED, STANDARD, ONLY_STATUS),
-    res("", "v1", "persistentvolumes", "PersistentVolume", CLUSTER, STANDARD, ONLY_STATUS),
-    res(
-        "",
-        "v1",
-        "pods",
-        "Pod",
-        NAMESPACED,
-        STANDARD,
-        &[
-            sub("attach", CONNECT),
-            sub("binding", CREATE_ONLY),
-            sub("ephemeralcontainers", GET_UPDATE_PATCH),
-            sub("eviction", CREATE_ONLY),
-            sub("exec", CONNECT),
-            sub("log", GET_ONLY),
-            sub("portforward", CONNECT),
-            sub("proxy", PROXY),
-            sub("resize", GET_UPDATE_PATCH),
-            STATUS,
-        ],
-    ),
-    res("", "v1", "podtemplates", "PodTemplate", NAMESPACED, STANDARD, NONE),
-    res("", "v1", "replicationcontrollers", "ReplicationController", NAMESPACED, STANDARD, SCALE_STATUS),
-    res("", "v1", "resourcequotas", "ResourceQuota", NAMESPACED, STANDARD, ONLY_STATUS),
-    res("", "v1", "secrets", "Secret", NAMESPACED, STANDARD, NONE),
-    res(
-        "",
-        "v1",
-        "serviceaccounts",
-        "ServiceAccount",
-        NAMESPACED,
-        SERVICEACCOUNT_VERBS,
-        &[sub("token", CREATE_ONLY)],
-    ),
-    // Services have never supported `deletecollection`: their deletion
-    // releases cluster IPs, node ports and load balancers one by one.
-    res(
-        "",
-        "v1",
-        "services",
-        "Service",
-        NAMESPACED,
-        NO_DELETECOLLECTION,
-        &[STATUS, sub("proxy", PROXY)],
-    ),
-    // --- apps ---
-    res("apps", "v1", "controllerrevisions", "ControllerRevision", NAMESPACED, STANDARD, NONE),
-    res("apps", "v1", "daemonsets", "DaemonSet", NAMESPACED, STANDARD, ONLY_STATUS),
-    res("apps", "v1", "deployments", "Deployment", NAMESPACED, STANDARD, SCALE_STATUS),
-    res("apps", "v1", "replicasets", "ReplicaSet", NAMESPACED, STANDARD, SCALE_STATUS),
-    res("apps", "v1", "statefulsets", "StatefulSet", NAMESPACED, STANDARD, SCALE_STATUS),
-    // --- autoscaling ---
-    res(
-        "autoscaling",
-        "v2",
-        "horizontalpodautoscalers",
-        "HorizontalPodAutoscaler",
-        NAMESPACED,
-        STANDARD,
-        ONLY_STATUS,
-    ),
-    // --- batch ---
-    res("batch", "v1", "cronjobs", "CronJob", NAMESPACED, STANDARD, ONLY_STATUS),
-    res("batch", "v1", "jobs", "Job", NAMESPACED, STANDARD, ONLY_STATUS),
-    // --- policy ---
-    res("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", NAMESPACED, STANDARD, ONLY_STATUS),
-    // --- networking.k8s.io ---
-    res("networking.k8s.io", "v1", "ingressclasses", "IngressClass", CLUSTER, STANDARD, NONE),
-    res("networking.k8s.io", "v1", "ingresses", "Ingress", NAMESPACED, STANDARD, ONLY_STATUS),
-    res("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", NAMESPACED, STANDARD, NONE),
-    // --- rbac.authorization.k8s.io ---
-    res("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", CLUSTER, STANDARD, NONE),
-    res("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", CLUSTER, ROLE_VERBS, NONE),
-    res("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", NAMESPACED, STANDARD, NONE),
-    res("rbac.authorization.k8s.io", "v1", "roles", "Role", NAMESPACED, ROLE_VERBS, NONE),
-    // --- authorization.k8s.io (reviews are create-only, never stored) ---
-    res(
-        "authorization.k8s.io",
-        "v1",
-        "localsubjectaccessreviews",
-        "LocalSubjectAccessReview",
-        NAMESPACED,
-        CREATE_ONLY,
-        NONE,
-    ),
-    res(
-        "authorization.k8s.io",
-        "v1",
-        "selfsubjectaccessreviews",
-        "SelfSubjectAccessReview",
-        CLUSTER,
-        CREATE_ONLY,
-        NONE,
-    ),
-    res(
-        "authorization.k8s.io",
-        "v1",
-        "selfsubjectrulesreviews",
-        "SelfSubjectRulesReview",
-        CLUSTER,
-        CREATE_ONLY,
-        NONE,
-    ),
-    res(
-        "authorization.k8s.io",
-        "v1",
-        "subjectaccessreviews",
-        "SubjectAccessReview",
-        CLUSTER,
-        CREATE_ONLY,
-        NONE,
-    ),
-    // --- events.k8s.io ---
-    res("events.k8s.io", "v1", "events", "Event", NAMESPACED, STANDARD, NONE),
-    // --- discovery.k8s.io ---
-    res("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", NAMESPACED, STANDARD, NONE),
-    // --- coordination.k8s.io ---
-    res("coordination.k8s.io", "v1", "leases", "Lease", NAMESPACED, STANDARD, NONE),
-    // --- storage.k8s.io ---
-    res("storage.k8s.io", "v1", "storageclasses", "StorageClass", CLUSTER, STANDARD, NONE),
-    res("storage.k8s.io", "v1", "volumeattachments", "VolumeAttachment", CLUSTER, STANDARD, ONLY_STATUS),
-    // --- scheduling.k8s.io ---
-    res("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", CLUSTER, STANDARD, NONE),
-    // --- apiextensions.k8s.io ---
-    res(
-        "apiextensions.k8s.io",
-        "v1",
-        "customresourcedefinitions",
-        "CustomResourceDefinition",
-        CLUSTER,
-        STANDARD,
-        ONLY_STATUS,
-    ),
-];
-
-/// API groups whose names have no dot. Any other group name contains one
-/// (`networking.k8s.io`), which is how `group/resource` is told apart from
-/// `resource/subresource`. `extensions` is listed only so that a privilege
-/// naming that retired group is reported as an unknown group rather than as an
-/// unknown core resource.
-const DOTLESS_GROUPS: &[&str] = &["apps", "autoscaling", "batch", "policy", "extensions"];
-
-/// Every resource in the table.
-pub fn resources() -> &'static [ResourceInfo] {
-    RESOURCES
-}
-
-/// The resource `resource` of API group `group` (`""` for core), if known.
-pub fn find_resource(group: &str, resource: &str) -> Option<&'static ResourceInfo> {
-    RESOURCES
-        .iter()
-        .find(|r| r.group == group && r.resource == resource)
-}
-
-/// Whether `group` is an API group of the table (`""` is the core group).
-pub fn is_known_group(group: &str) -> bool {
-    RESOURCES.iter().any(|r| r.group == group)
-}
-
-/// Whether a path segment names an API group rather than a core resource.
-fn looks_like_group(segment: &str) -> bool {
-    segment.contains('.') || DOTLESS_GROUPS.contains(&segment)
-}
-
-fn groups() -> Vec<&'static str> {
-    let mut out: Vec<&'static str> = Vec::new();
-    for r in RESOURCES {
-        if !out.contains(&r.group) {
-            out.push(r.group);
-        }
-    }
-    out
-}
-
-// ----- parsing -------------------------------------------------------------
-
 const SYNTAX: &str =
     "expected `[group/]resource[/subresource]:verb`, e.g. `apps/deployments:patch`";
-
-fn unknown_verb_message(verb: &str) -> String {
-    let names: Vec<&str> = Verb::ALL.iter().map(|v| v.as_str()).collect();
-    let mut msg = format!("unknown verb `{verb}`");
-    if let Some(close) = did_you_mean(verb, names.iter().copied()) {
-        msg.push_str(&format!("; did you mean `{close}`?"));
-    } else {
-        msg.push_str(&format!("; expected one of {}", names.join(", ")));
-    }
-    msg
-}
 
 fn valid_segment(s: &str) -> bool {
     !s.is_empty()
@@ -543,32 +196,24 @@ fn valid_segment(s: &str) -> bool {
 ///
 /// Only the syntax and the verb's spelling are checked here; whether the
 /// resource, subresource and verb exist is [`check_privilege`]'s job.
-pub fn parse_privilege(s: &str) -> Result<Privilege, String> {
+pub fn parse_privilege(s: &str) -> Result<Privilege, SyntaxError> {
+    let input = || s.to_owned();
     let Some((path, verb_text)) = s.split_once(':') else {
-        return Err(format!(
-            "invalid privilege `{s}`: missing `:verb`; {SYNTAX}"
-        ));
+        return Err(SyntaxError::MissingVerb { input: input() });
     };
     if verb_text.contains(':') {
-        return Err(format!(
-            "invalid privilege `{s}`: more than one `:`; {SYNTAX}"
-        ));
+        return Err(SyntaxError::ExtraColon { input: input() });
     }
     if path == "*" || verb_text == "*" || path.split('/').any(|seg| seg == "*") {
-        return Err(format!(
-            "invalid privilege `{s}`: wildcards are not allowed; name the exact resource and verb"
-        ));
+        return Err(SyntaxError::Wildcard { input: input() });
     }
     if verb_text.is_empty() {
-        return Err(format!(
-            "invalid privilege `{s}`: missing verb after `:`; {SYNTAX}"
-        ));
+        return Err(SyntaxError::EmptyVerb { input: input() });
     }
-    let verb = Verb::from_name(verb_text).ok_or_else(|| {
-        format!(
-            "invalid privilege `{s}`: {}",
-            unknown_verb_message(verb_text)
-        )
+    let verb = Verb::from_name(verb_text).ok_or_else(|| SyntaxError::UnknownVerb {
+        input: input(),
+        verb: verb_text.to_owned(),
+        hint: unknown_verb_hint(verb_text),
     })?;
 
     let segments: Vec<&str> = path.split('/').collect();
@@ -578,7 +223,10 @@ pub fn parse_privilege(s: &str) -> Result<Privilege, String> {
         } else {
             format!("`{bad}` (lowercase letters, digits, `-` and `.` only)")
         };
-        return Err(format!("invalid privilege `{s}`: {what}; {SYNTAX}"));
+        return Err(SyntaxError::BadSegment {
+            input: input(),
+            what,
+        });
     }
     let owned = |x: &str| x.to_string();
     let (group, resource, subresource) = match segments.as_slice() {
@@ -595,9 +243,7 @@ pub fn parse_privilege(s: &str) -> Result<Privilege, String> {
         }
         [group, resource, subresource] => (owned(group), owned(resource), Some(owned(subresource))),
         _ => {
-            return Err(format!(
-                "invalid privilege `{s}`: too many `/` segments; {SYNTAX}"
-            ));
+            return Err(SyntaxError::TooManySegments { input: input() });
         }
     };
     Ok(Privilege {
@@ -608,16 +254,14 @@ pub fn parse_privilege(s: &str) -> Result<Privilege, String> {
     })
 }
 
-// ----- checking ------------------------------------------------------------
-
 /// Checks a privilege against the table: the group, the resource in that
 /// group, the subresource and the verb must all exist. Returns the resource.
 ///
 /// The message names the problem and, where one is close, the likely fix:
 /// "unknown resource `deployment` in group `apps`; did you mean `deployments`?".
-pub fn check_privilege(p: &Privilege) -> Result<&'static ResourceInfo, String> {
+pub fn check_privilege(p: &Privilege) -> Result<&'static ResourceInfo, CheckError> {
     if !is_known_group(&p.group) {
-        let mut msg = format!("unknown API group `{}`", p.group);
+        let mut msg = String::new();
         if p.group == "core" || p.group == "v1" {
             msg.push_str(&format!(
                 "; the core group has no prefix: write `{}`",
@@ -636,11 +280,18 @@ pub fn check_privilege(p: &Privilege) -> Result<&'static ResourceInfo, String> {
                 p.group
             ));
         }
-        return Err(msg);
+        return Err(CheckError::UnknownGroup {
+            group: p.group.clone(),
+            hint: msg,
+        });
     }
 
     let Some(info) = find_resource(&p.group, &p.resource) else {
-        return Err(unknown_resource_message(&p.group, &p.resource));
+        return Err(CheckError::UnknownResource {
+            group: p.group.clone(),
+            resource: p.resource.clone(),
+            hint: unknown_resource_hint(&p.group, &p.resource),
+        });
     };
 
     let verbs = match &p.subresource {
@@ -650,7 +301,7 @@ pub fn check_privilege(p: &Privilege) -> Result<&'static ResourceInfo, String> {
             None => {
                 let qualified = info.qualified_name();
                 let names: Vec<&str> = info.subresources.iter().map(|s| s.name).collect();
-                let mut msg = format!("unknown subresource `{name}` of `{qualified}`");
+                let mut msg = String::new();
                 if names.is_empty() {
                     msg.push_str(&format!("; `{qualified}` has no subresources"));
                 } else if let Some(close) = did_you_mean(name, names.iter().copied()) {
@@ -658,25 +309,28 @@ pub fn check_privilege(p: &Privilege) -> Result<&'static ResourceInfo, String> {
                 } else {
                     msg.push_str(&format!("; known subresources: {}", names.join(", ")));
                 }
-                return Err(msg);
+                return Err(CheckError::UnknownSubresource {
+                    resource: qualified,
+                    subresource: name.clone(),
+                    hint: msg,
+                });
             }
         },
     };
 
     if !verbs.contains(&p.verb) {
         let supported: Vec<&str> = verbs.iter().map(|v| v.as_str()).collect();
-        return Err(format!(
-            "verb `{}` is not supported on `{}`; supported verbs: {}",
-            p.verb,
-            p.resource_path(),
-            supported.join(", ")
-        ));
+        return Err(CheckError::UnsupportedVerb {
+            verb: p.verb,
+            resource: p.resource_path(),
+            supported: supported.join(", "),
+        });
     }
     Ok(info)
 }
 
-fn unknown_resource_message(group: &str, resource: &str) -> String {
-    let mut msg = format!("unknown resource `{resource}` in {}", group_label(group));
+fn unknown_resource_hint(group: &str, resource: &str) -> String {
+    let mut msg = String::new();
     // The same name in another group: the group prefix is missing or wrong.
     let elsewhere: Vec<String> = RESOURCES
         .iter()
@@ -712,21 +366,24 @@ fn unknown_resource_message(group: &str, resource: &str) -> String {
 }
 
 /// Parses and checks a privilege in one step.
-pub fn validate_privilege(s: &str) -> Result<(Privilege, &'static ResourceInfo), String> {
+pub fn validate_privilege(s: &str) -> Result<(Privilege, &'static ResourceInfo), PrivilegeError> {
     let p = parse_privilege(s)?;
-    let info = check_privilege(&p).map_err(|e| format!("invalid privilege `{s}`: {e}"))?;
+    let info = check_privilege(&p).map_err(|source| PrivilegeError::Check {
+        input: s.to_owned(),
+        source,
+    })?;
     Ok((p, info))
 }
 
 #[cfg(test)]
-#[allow(
+#[expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    reason = "tests fail loudly: a panic is the failure report"
 )]
 mod tests {
     use super::*;
+    use crate::k8s::{DOTLESS_GROUPS, resources};
     use std::collections::HashSet;
     use std::path::{Path, PathBuf};
 
@@ -737,7 +394,7 @@ mod tests {
     fn err(s: &str) -> String {
         match validate_privilege(s) {
             Ok(_) => panic!("{s} was accepted"),
-            Err(e) => e,
+            Err(e) => e.to_string(),
         }
     }
 

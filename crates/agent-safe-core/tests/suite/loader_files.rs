@@ -56,7 +56,7 @@ fn names(rules: &[Rule]) -> Vec<&str> {
 }
 
 fn messages(e: &ConfigError) -> String {
-    e.diagnostics
+    e.diagnostics()
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()

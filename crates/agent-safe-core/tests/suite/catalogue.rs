@@ -66,7 +66,7 @@ fn every_privilege_is_a_real_resource_and_verb() {
             a.name
         );
         for p in &a.required_privileges {
-            if let Err(e) = agent_safe_core::k8s::validate_privilege(p) {
+            if let Err(e) = agent_safe_core::privilege::validate_privilege(p) {
                 problems.push(format!("{}: {e}", a.name));
             }
         }
