@@ -547,3 +547,86 @@ fn checkpoint_failures_reach_the_reporter_with_their_cause() {
     );
     assert_eq!(log.checkpoint_stats().unwrap().failures, 1);
 }
+
+#[test]
+fn the_tree_of_a_large_existing_log_is_built_outside_the_lock() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    // A log written without checkpoints: no tree store yet, > 8 MiB.
+    let plain = AuditLog::open(config(&path)).unwrap();
+    let mut n = 0u64;
+    while std::fs::metadata(&path).unwrap().len() < 12 << 20 {
+        plain.append(event(n)).unwrap();
+        n += 1;
+    }
+    drop(plain);
+    // Another writer (its own handle, as another process would have) with
+    // a short lock timeout appends all along.
+    let mut wcfg = config(&path);
+    wcfg.lock_timeout = Duration::from_millis(150);
+    let writer = AuditLog::open(wcfg).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let errors: Arc<Mutex<Vec<String>>> = Arc::default();
+    let longest = Arc::new(Mutex::new(Duration::ZERO));
+    let handle = {
+        let (stop, errors, longest) = (stop.clone(), errors.clone(), longest.clone());
+        std::thread::spawn(move || {
+            let mut k = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                if let Err(e) = writer.append(event(1_000_000 + k)) {
+                    errors.lock().unwrap().push(e.to_string());
+                }
+                let took = t.elapsed();
+                {
+                    let mut l = longest.lock().unwrap();
+                    *l = (*l).max(took);
+                }
+                k += 1;
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            k
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let log = AuditLog::open_with_checkpoints(config(&path), cp_config(dir.path(), 0)).unwrap();
+    let t = Instant::now();
+    let note = log.checkpoint_now().unwrap();
+    let built_in = t.elapsed();
+    std::thread::sleep(Duration::from_millis(50));
+    stop.store(true, Ordering::Relaxed);
+    let appended = handle.join().unwrap();
+    assert!(
+        errors.lock().unwrap().is_empty(),
+        "the concurrent writer failed while the tree was built ({built_in:?}): {:?}",
+        errors.lock().unwrap()
+    );
+    assert!(appended > 0);
+    let c = Checkpoint::open(&note, &verifier(&log)).unwrap();
+    assert!(
+        c.size > n,
+        "the checkpoint covers the concurrent appends too"
+    );
+    // No build directory is left behind, and the log verifies against it.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".build-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    drop(log);
+    let cps = checkpoints(&path, &verifier_of(dir.path()));
+    assert!(problems(&path, &cps).is_empty());
+    eprintln!(
+        "tree of {n} events built in {built_in:?}; longest concurrent append {:?}",
+        longest.lock().unwrap()
+    );
+}
+
+fn verifier_of(dir: &Path) -> NoteVerifier {
+    let signer = agent_safe_core::audit::read_signer_key(&dir.join("checkpoint.key")).unwrap();
+    NoteVerifier::parse(&signer.verifier_key()).unwrap()
+}

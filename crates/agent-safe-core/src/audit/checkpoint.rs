@@ -834,6 +834,16 @@ impl InclusionProof {
 
 use super::log::{AuditConfig, AuditLog, State};
 
+/// What an append's check for a due checkpoint gave.
+pub(super) enum DueCheckpoint {
+    /// Nothing to do (not due, or nothing new, or a failure already counted).
+    None,
+    /// A new checkpoint, for `checkpoint_command`.
+    Made(String),
+    /// Due, but the tree store must first be built outside the lock.
+    AfterTreeBuild,
+}
+
 impl AuditLog {
     /// Opens the log like [`AuditLog::open`], with signed checkpoints: the
     /// writer makes one when due (every `every_events` events and/or at the
@@ -893,6 +903,7 @@ impl AuditLog {
         if !cp.time_is_up() {
             return Ok(None);
         }
+        self.build_tree_outside_lock();
         let made = self.locked(|log, st, now| {
             log.prepare(st, now)?;
             let size = log.last_seq(st);
@@ -922,20 +933,64 @@ impl AuditLog {
         self.checkpointer.as_ref().map(Checkpointer::verifier)
     }
 
-    /// Under the lock, after an append: makes a checkpoint when due. Returns
-    /// the new note, for `checkpoint_command`.
-    pub(super) fn checkpoint_if_due(&self, st: &mut State, size: u64) -> Option<String> {
-        let cp = self.checkpointer.as_ref()?;
+    /// Under the lock, after an append: makes a checkpoint when due.
+    /// Returns the new note, for `checkpoint_command`, or that the checkpoint
+    /// waits for the tree store to be built outside the lock.
+    pub(super) fn checkpoint_if_due(&self, st: &mut State, size: u64) -> DueCheckpoint {
+        let Some(cp) = self.checkpointer.as_ref() else {
+            return DueCheckpoint::None;
+        };
         if !cp.is_due(size) {
-            return None;
+            return DueCheckpoint::None;
+        }
+        if TreeStore::needs_bulk(self.path()) {
+            // Reading the whole log here would hold up every other writer.
+            return DueCheckpoint::AfterTreeBuild;
         }
         match self.make_checkpoint(cp, st) {
-            Ok((note, true)) => Some(note),
-            Ok((_, false)) => None,
+            Ok((note, true)) => DueCheckpoint::Made(note),
+            Ok((_, false)) => DueCheckpoint::None,
             Err(e) => {
                 cp.failed(&e);
-                None
+                DueCheckpoint::None
             }
+        }
+    }
+
+    /// After an append whose checkpoint waited for the tree store: builds
+    /// the store outside the lock, then makes the checkpoint. Never fails
+    /// the append: a failure is counted and reported.
+    pub(super) fn checkpoint_after_tree_build(&self) {
+        let Some(cp) = self.checkpointer.as_ref() else {
+            return;
+        };
+        self.build_tree_outside_lock();
+        let made = self.locked(|log, st, now| {
+            log.prepare(st, now)?;
+            log.make_checkpoint(cp, st)
+        });
+        match made {
+            Ok((note, true)) => cp.run_command(note),
+            Ok((_, false)) => {}
+            Err(e) => cp.failed(&e),
+        }
+    }
+
+    /// When the tree store would need much of the log read (none yet, or
+    /// far behind), builds it beside the log without the lock and puts it
+    /// in place under the lock, so that the locked part only catches up
+    /// with the last events. Best effort: on failure the locked sync does
+    /// the work, as before.
+    pub(super) fn build_tree_outside_lock(&self) {
+        if self.checkpointer.is_none() || !TreeStore::needs_bulk(self.path()) {
+            return;
+        }
+        let Ok(built) = TreeStore::build_aside(self.path()) else {
+            return;
+        };
+        let adopted = self.locked(|log, _, _| TreeStore::adopt(log.path(), &built));
+        if adopted.is_err() && built.exists() {
+            let _ = fs::remove_dir_all(&built);
         }
     }
 
@@ -957,6 +1012,7 @@ impl AuditLog {
     /// with a new one.
     pub fn checkpoint_now(&self) -> Result<String, AuditError> {
         let cp = self.require_checkpoints()?;
+        self.build_tree_outside_lock();
         let (note, new) = self.locked(|log, st, now| {
             log.prepare(st, now)?;
             log.make_checkpoint(cp, st)
@@ -997,6 +1053,7 @@ impl AuditLog {
         // Found without the lock: a long scan (an old or unknown id) must
         // not hold up the appends.
         let (seq, line) = super::lookup::find_event(self.path(), audit_id)?;
+        self.build_tree_outside_lock();
         let (proof, new_note) = self.locked(|log, st, now| {
             log.prepare(st, now)?;
             let (note, new) = match checkpoint {
@@ -1103,6 +1160,7 @@ impl AuditLog {
             path: log.path().to_path_buf(),
             reason: format!("the checkpoint is not one of this log's: {e}"),
         };
+        self.build_tree_outside_lock();
         self.locked(|log, st, now| {
             log.prepare(st, now)?;
             let new_note = match new {
@@ -1141,6 +1199,7 @@ impl Drop for AuditLog {
         if !cp.cfg.on_shutdown || self.stats().appends == 0 {
             return;
         }
+        self.build_tree_outside_lock();
         let made = self.locked(|log, st, now| {
             log.prepare(st, now)?;
             let size = log.last_seq(st);

@@ -32,6 +32,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::canon::{self, LineFields};
+use super::checkpoint::DueCheckpoint;
 use super::error::AuditError;
 use super::event::{
     EventKind, GENESIS_HASH, NewEvent, RecoveryInfo, RotationInfo, RotationTrigger,
@@ -388,8 +389,10 @@ impl AuditLog {
         if let Some(ticket) = ticket {
             self.group.wait(ticket, &self.path)?;
         }
-        if let (Some(note), Some(cp)) = (note, &self.checkpointer) {
-            cp.run_command(note);
+        match (note, &self.checkpointer) {
+            (DueCheckpoint::Made(note), Some(cp)) => cp.run_command(note),
+            (DueCheckpoint::AfterTreeBuild, _) => self.checkpoint_after_tree_build(),
+            _ => {}
         }
         Ok(receipt)
     }
