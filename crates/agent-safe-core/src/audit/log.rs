@@ -42,17 +42,45 @@ use super::files::{self, parent_dir, rotated_file_name};
 /// How long an append waits for the lock by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// When an append returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+/// When an append returns: how hard the audit log pushes each event to disk
+/// before a decision returns. Also the `audit.durability` setting of
+/// `agent-safe.yaml` (`process` or `sync`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
+#[schemars(
+    rename = "DurabilitySetting",
+    description = "How hard the audit log pushes each event to disk before a decision returns."
+)]
 pub enum Durability {
     /// The line has been written to the file (the OS holds it; it survives the
     /// process, not a power loss).
     #[default]
+    #[schemars(description = "Written to the file (survives a process crash, not a power cut).")]
     Process,
     /// The line has also been `fdatasync`ed. Concurrent appends in one process
     /// share one fdatasync (group commit).
+    #[schemars(
+        description = "Also `fdatasync`ed (group commit: concurrent checks share one sync)."
+    )]
     Sync,
+}
+
+impl Durability {
+    /// The setting's value in `agent-safe.yaml`.
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "process" => Some(Self::Process),
+            "sync" => Some(Self::Sync),
+            _ => None,
+        }
+    }
+
+    /// The values `parse` accepts, for error messages.
+    pub(crate) fn choices() -> String {
+        "`process`, `sync`".into()
+    }
 }
 
 /// When to start a new file. Both may be set; the default rotates never.

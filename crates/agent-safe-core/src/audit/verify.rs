@@ -148,7 +148,7 @@ enum Pre {
         seq: u64,
         kind: EventKind,
         prev_hash: Range<usize>,
-        hash: Result<[u8; 64], String>,
+        hash: Result<[u8; 64], HashError>,
     },
 }
 
@@ -494,7 +494,7 @@ impl Verifier {
         seq: u64,
         kind: EventKind,
         prev_hash: Range<usize>,
-        hash: Result<[u8; 64], String>,
+        hash: Result<[u8; 64], HashError>,
     ) -> Result<(), Problem> {
         let problem = |kind: ProblemKind, message: String| VerifyProblem {
             path: path.to_path_buf(),
@@ -502,7 +502,7 @@ impl Verifier {
             kind,
             message,
         };
-        let computed = hash.map_err(|m| problem(ProblemKind::Hash, m))?;
+        let computed = hash.map_err(|e| problem(ProblemKind::Hash, e.to_string()))?;
         let link = Link {
             seq,
             kind,
@@ -569,7 +569,7 @@ impl Verifier {
             ));
         }
         let computed = check_hash(line, ev.hash.as_bytes(), &member)
-            .map_err(|m| problem(ProblemKind::Hash, m))?;
+            .map_err(|e| problem(ProblemKind::Hash, e.to_string()))?;
         let link = Link {
             seq: ev.seq,
             kind: ev.kind,
@@ -791,17 +791,27 @@ struct Link<'a> {
     recovery: Option<&'a RecoveryInfo>,
 }
 
+/// Why a line's `hash` is wrong (a [`ProblemKind::Hash`] problem).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum HashError {
+    #[error("`hash` is not 64 lowercase hex digits")]
+    NotHex,
+    #[error(
+        "`hash` does not match the event's content (the content hashes to {computed}): the line was changed"
+    )]
+    Mismatch { computed: String },
+}
+
 /// Checks `hash` (as written in the line) against the line's content.
-fn check_hash(line: &[u8], hash: &[u8], member: &Range<usize>) -> Result<[u8; 64], String> {
+fn check_hash(line: &[u8], hash: &[u8], member: &Range<usize>) -> Result<[u8; 64], HashError> {
     if hash.len() != 64 || !hash.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return Err("`hash` is not 64 lowercase hex digits".into());
+        return Err(HashError::NotHex);
     }
     let computed = canon::hash_without(line, member);
     if computed.as_slice() != hash {
-        return Err(format!(
-            "`hash` does not match the event's content (the content hashes to {}): the line was changed",
-            String::from_utf8_lossy(&computed)
-        ));
+        return Err(HashError::Mismatch {
+            computed: String::from_utf8_lossy(&computed).into_owned(),
+        });
     }
     Ok(computed)
 }
