@@ -324,6 +324,25 @@ fn bench_tlog(c: &mut Criterion) {
         pct(&warm, 0.9),
         pct(&warm, 1.0)
     );
+    // CPU time per proof (steadier than wall time on a busy machine): 200
+    // proofs of the old events above, 200 of the newest.
+    for (what, list) in [
+        ("old events", ids.clone()),
+        ("the newest event", vec![newest.clone()]),
+    ] {
+        let (cpu0, t0) = (cpu_seconds(), Instant::now());
+        let rounds = 200;
+        for k in 0..rounds {
+            let id = list.get(k % list.len()).unwrap();
+            log.prove(id, None).unwrap();
+        }
+        let (cpu, wall) = (cpu_seconds() - cpu0, t0.elapsed().as_secs_f64());
+        eprintln!(
+            "{rounds} proofs of {what}: {:.0} µs CPU per proof, {:.0} µs wall per proof",
+            cpu * 1e6 / rounds as f64,
+            wall * 1e6 / rounds as f64
+        );
+    }
     let verifier = log.checkpoint_verifier().unwrap().clone();
     drop(log);
     let files = log_files(&dir.path().join("audit.jsonl")).unwrap();
@@ -362,6 +381,19 @@ fn bench_tlog(c: &mut Criterion) {
     });
     g.finish();
     for _ in 0..3 {
+        // The two passes `audit verify --checkpoint` made before, at the
+        // same load, for comparison.
+        let (cpu0, t0) = (cpu_seconds(), Instant::now());
+        let chain = verify(&files);
+        let r = verify_checkpoints(&files, &cps).unwrap();
+        let (cpu, wall) = (cpu_seconds() - cpu0, t0.elapsed().as_secs_f64());
+        assert!(chain.is_clean() && r.ok());
+        eprintln!(
+            "verify + verify_checkpoints (two passes), {} events: wall {wall:.2} s ({:.0} events/s), CPU {cpu:.2} s ({:.0} events per CPU-second)",
+            r.log_size,
+            r.log_size as f64 / wall,
+            r.log_size as f64 / cpu
+        );
         let (cpu0, t0) = (cpu_seconds(), Instant::now());
         let (chain, r) = verify_with_checkpoints(&files, &VerifyOptions::default(), &cps).unwrap();
         let (cpu, wall) = (cpu_seconds() - cpu0, t0.elapsed().as_secs_f64());
