@@ -1056,19 +1056,28 @@ impl AuditLog {
         self.build_tree_outside_lock();
         let (proof, new_note) = self.locked(|log, st, now| {
             log.prepare(st, now)?;
-            let (note, new) = match checkpoint {
-                Some(n) => (n.to_string(), false),
-                // The newest checkpoint when it covers the event; a new one
-                // only when the event is newer.
-                None => match cp.last_checkpoint(&checkpoints_path(log.path()))?.0 {
-                    Some((c, n)) if c.size >= seq => (n, false),
-                    _ => log.make_checkpoint(cp, st)?,
-                },
-            };
-            let c = Checkpoint::open(&note, cp.verifier()).map_err(|e| AuditError::Usage {
+            let not_ours = |e: NoteError| AuditError::Usage {
                 path: log.path().to_path_buf(),
                 reason: format!("the checkpoint is not one of this log's: {e}"),
-            })?;
+            };
+            // Each signature is checked once (an Ed25519 verification is a
+            // good part of a proof's cost).
+            let (note, c, new) = match checkpoint {
+                Some(n) => {
+                    let c = Checkpoint::open(n, cp.verifier()).map_err(not_ours)?;
+                    (n.to_string(), c, false)
+                }
+                // The newest checkpoint when it covers the event (checked
+                // when read); a new one only when the event is newer.
+                None => match cp.last_checkpoint(&checkpoints_path(log.path()))?.0 {
+                    Some((c, n)) if c.size >= seq => (n, c, false),
+                    _ => {
+                        let (n, new) = log.make_checkpoint(cp, st)?;
+                        let c = Checkpoint::open(&n, cp.verifier()).map_err(not_ours)?;
+                        (n, c, new)
+                    }
+                },
+            };
             let tree = TreeStore::sync(log.path())?;
             check_extends(log.path(), &tree, &c)?;
             if seq > c.size {
@@ -1094,11 +1103,16 @@ impl AuditLog {
                 inclusion_path: path.iter().map(hex::encode).collect(),
                 checkpoint: note.clone(),
             };
-            // A damaged tree store must not hand out a bad proof.
-            proof.verify(cp.verifier(), None).map_err(|e| AuditError::Corrupt {
-                path: super::tree::tree_dir(log.path()),
-                reason: format!("the proof made from the tree store does not verify ({e}); remove the directory to rebuild it"),
-            })?;
+            // A damaged tree store must not hand out a bad proof: the path
+            // must lead from the event's line to the (already checked)
+            // checkpoint's root.
+            let leaf = merkle::leaf_hash(proof.line.as_bytes());
+            if !merkle::verify_inclusion(seq - 1, c.size, &leaf, &path, &c.root) {
+                return Err(AuditError::Corrupt {
+                    path: super::tree::tree_dir(log.path()),
+                    reason: "the proof made from the tree store does not verify (the event and its inclusion path do not hash to the checkpoint's root); remove the directory to rebuild it".into(),
+                });
+            }
             Ok((proof, new.then_some(note)))
         })?;
         if let Some(n) = new_note {
