@@ -18,8 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agent_safe_core::audit::{
-    AuditConfig, AuditLog, CheckpointConfig, Durability, EventFilter, NewEvent, checkpoints_path,
-    create_signer_key, log_files, read_checkpoints, read_events, verify, verify_checkpoints,
+    AuditConfig, AuditLog, CheckpointConfig, Durability, EventFilter, NewEvent, VerifyOptions,
+    checkpoints_path, create_signer_key, log_files, read_checkpoints, read_events, verify,
+    verify_checkpoints, verify_with_checkpoints,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
@@ -287,15 +288,59 @@ fn bench_tlog(c: &mut Criterion) {
         },
     );
     g.finish();
-    // Old events: the id is found by scanning the log backwards.
-    for id in ids.iter().rev().step_by(4) {
-        let t = Instant::now();
-        let p = log.prove(id, None).unwrap();
+    // Old events: found by the time in their UUID v7 id. Each proof once
+    // cold (the first call for that id), then five more times.
+    let mut warm: Vec<Duration> = Vec::new();
+    let mut cold: Vec<Duration> = Vec::new();
+    for id in ids.iter().rev() {
+        for k in 0..6 {
+            let t = Instant::now();
+            let p = log.prove(id, None).unwrap();
+            let took = t.elapsed();
+            if k == 0 {
+                cold.push(took);
+                eprintln!(
+                    "proof of seq {} of {}: {:.2?} (first call)",
+                    p.seq, p.tree_size, took
+                );
+            } else {
+                warm.push(took);
+            }
+        }
+    }
+    warm.sort();
+    cold.sort();
+    let pct = |v: &[Duration], q: f64| {
+        v.get(((v.len() - 1) as f64 * q) as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+    eprintln!(
+        "proofs of {} events spread over the log: first calls median {:.2?}, max {:.2?}; repeated p50 {:.2?}, p90 {:.2?}, max {:.2?}",
+        ids.len(),
+        pct(&cold, 0.5),
+        pct(&cold, 1.0),
+        pct(&warm, 0.5),
+        pct(&warm, 0.9),
+        pct(&warm, 1.0)
+    );
+    // CPU time per proof (steadier than wall time on a busy machine): 200
+    // proofs of the old events above, 200 of the newest.
+    for (what, list) in [
+        ("old events", ids.clone()),
+        ("the newest event", vec![newest.clone()]),
+    ] {
+        let (cpu0, t0) = (cpu_seconds(), Instant::now());
+        let rounds = 200;
+        for k in 0..rounds {
+            let id = list.get(k % list.len()).unwrap();
+            log.prove(id, None).unwrap();
+        }
+        let (cpu, wall) = (cpu_seconds() - cpu0, t0.elapsed().as_secs_f64());
         eprintln!(
-            "proof of seq {} of {}: {:.2?}",
-            p.seq,
-            p.tree_size,
-            t.elapsed()
+            "{rounds} proofs of {what}: {:.0} µs CPU per proof, {:.0} µs wall per proof",
+            cpu * 1e6 / rounds as f64,
+            wall * 1e6 / rounds as f64
         );
     }
     let verifier = log.checkpoint_verifier().unwrap().clone();
@@ -321,16 +366,43 @@ fn bench_tlog(c: &mut Criterion) {
         });
     });
     g.finish();
-    for _ in 0..2 {
+    // What `audit verify --checkpoint` does: the chain and the tree in one
+    // pass over the log.
+    let mut g = c.benchmark_group("verify-with-checkpoints");
+    g.throughput(Throughput::Elements(events));
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    g.bench_function(format!("{events}-events-{}-checkpoints", cps.len()), |b| {
+        b.iter(|| {
+            let (chain, r) =
+                verify_with_checkpoints(&files, &VerifyOptions::default(), &cps).unwrap();
+            assert!(chain.is_clean() && r.ok());
+            r.log_size
+        });
+    });
+    g.finish();
+    for _ in 0..3 {
+        // The two passes `audit verify --checkpoint` made before, at the
+        // same load, for comparison.
         let (cpu0, t0) = (cpu_seconds(), Instant::now());
         let chain = verify(&files);
         let r = verify_checkpoints(&files, &cps).unwrap();
         let (cpu, wall) = (cpu_seconds() - cpu0, t0.elapsed().as_secs_f64());
         assert!(chain.is_clean() && r.ok());
         eprintln!(
-            "verify + verify_checkpoints, {} events: wall {wall:.2} s ({:.0} events/s), CPU {cpu:.2} s",
+            "verify + verify_checkpoints (two passes), {} events: wall {wall:.2} s ({:.0} events/s), CPU {cpu:.2} s ({:.0} events per CPU-second)",
             r.log_size,
-            r.log_size as f64 / wall
+            r.log_size as f64 / wall,
+            r.log_size as f64 / cpu
+        );
+        let (cpu0, t0) = (cpu_seconds(), Instant::now());
+        let (chain, r) = verify_with_checkpoints(&files, &VerifyOptions::default(), &cps).unwrap();
+        let (cpu, wall) = (cpu_seconds() - cpu0, t0.elapsed().as_secs_f64());
+        assert!(chain.is_clean() && r.ok());
+        eprintln!(
+            "verify_with_checkpoints (chain + tree, one pass), {} events: wall {wall:.2} s ({:.0} events/s), CPU {cpu:.2} s ({:.0} events per CPU-second)",
+            r.log_size,
+            r.log_size as f64 / wall,
+            r.log_size as f64 / cpu
         );
     }
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::audit::Durability;
 use crate::diag::{ConfigError, Diagnostic, Diagnostics, Pos};
 use crate::load::{SourceFile, enum_of, read_file};
 use crate::yaml::{MapReader, Node, Value};
@@ -18,30 +19,6 @@ use crate::yaml::{MapReader, Node, Value};
 pub const CONFIG_FILE_NAME: &str = "agent-safe.yaml";
 /// The environment variable that names the config file.
 pub const CONFIG_ENV: &str = "AGENT_SAFE_CONFIG";
-
-/// How hard the audit log pushes each event to disk before a decision returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DurabilitySetting {
-    /// Written to the file (survives a process crash, not a power cut).
-    #[default]
-    Process,
-    /// Also `fdatasync`ed (group commit: concurrent checks share one sync).
-    Sync,
-}
-
-impl DurabilitySetting {
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "process" => Some(Self::Process),
-            "sync" => Some(Self::Sync),
-            _ => None,
-        }
-    }
-    fn choices() -> String {
-        "`process`, `sync`".into()
-    }
-}
 
 /// Audit log rotation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -103,7 +80,7 @@ pub struct AuditSettings {
     pub path: PathBuf,
     /// `process` (default) or `sync`.
     #[serde(default)]
-    pub durability: DurabilitySetting,
+    pub durability: Durability,
     /// Rotation by size and/or day.
     #[serde(default)]
     pub rotation: RotationSettings,
@@ -130,7 +107,7 @@ impl Default for AuditSettings {
         AuditSettings {
             enabled: true,
             path: default_audit_path(),
-            durability: DurabilitySetting::Process,
+            durability: Durability::Process,
             rotation: RotationSettings::default(),
             lock_timeout_ms: default_lock_timeout(),
             checkpoint: None,
@@ -686,8 +663,8 @@ fn read_audit(file: &Path, node: &Node, a: &mut AuditSettings, d: &mut Diagnosti
             file,
             n,
             "durability",
-            DurabilitySetting::parse,
-            DurabilitySetting::choices,
+            Durability::parse,
+            Durability::choices,
             d,
         )
     {

@@ -12,10 +12,10 @@ use serde_json::Value as Json;
 
 use crate::audit::format_timestamp;
 use crate::audit::{
-    AppendReceipt, AuditConfig, AuditError, AuditLog, CallerIdentity, CallerMethod, Durability,
-    EventKind, NewEvent, Rotation,
+    AppendReceipt, AuditConfig, AuditError, AuditLog, CallerIdentity, CallerMethod, EventKind,
+    NewEvent, Rotation,
 };
-use crate::config::{Config, DurabilitySetting, discover, load_config};
+use crate::config::{Config, discover, load_config};
 use crate::diag::{ConfigError, Diagnostic, Pos};
 use crate::engine::{CallerInput, Decision, PlanDecision, Request, Snapshot};
 use crate::identity::Caller;
@@ -99,10 +99,7 @@ impl std::fmt::Debug for AgentSafe {
 pub fn audit_config(config: &Config) -> AuditConfig {
     AuditConfig {
         path: config.audit.path.clone(),
-        durability: match config.audit.durability {
-            DurabilitySetting::Process => Durability::Process,
-            DurabilitySetting::Sync => Durability::Sync,
-        },
+        durability: config.audit.durability,
         rotation: Rotation {
             max_bytes: config.audit.rotation.max_bytes,
             daily: config.audit.rotation.daily,

@@ -14,8 +14,9 @@ mod audit_support;
 use std::path::{Path, PathBuf};
 
 use agent_safe_core::audit::{
-    AuditLog, Checkpoint, CheckpointConfig, NoteVerifier, checkpoints_path, create_signer_key,
-    log_files, read_checkpoints, tree_dir, verify_checkpoints,
+    AuditLog, Checkpoint, CheckpointConfig, CheckpointFailure, NoteVerifier, VerifyOptions,
+    checkpoints_path, create_signer_key, log_files, read_checkpoints, tree_dir, verify_checkpoints,
+    verify_with_checkpoints,
 };
 use audit_support::{config, config_rot, event};
 
@@ -71,7 +72,13 @@ fn log_with_checkpoints(
 }
 
 fn problems(active: &Path, cps: &[(String, Checkpoint)]) -> Vec<String> {
-    let r = verify_checkpoints(&log_files(active).unwrap(), cps).unwrap();
+    let files = log_files(active).unwrap();
+    let r = verify_checkpoints(&files, cps).unwrap();
+    // The chain and the tree in one pass say the same about the tree.
+    let opts = VerifyOptions::default();
+    let (chain, one_pass) = verify_with_checkpoints(&files, &opts, cps).unwrap();
+    assert_eq!(one_pass, r, "one pass and two passes disagree");
+    assert_eq!(chain, agent_safe_core::audit::verify_with(&files, &opts));
     let mut out: Vec<String> = r
         .checkpoints
         .iter()
@@ -95,6 +102,29 @@ fn an_untouched_log_verifies_against_every_checkpoint_it_emitted() {
     let last = sizes.last().copied().unwrap();
     assert_eq!(last, audit_support_last_seq(&path));
     assert!(problems(&path, &cps).is_empty());
+}
+
+#[test]
+fn one_pass_over_a_larger_log_checks_the_chain_and_every_checkpoint() {
+    // Batches of thousands of lines are hashed on several threads.
+    let dir = tempfile::tempdir().unwrap();
+    let (path, v) = log_with_checkpoints(dir.path(), 3000, 250, Some(1 << 20));
+    let cps = checkpoints(&path, &v);
+    assert!(rotations(&path) >= 1);
+    assert!(cps.len() >= 12);
+    assert!(problems(&path, &cps).is_empty());
+    // A broken chain: the tree is still checked over every line (a second
+    // pass), and the one-pass answer is the same as before.
+    let files = log_files(&path).unwrap();
+    let active = files.last().unwrap();
+    let mut l = lines(active);
+    let k = l.len() / 2;
+    l[k] = l[k].replace("\"caller\":\"", "\"caller\":\"x");
+    std::fs::write(active, l.join("\n") + "\n").unwrap();
+    let p = problems(&path, &cps);
+    assert!(!p.is_empty());
+    let (chain, _) = verify_with_checkpoints(&files, &VerifyOptions::default(), &cps).unwrap();
+    assert!(!chain.ok());
 }
 
 fn rotations(path: &Path) -> u64 {
@@ -441,4 +471,162 @@ fn prove_finds_old_events_by_time_and_out_of_order_ones_by_scan() {
         assert_eq!(p.seq, r.seq);
         p.verify(&v, None).unwrap();
     }
+}
+
+#[test]
+fn the_timer_checkpoints_pending_events_once_the_interval_has_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let mut cfg = cp_config(dir.path(), 0);
+    cfg.every_seconds = 1;
+    let log = AuditLog::open_with_checkpoints(config(&path), cfg).unwrap();
+    assert_eq!(
+        log.checkpoint_tick(),
+        Some(std::time::Duration::from_millis(250))
+    );
+    log.append(event(0)).unwrap();
+    // Not yet due: nothing happens, nothing is read.
+    assert_eq!(log.checkpoint_if_pending().unwrap(), None);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let note = log.checkpoint_if_pending().unwrap().expect("a checkpoint");
+    let c = Checkpoint::open(&note, &verifier(&log)).unwrap();
+    assert_eq!(c.size, 1);
+    // Nothing pending any more: no second checkpoint, even when due again.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(log.checkpoint_if_pending().unwrap(), None);
+    assert_eq!(checkpoints(&path, &verifier(&log)).len(), 1);
+    // Without checkpoints by time there is no tick.
+    let other = dir.path().join("other.jsonl");
+    let by_count =
+        AuditLog::open_with_checkpoints(config(&other), cp_config(dir.path(), 10)).unwrap();
+    assert_eq!(by_count.checkpoint_tick(), None);
+    assert_eq!(by_count.checkpoint_if_pending().unwrap(), None);
+}
+
+#[test]
+fn checkpoint_failures_reach_the_reporter_with_their_cause() {
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let mut cfg = cp_config(dir.path(), 1);
+    cfg.command = Some("echo refused >&2; exit 7".into());
+    let log = AuditLog::open_with_checkpoints(config(&path), cfg).unwrap();
+    let seen: Arc<Mutex<Vec<CheckpointFailure>>> = Arc::default();
+    let sink = Arc::clone(&seen);
+    assert!(
+        log.report_checkpoint_failures(Arc::new(move |f: &CheckpointFailure| {
+            sink.lock().unwrap().push(f.clone());
+        }))
+    );
+    assert!(!log.report_checkpoint_failures(Arc::new(|_: &CheckpointFailure| {})));
+    log.append(event(0)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while seen.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    match seen.lock().unwrap().first() {
+        Some(CheckpointFailure::Command { command, cause }) => {
+            assert!(command.contains("exit 7"));
+            assert!(
+                cause.contains("exit status: 7") && cause.contains("refused"),
+                "{cause}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // A checkpoint that cannot be made: the append still succeeds.
+    std::fs::remove_file(checkpoints_path(&path)).unwrap();
+    std::fs::create_dir(checkpoints_path(&path)).unwrap();
+    log.append(event(1)).unwrap();
+    let failures = seen.lock().unwrap().clone();
+    assert!(
+        failures.iter().any(
+            |f| matches!(f, CheckpointFailure::Make(c) if c.contains("audit.jsonl.checkpoints"))
+        ),
+        "{failures:?}"
+    );
+    assert_eq!(log.checkpoint_stats().unwrap().failures, 1);
+}
+
+#[test]
+fn the_tree_of_a_large_existing_log_is_built_outside_the_lock() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    // A log written without checkpoints: no tree store yet, > 8 MiB.
+    let plain = AuditLog::open(config(&path)).unwrap();
+    let mut n = 0u64;
+    while std::fs::metadata(&path).unwrap().len() < 12 << 20 {
+        plain.append(event(n)).unwrap();
+        n += 1;
+    }
+    drop(plain);
+    // Another writer (its own handle, as another process would have) with
+    // a short lock timeout appends all along.
+    let mut wcfg = config(&path);
+    wcfg.lock_timeout = Duration::from_millis(150);
+    let writer = AuditLog::open(wcfg).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let errors: Arc<Mutex<Vec<String>>> = Arc::default();
+    let longest = Arc::new(Mutex::new(Duration::ZERO));
+    let handle = {
+        let (stop, errors, longest) = (stop.clone(), errors.clone(), longest.clone());
+        std::thread::spawn(move || {
+            let mut k = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                if let Err(e) = writer.append(event(1_000_000 + k)) {
+                    errors.lock().unwrap().push(e.to_string());
+                }
+                let took = t.elapsed();
+                {
+                    let mut l = longest.lock().unwrap();
+                    *l = (*l).max(took);
+                }
+                k += 1;
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            k
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let log = AuditLog::open_with_checkpoints(config(&path), cp_config(dir.path(), 0)).unwrap();
+    let t = Instant::now();
+    let note = log.checkpoint_now().unwrap();
+    let built_in = t.elapsed();
+    std::thread::sleep(Duration::from_millis(50));
+    stop.store(true, Ordering::Relaxed);
+    let appended = handle.join().unwrap();
+    assert!(
+        errors.lock().unwrap().is_empty(),
+        "the concurrent writer failed while the tree was built ({built_in:?}): {:?}",
+        errors.lock().unwrap()
+    );
+    assert!(appended > 0);
+    let c = Checkpoint::open(&note, &verifier(&log)).unwrap();
+    assert!(
+        c.size > n,
+        "the checkpoint covers the concurrent appends too"
+    );
+    // No build directory is left behind, and the log verifies against it.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".build-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    drop(log);
+    let cps = checkpoints(&path, &verifier_of(dir.path()));
+    assert!(problems(&path, &cps).is_empty());
+    eprintln!(
+        "tree of {n} events built in {built_in:?}; longest concurrent append {:?}",
+        longest.lock().unwrap()
+    );
+}
+
+fn verifier_of(dir: &Path) -> NoteVerifier {
+    let signer = agent_safe_core::audit::read_signer_key(&dir.join("checkpoint.key")).unwrap();
+    NoteVerifier::parse(&signer.verifier_key()).unwrap()
 }

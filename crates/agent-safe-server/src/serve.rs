@@ -314,6 +314,9 @@ impl Server {
             let _ = stop_tx.send(true);
         });
 
+        crate::tlog::log_checkpoint_failures(&state);
+        let checkpoint_timer = crate::tlog::spawn_checkpoint_timer(state.clone(), stop_rx.clone());
+
         let main = crate::conn::serve(
             listener,
             crate::app(state.clone()),
@@ -343,6 +346,9 @@ impl Server {
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
         }
         reloader.stop();
+        if let Some(t) = checkpoint_timer {
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
         if let Some(h) = sighup {
             h.abort();
         }

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use agent_safe_core::AgentSafe;
-use agent_safe_core::config::DurabilitySetting;
+use agent_safe_core::audit::Durability;
 use agent_safe_core::diag::ConfigError;
 use jiff::Timestamp;
 use serde::Serialize;
@@ -50,10 +50,10 @@ impl Execution {
     ///   and must not stall a runtime worker, and group commit needs the
     ///   concurrent requests to reach the log at the same time, each on its
     ///   own thread, so that one sync covers them all.
-    pub fn for_durability(d: DurabilitySetting) -> Execution {
+    pub fn for_durability(d: Durability) -> Execution {
         match d {
-            DurabilitySetting::Process => Execution::Inline,
-            DurabilitySetting::Sync => Execution::Blocking,
+            Durability::Process => Execution::Inline,
+            Durability::Sync => Execution::Blocking,
         }
     }
 }

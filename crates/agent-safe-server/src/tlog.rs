@@ -1,7 +1,7 @@
 //! `GET /v1/audit/checkpoint` and `GET /v1/audit/proof/{audit_id}`: the
 //! audit log's signed checkpoints and inclusion proofs.
 
-use agent_safe_core::audit::AuditError;
+use agent_safe_core::audit::{AuditError, AuditLog, CheckpointFailure};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -116,4 +116,62 @@ pub(crate) async fn audit_proof(
         .await?
         .map_err(|e| audit_error(&e))?;
     Ok(Json(proof).into_response())
+}
+
+/// Logs every checkpoint failure (a checkpoint that could not be made, a
+/// failed `audit.checkpoint.command`) with its cause, as a warning under the
+/// target `agent_safe_server::audit`. The failures are also counted in the
+/// metrics; decisions are never held up by them.
+pub(crate) fn log_checkpoint_failures(st: &AppState) {
+    if let Some(log) = st.safe.audit_log() {
+        log.report_checkpoint_failures(std::sync::Arc::new(|f: &CheckpointFailure| match f {
+            CheckpointFailure::Make(cause) => tracing::warn!(
+                target: "agent_safe_server::audit",
+                cause = %cause,
+                "audit checkpoint failed; decisions go on, the next checkpoint will cover these events"
+            ),
+            CheckpointFailure::Command { command, cause } => tracing::warn!(
+                target: "agent_safe_server::audit",
+                command = %command,
+                cause = %cause,
+                "audit.checkpoint.command failed; the checkpoint is in the checkpoints file but was not copied"
+            ),
+            other => tracing::warn!(target: "agent_safe_server::audit", error = %other, "audit checkpoint failed"),
+        }));
+    }
+}
+
+/// The timer of "a checkpoint every `every_seconds`": appends only look at
+/// the clock when they happen, so without it the last events before a quiet
+/// spell would stay uncovered until the next request. Ticks at a quarter of
+/// the interval and stops with `stop`. `None` without checkpoints by time.
+pub(crate) fn spawn_checkpoint_timer(
+    st: AppState,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let tick = st.safe.audit_log()?.checkpoint_tick()?;
+    Some(tokio::spawn(async move {
+        let mut interval = tokio::time::interval(tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = interval.tick() => {}
+                _ = crate::serve::wait_for_ref(&mut stop) => break,
+            }
+            let safe = std::sync::Arc::clone(&st.safe);
+            // The log's lock and file I/O: off the async workers.
+            let made = tokio::task::spawn_blocking(move || {
+                safe.audit_log().map(AuditLog::checkpoint_if_pending)
+            })
+            .await;
+            if let Ok(Some(Ok(Some(note)))) = made {
+                tracing::debug!(
+                    target: "agent_safe_server::audit",
+                    checkpoint = note.lines().nth(1).unwrap_or_default(),
+                    "audit checkpoint made by the timer"
+                );
+            }
+            // Failures were logged by the reporter.
+        }
+    }))
 }

@@ -454,3 +454,151 @@ fn idle_connections_beyond_the_file_limit_do_not_lock_out_a_check() {
         "{log}"
     );
 }
+
+/// A sidecar whose log has checkpoints every `every_seconds: 1` (never by
+/// count) and a `checkpoint_command`.
+fn checkpointed_project(command: &str) -> tempfile::TempDir {
+    let dir = common::project_edited(|t| {
+        t.replace(
+            "audit:\n  path: audit/audit.jsonl\n",
+            &format!(
+                "audit:\n  path: audit/audit.jsonl\n  checkpoint:\n    origin: test.example/timer\n    key_file: checkpoint.key\n    every_events: 0\n    every_seconds: 1\n    command: {command:?}\n"
+            ),
+        )
+    });
+    agent_safe_core::audit::create_signer_key(
+        &dir.path().join("checkpoint.key"),
+        "test.example/timer",
+    )
+    .unwrap();
+    dir
+}
+
+async fn one_check(base: &str) -> Value {
+    let body = json!({"action": "restart-deployment", "target": "staging/api", "caller": "a",
+                      "params": {"namespace": "staging", "deployment": "api"}});
+    reqwest::Client::new()
+        .post(format!("{base}/v1/check"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The log lines (JSON) whose message contains `needle`, within `within`.
+fn wait_for_log(proc: &Proc, needle: &str, within: Duration) -> Vec<Value> {
+    let deadline = Instant::now() + within;
+    loop {
+        let found: Vec<Value> = proc
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["message"].as_str().is_some_and(|m| m.contains(needle)))
+            .collect();
+        if !found.is_empty() || Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_sidecar_checkpoints_pending_events_on_its_timer_and_logs_command_failures() {
+    let out = tempfile::tempdir().unwrap();
+    let copied = out.path().join("copied.txt");
+    let dir = checkpointed_project(&format!(
+        "cat > '{}'; echo no witness today >&2; exit 3",
+        copied.display()
+    ));
+    let proc = spawn(dir.path());
+    let base = format!("http://{}", proc.addr);
+    let d = one_check(&base).await;
+    assert_eq!(d["result"], "allow", "{d}");
+    let checkpoints = dir.path().join("audit/audit.jsonl.checkpoints");
+    // No further request: only the timer can make the checkpoint.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let note = loop {
+        let text = std::fs::read_to_string(&checkpoints).unwrap_or_default();
+        if text.contains("test.example/timer\n1\n") {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint of the pending event within 10 s:\n{}",
+            proc.log.lock().unwrap().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(note.matches("— test.example/timer ").count(), 1, "{note}");
+    // The command ran with the checkpoint on stdin, failed, and was logged
+    // with its cause.
+    let logged = wait_for_log(&proc, "checkpoint.command failed", Duration::from_secs(10));
+    let line = logged.first().unwrap_or_else(|| {
+        panic!(
+            "no log line for the failed command:\n{}",
+            proc.log.lock().unwrap().join("\n")
+        )
+    });
+    assert_eq!(line["level"], "WARN", "{line}");
+    assert_eq!(line["target"], "agent_safe_server::audit", "{line}");
+    let cause = line["cause"].as_str().unwrap();
+    assert!(cause.contains("exit status: 3"), "{line}");
+    assert!(cause.contains("no witness today"), "{line}");
+    assert!(
+        std::fs::read_to_string(&copied)
+            .unwrap()
+            .contains("test.example/timer\n1\n")
+    );
+    // Counted in the metrics too.
+    let health = proc.log.lock().unwrap().clone();
+    let health_addr = health
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["message"] == "listening")
+        .and_then(|v| v["health_addr"].as_str().map(str::to_owned))
+        .unwrap();
+    let metrics = reqwest::get(format!("http://{health_addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("agent_safe_audit_checkpoint_command_failures_total 1"),
+        "{metrics}"
+    );
+    // Idle and nothing pending: the timer makes no further checkpoint.
+    std::thread::sleep(Duration::from_millis(2500));
+    let text = std::fs::read_to_string(&checkpoints).unwrap();
+    assert_eq!(text.matches("— test.example/timer ").count(), 1, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_that_cannot_be_made_is_logged_and_decisions_go_on() {
+    let dir = checkpointed_project("cat > /dev/null");
+    // The checkpoints file cannot be written: a directory is in its place.
+    std::fs::create_dir_all(dir.path().join("audit/audit.jsonl.checkpoints")).unwrap();
+    let proc = spawn(dir.path());
+    let base = format!("http://{}", proc.addr);
+    let d = one_check(&base).await;
+    assert_eq!(d["result"], "allow", "{d}");
+    let logged = wait_for_log(&proc, "audit checkpoint failed", Duration::from_secs(10));
+    let line = logged.first().unwrap_or_else(|| {
+        panic!(
+            "no log line for the failed checkpoint:\n{}",
+            proc.log.lock().unwrap().join("\n")
+        )
+    });
+    assert_eq!(line["level"], "WARN", "{line}");
+    let cause = line["cause"].as_str().unwrap();
+    assert!(cause.contains("audit.jsonl.checkpoints"), "{line}");
+    // Decisions go on, and are audited.
+    let d = one_check(&base).await;
+    assert_eq!(d["result"], "allow", "{d}");
+    assert!(d["audit_id"].is_string(), "{d}");
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use agent_safe_core::audit::{
     AuditError, AuditEvent, EventFilter, EventKind, Follower, ProblemKind, VerifyOptions,
-    VerifyReport, log_files, read_events, verify_with,
+    VerifyReport, log_files, read_events, verify_with, verify_with_checkpoints,
 };
 
 use serde::Serialize;
@@ -87,16 +87,16 @@ fn verify_cmd(io: &mut Io, ctx: &Ctx, a: VerifyArgs) -> CmdResult {
         accept_torn_tail: a.accept_torn_tail,
         ..VerifyOptions::default()
     };
-    let report = verify_with(&paths, &opts);
-    let tree = if a.checkpoint.is_empty() {
-        None
+    let (report, tree) = if a.checkpoint.is_empty() {
+        (verify_with(&paths, &opts), None)
     } else {
-        Some(super::tlog::check_checkpoints(
-            ctx,
-            &paths,
-            &a.checkpoint,
-            a.key.as_deref(),
-        )?)
+        // The chain and the tree in one pass over the log.
+        let cps = super::tlog::load_checkpoints(ctx, &a.checkpoint, a.key.as_deref())?;
+        let (report, tree) = verify_with_checkpoints(&paths, &opts, &cps).map_err(|e| match e {
+            AuditError::Usage { .. } => CliError::usage(e.to_string()),
+            _ => CliError::Failed(e.to_string()),
+        })?;
+        (report, Some(tree))
     };
     let tree_ok = tree.as_ref().is_none_or(|t| t.ok());
     let code = if report.ok() && tree_ok {
@@ -128,7 +128,15 @@ fn verify_cmd(io: &mut Io, ctx: &Ctx, a: VerifyArgs) -> CmdResult {
             writeln!(io.out, "{text}")?;
         }
         Format::Text => {
-            write_verify(&mut io.out, &report)?;
+            let hint = if tree.is_some() {
+                LastHashHint::Checked
+            } else {
+                match checkpoints_beside(&report) {
+                    Some(p) => LastHashHint::Checkpoints(p),
+                    None => LastHashHint::KeepIt,
+                }
+            };
+            write_verify(&mut io.out, &report, &hint)?;
             if let Some(t) = &tree {
                 super::tlog::write_checkpoint_report(&mut io.out, t)?;
             }
@@ -145,7 +153,29 @@ fn plural(n: u64, word: &str) -> String {
     }
 }
 
-fn write_verify(w: &mut Stream, r: &VerifyReport) -> std::io::Result<()> {
+/// What `audit verify` says after the last hash.
+enum LastHashHint {
+    /// The log was checked against checkpoints (their lines follow).
+    Checked,
+    /// The log has signed checkpoints in this file: point at them.
+    Checkpoints(PathBuf),
+    /// No signed checkpoints: the last hash is the thing to keep.
+    KeepIt,
+}
+
+/// The signed checkpoints file of the log `r` verified, when it exists.
+fn checkpoints_beside(r: &VerifyReport) -> Option<PathBuf> {
+    let last = &r.files.last()?.path;
+    let name = last.file_name()?.to_str()?;
+    let active = match agent_safe_core::audit::parse_rotated_name(name) {
+        Some(rot) => last.with_file_name(rot.active_name),
+        None => last.clone(),
+    };
+    let p = agent_safe_core::audit::checkpoints_path(&active);
+    p.is_file().then_some(p)
+}
+
+fn write_verify(w: &mut Stream, r: &VerifyReport, hint: &LastHashHint) -> std::io::Result<()> {
     if let Some(p) = &r.problem {
         let at = match p.line {
             Some(line) => format!("{}:{line}", p.path.display()),
@@ -174,12 +204,23 @@ fn write_verify(w: &mut Stream, r: &VerifyReport) -> std::io::Result<()> {
         plural(r.files.len() as u64, "file")
     )?;
     if let (Some(first), Some(last)) = (r.first_seq, r.last_seq) {
-        match &r.last_hash {
-            Some(hash) => writeln!(
+        match (&r.last_hash, hint) {
+            (Some(hash), LastHashHint::KeepIt) => writeln!(
                 w,
                 "  seq {first}–{last}; last hash {hash} (keep it elsewhere as a checkpoint)"
             )?,
-            None => writeln!(w, "  seq {first}–{last}")?,
+            (Some(hash), LastHashHint::Checked) => {
+                writeln!(w, "  seq {first}–{last}; last hash {hash}")?;
+            }
+            (Some(hash), LastHashHint::Checkpoints(p)) => {
+                writeln!(w, "  seq {first}–{last}; last hash {hash}")?;
+                writeln!(
+                    w,
+                    "  signed checkpoints in {}: keep copies elsewhere (audit.checkpoint.command) and verify against them with `--checkpoint FILE`",
+                    p.display()
+                )?;
+            }
+            (None, _) => writeln!(w, "  seq {first}–{last}")?,
         }
     }
     if r.recoveries > 0 {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use agent_safe_core::audit::{
     AuditLog, Checkpoint, CheckpointReport, InclusionProof, NoteVerifier, checkpoints_path,
-    latest_checkpoint, read_signer_key, resolve_paths, split_notes, verify_checkpoints,
+    latest_checkpoint, read_signer_key, split_notes,
 };
 use agent_safe_core::config::Config;
 use agent_safe_core::facade::{audit_config, checkpoint_config};
@@ -178,13 +178,13 @@ pub(crate) fn key(io: &mut Io, ctx: &Ctx, generate: bool) -> CmdResult {
     Ok(exit::OK)
 }
 
-/// Checks the log made of `paths` against the checkpoints in `files`.
-pub(crate) fn check_checkpoints(
+/// The checkpoints in `files`, each checked with `key` (or the configured
+/// checkpoint key), named by where they came from.
+pub(crate) fn load_checkpoints(
     ctx: &Ctx,
-    paths: &[PathBuf],
     files: &[PathBuf],
     key: Option<&str>,
-) -> Result<CheckpointReport, CliError> {
+) -> Result<Vec<(String, Checkpoint)>, CliError> {
     let verifier = match key {
         Some(k) => verifier_arg(k)?,
         None => {
@@ -215,8 +215,7 @@ pub(crate) fn check_checkpoints(
             cps.push((source, c));
         }
     }
-    let ordered = resolve_paths(paths).map_err(|e| CliError::usage(e.to_string()))?;
-    verify_checkpoints(&ordered, &cps).map_err(|e| CliError::Failed(e.to_string()))
+    Ok(cps)
 }
 
 /// The text lines of a checkpoint report, after `audit verify`'s own.

@@ -166,6 +166,38 @@ pub struct CheckpointStats {
     pub last_error: Option<String>,
 }
 
+/// A checkpoint that went wrong, as handed to the reporter set with
+/// [`AuditLog::report_checkpoint_failures`]. Decisions go on either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CheckpointFailure {
+    /// A checkpoint could not be made; the cause.
+    Make(String),
+    /// `checkpoint_command` failed; the command and the cause.
+    Command {
+        /// The command as configured.
+        command: String,
+        /// Why it failed (its exit status and standard error, a timeout, …).
+        cause: String,
+    },
+}
+
+impl std::fmt::Display for CheckpointFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CheckpointFailure::Make(cause) => write!(f, "checkpoint failed: {cause}"),
+            CheckpointFailure::Command { command, cause } => {
+                write!(f, "checkpoint_command `{command}` failed: {cause}")
+            }
+        }
+    }
+}
+
+/// Where checkpoint failures are reported (a host's log). Called on the
+/// thread that saw the failure, sometimes under the log's lock: it must be
+/// quick and must not use the log.
+pub type CheckpointReporter = Arc<dyn Fn(&CheckpointFailure) + Send + Sync>;
+
 struct Due {
     last_size: Option<u64>,
     last_at: Instant,
@@ -181,6 +213,7 @@ pub(crate) struct Checkpointer {
     failures: AtomicU64,
     command_failures: Arc<AtomicU64>,
     last_error: Arc<Mutex<Option<String>>>,
+    reporter: Arc<std::sync::OnceLock<CheckpointReporter>>,
 }
 
 impl Checkpointer {
@@ -213,6 +246,7 @@ impl Checkpointer {
             failures: AtomicU64::new(0),
             command_failures: Arc::new(AtomicU64::new(0)),
             last_error: Arc::new(Mutex::new(None)),
+            reporter: Arc::new(std::sync::OnceLock::new()),
         })
     }
 
@@ -292,10 +326,14 @@ impl Checkpointer {
     /// Records a failure to make a checkpoint (decisions go on).
     pub(crate) fn failed(&self, e: &AuditError) {
         self.failures.fetch_add(1, Ordering::Relaxed);
+        let failure = CheckpointFailure::Make(e.to_string());
         *self
             .last_error
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(format!("checkpoint failed: {e}"));
+            .unwrap_or_else(PoisonError::into_inner) = Some(failure.to_string());
+        if let Some(r) = self.reporter.get() {
+            r(&failure);
+        }
         // Try again after the next interval, not on every append.
         let mut due = self.due.lock().unwrap_or_else(PoisonError::into_inner);
         due.last_at = Instant::now();
@@ -335,18 +373,59 @@ impl Checkpointer {
         };
         let failures = Arc::clone(&self.command_failures);
         let last_error = Arc::clone(&self.last_error);
+        let reporter = Arc::clone(&self.reporter);
+        let report = move |command: String, cause: String| {
+            failures.fetch_add(1, Ordering::Relaxed);
+            let failure = CheckpointFailure::Command { command, cause };
+            *last_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(failure.to_string());
+            if let Some(r) = reporter.get() {
+                r(&failure);
+            }
+        };
+        let report_here = report.clone();
+        let command = cmd.clone();
         let spawned = std::thread::Builder::new()
             .name("agent-safe-checkpoint-command".into())
             .spawn(move || {
                 if let Err(why) = run_command(&cmd, &note) {
-                    failures.fetch_add(1, Ordering::Relaxed);
-                    *last_error.lock().unwrap_or_else(PoisonError::into_inner) =
-                        Some(format!("checkpoint_command `{cmd}` failed: {why}"));
+                    report(cmd, why);
                 }
             });
-        if spawned.is_err() {
-            self.command_failures.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = spawned {
+            report_here(command, format!("cannot start a thread for it: {e}"));
         }
+    }
+
+    /// Reports a failure of a command started at shutdown.
+    fn command_not_started(&self, command: &str, e: &io::Error) {
+        self.command_failures.fetch_add(1, Ordering::Relaxed);
+        let failure = CheckpointFailure::Command {
+            command: command.to_string(),
+            cause: format!("cannot start it: {e}"),
+        };
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(failure.to_string());
+        if let Some(r) = self.reporter.get() {
+            r(&failure);
+        }
+    }
+
+    /// Whether the timer should look for pending events: checkpoints by time
+    /// are configured and `every_seconds` have passed since the last one
+    /// (cheap: no I/O).
+    fn time_is_up(&self) -> bool {
+        let due = self.due.lock().unwrap_or_else(PoisonError::into_inner);
+        self.cfg.every_seconds > 0
+            && due.last_at.elapsed() >= Duration::from_secs(self.cfg.every_seconds)
+    }
+
+    /// Nothing was pending when the time was up: look again after another
+    /// interval.
+    fn nothing_pending(&self) {
+        let mut due = self.due.lock().unwrap_or_else(PoisonError::into_inner);
+        due.last_at = Instant::now();
     }
 }
 
@@ -493,24 +572,108 @@ impl CheckpointReport {
     }
 }
 
+/// The roots a check against checkpoints needs, computed as the leaves of
+/// the log go by (in order, from seq 1).
+pub(super) struct TreeCheck {
+    frontier: merkle::Frontier,
+    /// The checkpoint sizes not reached yet, smallest first.
+    wanted: Vec<u64>,
+    roots: std::collections::HashMap<u64, Hash>,
+}
+
+impl TreeCheck {
+    pub(super) fn new(checkpoints: &[(String, Checkpoint)]) -> TreeCheck {
+        let mut wanted: Vec<u64> = checkpoints.iter().map(|(_, c)| c.size).collect();
+        wanted.sort_unstable_by(|a, b| b.cmp(a));
+        wanted.dedup();
+        let mut roots = std::collections::HashMap::new();
+        if wanted.last() == Some(&0) {
+            roots.insert(0, merkle::empty_root());
+            wanted.pop();
+        }
+        TreeCheck {
+            frontier: merkle::Frontier::new(),
+            wanted,
+            roots,
+        }
+    }
+
+    /// Adds the next leaf.
+    pub(super) fn push(&mut self, leaf: Hash) {
+        self.frontier.push(leaf, |_, _, _| {});
+        while self.wanted.last() == Some(&self.frontier.size()) {
+            self.roots
+                .insert(self.frontier.size(), self.frontier.root());
+            self.wanted.pop();
+        }
+    }
+
+    /// The report, once every leaf is in; `first_seq` is the seq the log
+    /// starts at.
+    pub(super) fn finish(
+        self,
+        checkpoints: &[(String, Checkpoint)],
+        first_seq: Option<u64>,
+    ) -> CheckpointReport {
+        let problem = first_seq.filter(|s| *s != 1).map(|s| {
+            format!(
+                "the log starts at seq {s} (its oldest files are not here): checkpoints cover the log from seq 1"
+            )
+        });
+        let log_size = self.frontier.size();
+        let log_root = self.frontier.root();
+        let roots = self.roots;
+        let checks = checkpoints
+            .iter()
+            .map(|(source, c)| {
+                let problem = if c.size > log_size {
+                    let gone = match c.size - log_size {
+                        1 => "its last event was".to_string(),
+                        k => format!("its last {k} events were"),
+                    };
+                    Some(format!(
+                        "the checkpoint covers {} events but the log holds only {log_size}: {gone} removed (truncated log or deleted newest file)",
+                        c.size
+                    ))
+                } else {
+                    match roots.get(&c.size) {
+                        Some(r) if *r == c.root => None,
+                        Some(r) => Some(format!(
+                            "the log's first {} events hash to {} but the checkpoint says {}: the log was rewritten",
+                            c.size,
+                            short(r),
+                            short(&c.root)
+                        )),
+                        None => Some("internal: no root computed for this size".into()),
+                    }
+                };
+                CheckpointCheck {
+                    source: source.clone(),
+                    size: c.size,
+                    root: short(&c.root),
+                    problem,
+                }
+            })
+            .collect();
+        CheckpointReport {
+            log_size,
+            log_root: short(&log_root),
+            checkpoints: checks,
+            problem,
+        }
+    }
+}
+
 /// Checks that the log made of `files` (in seq order, from seq 1) contains
 /// the tree of each checkpoint: its first `size` events hash to its root.
-/// This reads the log itself (not the tree store), one pass.
+/// This reads the log itself (not the tree store), one pass. To check the
+/// chain as well, [`super::verify_with_checkpoints`] does both in one pass.
 pub fn verify_checkpoints(
     files: &[PathBuf],
     checkpoints: &[(String, Checkpoint)],
 ) -> Result<CheckpointReport, AuditError> {
-    let mut sizes: Vec<u64> = checkpoints.iter().map(|(_, c)| c.size).collect();
-    sizes.sort_unstable();
-    sizes.dedup();
-    let mut roots: std::collections::HashMap<u64, Hash> = std::collections::HashMap::new();
-    if sizes.first() == Some(&0) {
-        roots.insert(0, merkle::empty_root());
-    }
-    let mut frontier = merkle::Frontier::new();
-    let mut wanted = sizes.iter().copied().filter(|s| *s > 0).peekable();
+    let mut tree = TreeCheck::new(checkpoints);
     let mut buf = Vec::new();
-    let mut problem = None;
     let mut leaves: Vec<Hash> = Vec::new();
     for path in files {
         let file = File::open(path).map_err(|e| AuditError::io(path, "open", e))?;
@@ -519,16 +682,13 @@ pub fn verify_checkpoints(
         super::files::for_each_batch(&file, 0, 0, &mut buf, 4 << 20, |_, _, batch| {
             hash_lines(batch, &mut leaves);
             for l in leaves.drain(..) {
-                frontier.push(l, |_, _, _| {});
-                while wanted.peek() == Some(&frontier.size()) {
-                    roots.insert(frontier.size(), frontier.root());
-                    wanted.next();
-                }
+                tree.push(l);
             }
             std::ops::ControlFlow::Continue(())
         })
         .map_err(|e| AuditError::io(path, "read", e))?;
     }
+    let mut first_seq = None;
     if let Some(first) = files.first() {
         let f = File::open(first).map_err(|e| AuditError::io(first, "open", e))?;
         let line =
@@ -537,56 +697,11 @@ pub fn verify_checkpoints(
         struct Seq {
             seq: u64,
         }
-        let seq = line
+        first_seq = line
             .and_then(|l| serde_json::from_slice::<Seq>(&l).ok())
             .map(|s| s.seq);
-        if seq.is_some_and(|s| s != 1) {
-            problem = Some(format!(
-                "the log starts at seq {} (its oldest files are not here): checkpoints cover the log from seq 1",
-                seq.unwrap_or(0)
-            ));
-        }
     }
-    let log_size = frontier.size();
-    let log_root = frontier.root();
-    let checks = checkpoints
-        .iter()
-        .map(|(source, c)| {
-            let problem = if c.size > log_size {
-                let gone = match c.size - log_size {
-                    1 => "its last event was".to_string(),
-                    k => format!("its last {k} events were"),
-                };
-                Some(format!(
-                    "the checkpoint covers {} events but the log holds only {log_size}: {gone} removed (truncated log or deleted newest file)",
-                    c.size
-                ))
-            } else {
-                match roots.get(&c.size) {
-                    Some(r) if *r == c.root => None,
-                    Some(r) => Some(format!(
-                        "the log's first {} events hash to {} but the checkpoint says {}: the log was rewritten",
-                        c.size,
-                        short(r),
-                        short(&c.root)
-                    )),
-                    None => Some("internal: no root computed for this size".into()),
-                }
-            };
-            CheckpointCheck {
-                source: source.clone(),
-                size: c.size,
-                root: short(&c.root),
-                problem,
-            }
-        })
-        .collect();
-    Ok(CheckpointReport {
-        log_size,
-        log_root: short(&log_root),
-        checkpoints: checks,
-        problem,
-    })
+    Ok(tree.finish(checkpoints, first_seq))
 }
 
 /// Leaf hashes of the complete lines of `batch` (each ends in `\n`), in
@@ -719,6 +834,16 @@ impl InclusionProof {
 
 use super::log::{AuditConfig, AuditLog, State};
 
+/// What an append's check for a due checkpoint gave.
+pub(super) enum DueCheckpoint {
+    /// Nothing to do (not due, or nothing new, or a failure already counted).
+    None,
+    /// A new checkpoint, for `checkpoint_command`.
+    Made(String),
+    /// Due, but the tree store must first be built outside the lock.
+    AfterTreeBuild,
+}
+
 impl AuditLog {
     /// Opens the log like [`AuditLog::open`], with signed checkpoints: the
     /// writer makes one when due (every `every_events` events and/or at the
@@ -740,25 +865,132 @@ impl AuditLog {
         self.checkpointer.as_ref().map(Checkpointer::stats)
     }
 
+    /// Hands every checkpoint failure (a checkpoint that could not be made,
+    /// a failed `checkpoint_command`) to `reporter` as well as counting it
+    /// in [`AuditLog::checkpoint_stats`]: a host logs them. Set once; `false`
+    /// when a reporter was set already or checkpoints are not configured.
+    pub fn report_checkpoint_failures(&self, reporter: CheckpointReporter) -> bool {
+        self.checkpointer
+            .as_ref()
+            .is_some_and(|cp| cp.reporter.set(reporter).is_ok())
+    }
+
+    /// How often a long-lived writer should call
+    /// [`AuditLog::checkpoint_if_pending`]: a quarter of `every_seconds`
+    /// (at least 50 ms, at most 15 s). `None` without checkpoints by time.
+    pub fn checkpoint_tick(&self) -> Option<Duration> {
+        let cp = self.checkpointer.as_ref()?;
+        match cp.cfg.every_seconds {
+            0 => None,
+            s => Some(
+                (Duration::from_secs(s) / 4)
+                    .clamp(Duration::from_millis(50), Duration::from_secs(15)),
+            ),
+        }
+    }
+
+    /// The timer's side of "a checkpoint every `every_seconds`": appends
+    /// only check the time when they happen, so a writer that goes quiet
+    /// would leave its last events uncovered. When `every_seconds` have
+    /// passed since the last checkpoint and events are pending, makes one
+    /// (and runs `checkpoint_command`); returns the new note. Cheap when
+    /// nothing is due (no lock, no I/O). A failure is counted and reported
+    /// like one at an append, and returned.
+    pub fn checkpoint_if_pending(&self) -> Result<Option<String>, AuditError> {
+        let Some(cp) = self.checkpointer.as_ref() else {
+            return Ok(None);
+        };
+        if !cp.time_is_up() {
+            return Ok(None);
+        }
+        self.build_tree_outside_lock();
+        let made = self.locked(|log, st, now| {
+            log.prepare(st, now)?;
+            let size = log.last_seq(st);
+            if !cp.has_new(size) || !cp.time_is_up() {
+                return Ok(None);
+            }
+            log.make_checkpoint(cp, st).map(|(n, new)| new.then_some(n))
+        });
+        match made {
+            Ok(Some(note)) => {
+                cp.run_command(note.clone());
+                Ok(Some(note))
+            }
+            Ok(None) => {
+                cp.nothing_pending();
+                Ok(None)
+            }
+            Err(e) => {
+                cp.failed(&e);
+                Err(e)
+            }
+        }
+    }
+
     /// The verifier of this log's checkpoints (`None` without checkpoints).
     pub fn checkpoint_verifier(&self) -> Option<&NoteVerifier> {
         self.checkpointer.as_ref().map(Checkpointer::verifier)
     }
 
-    /// Under the lock, after an append: makes a checkpoint when due. Returns
-    /// the new note, for `checkpoint_command`.
-    pub(super) fn checkpoint_if_due(&self, st: &mut State, size: u64) -> Option<String> {
-        let cp = self.checkpointer.as_ref()?;
+    /// Under the lock, after an append: makes a checkpoint when due.
+    /// Returns the new note, for `checkpoint_command`, or that the checkpoint
+    /// waits for the tree store to be built outside the lock.
+    pub(super) fn checkpoint_if_due(&self, st: &mut State, size: u64) -> DueCheckpoint {
+        let Some(cp) = self.checkpointer.as_ref() else {
+            return DueCheckpoint::None;
+        };
         if !cp.is_due(size) {
-            return None;
+            return DueCheckpoint::None;
+        }
+        if TreeStore::needs_bulk(self.path()) {
+            // Reading the whole log here would hold up every other writer.
+            return DueCheckpoint::AfterTreeBuild;
         }
         match self.make_checkpoint(cp, st) {
-            Ok((note, true)) => Some(note),
-            Ok((_, false)) => None,
+            Ok((note, true)) => DueCheckpoint::Made(note),
+            Ok((_, false)) => DueCheckpoint::None,
             Err(e) => {
                 cp.failed(&e);
-                None
+                DueCheckpoint::None
             }
+        }
+    }
+
+    /// After an append whose checkpoint waited for the tree store: builds
+    /// the store outside the lock, then makes the checkpoint. Never fails
+    /// the append: a failure is counted and reported.
+    pub(super) fn checkpoint_after_tree_build(&self) {
+        let Some(cp) = self.checkpointer.as_ref() else {
+            return;
+        };
+        self.build_tree_outside_lock();
+        let made = self.locked(|log, st, now| {
+            log.prepare(st, now)?;
+            log.make_checkpoint(cp, st)
+        });
+        match made {
+            Ok((note, true)) => cp.run_command(note),
+            Ok((_, false)) => {}
+            Err(e) => cp.failed(&e),
+        }
+    }
+
+    /// When the tree store would need much of the log read (none yet, or
+    /// far behind), builds it beside the log without the lock and puts it
+    /// in place under the lock, so that the locked part only catches up
+    /// with the last events. Best effort: on failure the locked sync does
+    /// the work, as before.
+    pub(super) fn build_tree_outside_lock(&self) {
+        if self.checkpointer.is_none() || !TreeStore::needs_bulk(self.path()) {
+            return;
+        }
+        let Ok(built) = TreeStore::build_aside(self.path()) else {
+            return;
+        };
+        let adopted = self.locked(|log, _, _| TreeStore::adopt(log.path(), &built));
+        if adopted.is_err() && built.exists() {
+            let _ = fs::remove_dir_all(&built);
         }
     }
 
@@ -780,6 +1012,7 @@ impl AuditLog {
     /// with a new one.
     pub fn checkpoint_now(&self) -> Result<String, AuditError> {
         let cp = self.require_checkpoints()?;
+        self.build_tree_outside_lock();
         let (note, new) = self.locked(|log, st, now| {
             log.prepare(st, now)?;
             log.make_checkpoint(cp, st)
@@ -819,22 +1052,32 @@ impl AuditLog {
         }
         // Found without the lock: a long scan (an old or unknown id) must
         // not hold up the appends.
-        let (seq, line) = find_event(self.path(), audit_id)?;
+        let (seq, line) = super::lookup::find_event(self.path(), audit_id)?;
+        self.build_tree_outside_lock();
         let (proof, new_note) = self.locked(|log, st, now| {
             log.prepare(st, now)?;
-            let (note, new) = match checkpoint {
-                Some(n) => (n.to_string(), false),
-                // The newest checkpoint when it covers the event; a new one
-                // only when the event is newer.
-                None => match cp.last_checkpoint(&checkpoints_path(log.path()))?.0 {
-                    Some((c, n)) if c.size >= seq => (n, false),
-                    _ => log.make_checkpoint(cp, st)?,
-                },
-            };
-            let c = Checkpoint::open(&note, cp.verifier()).map_err(|e| AuditError::Usage {
+            let not_ours = |e: NoteError| AuditError::Usage {
                 path: log.path().to_path_buf(),
                 reason: format!("the checkpoint is not one of this log's: {e}"),
-            })?;
+            };
+            // Each signature is checked once (an Ed25519 verification is a
+            // good part of a proof's cost).
+            let (note, c, new) = match checkpoint {
+                Some(n) => {
+                    let c = Checkpoint::open(n, cp.verifier()).map_err(not_ours)?;
+                    (n.to_string(), c, false)
+                }
+                // The newest checkpoint when it covers the event (checked
+                // when read); a new one only when the event is newer.
+                None => match cp.last_checkpoint(&checkpoints_path(log.path()))?.0 {
+                    Some((c, n)) if c.size >= seq => (n, c, false),
+                    _ => {
+                        let (n, new) = log.make_checkpoint(cp, st)?;
+                        let c = Checkpoint::open(&n, cp.verifier()).map_err(not_ours)?;
+                        (n, c, new)
+                    }
+                },
+            };
             let tree = TreeStore::sync(log.path())?;
             check_extends(log.path(), &tree, &c)?;
             if seq > c.size {
@@ -860,11 +1103,16 @@ impl AuditLog {
                 inclusion_path: path.iter().map(hex::encode).collect(),
                 checkpoint: note.clone(),
             };
-            // A damaged tree store must not hand out a bad proof.
-            proof.verify(cp.verifier(), None).map_err(|e| AuditError::Corrupt {
-                path: super::tree::tree_dir(log.path()),
-                reason: format!("the proof made from the tree store does not verify ({e}); remove the directory to rebuild it"),
-            })?;
+            // A damaged tree store must not hand out a bad proof: the path
+            // must lead from the event's line to the (already checked)
+            // checkpoint's root.
+            let leaf = merkle::leaf_hash(proof.line.as_bytes());
+            if !merkle::verify_inclusion(seq - 1, c.size, &leaf, &path, &c.root) {
+                return Err(AuditError::Corrupt {
+                    path: super::tree::tree_dir(log.path()),
+                    reason: "the proof made from the tree store does not verify (the event and its inclusion path do not hash to the checkpoint's root); remove the directory to rebuild it".into(),
+                });
+            }
             Ok((proof, new.then_some(note)))
         })?;
         if let Some(n) = new_note {
@@ -926,6 +1174,7 @@ impl AuditLog {
             path: log.path().to_path_buf(),
             reason: format!("the checkpoint is not one of this log's: {e}"),
         };
+        self.build_tree_outside_lock();
         self.locked(|log, st, now| {
             log.prepare(st, now)?;
             let new_note = match new {
@@ -964,6 +1213,7 @@ impl Drop for AuditLog {
         if !cp.cfg.on_shutdown || self.stats().appends == 0 {
             return;
         }
+        self.build_tree_outside_lock();
         let made = self.locked(|log, st, now| {
             log.prepare(st, now)?;
             let size = log.last_seq(st);
@@ -977,179 +1227,15 @@ impl Drop for AuditLog {
                 // Started, handed the checkpoint, not waited for: a slow
                 // command must not hold up the shutdown (or every CLI check).
                 if let Some(cmd) = &cp.cfg.command
-                    && start_command(cmd, &note).is_err()
+                    && let Err(e) = start_command(cmd, &note)
                 {
-                    cp.command_failures.fetch_add(1, Ordering::Relaxed);
+                    cp.command_not_started(cmd, &e);
                 }
             }
             Ok(None) => {}
             Err(e) => cp.failed(&e),
         }
     }
-}
-
-/// How far past the time in its UUID v7 id the fast lookup scans for an
-/// event (the log writes both from the same instant; a clock that stepped
-/// back can put events out of order, and then the full scan finds them).
-const LOOKUP_MARGIN_MS: i64 = 1_000;
-
-#[derive(Deserialize)]
-struct LineIds<'a> {
-    seq: u64,
-    #[serde(borrow)]
-    event_id: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    timestamp: std::borrow::Cow<'a, str>,
-}
-
-fn line_millis(line: &[u8]) -> Option<i64> {
-    let ids: LineIds<'_> = serde_json::from_slice(line).ok()?;
-    let t: jiff::Timestamp = ids.timestamp.parse().ok()?;
-    Some(t.as_millisecond())
-}
-
-/// The complete line starting at or after `off` (its start and bytes).
-fn line_from(file: &File, off: u64, len: u64) -> io::Result<Option<(u64, Vec<u8>)>> {
-    let start = if off == 0 {
-        0
-    } else {
-        let mut buf = vec![0u8; 64 * 1024];
-        let n = file.read_at(&mut buf, off - 1)?;
-        match memchr::memchr(b'\n', buf.get(..n).unwrap_or_default()) {
-            Some(i) => off + i as u64,
-            None => return Ok(None),
-        }
-    };
-    if start >= len {
-        return Ok(None);
-    }
-    let mut buf = vec![0u8; 64 * 1024];
-    let n = file.read_at(&mut buf, start)?;
-    let chunk = buf.get(..n).unwrap_or_default();
-    Ok(memchr::memchr(b'\n', chunk).map(|i| (start, chunk.get(..i).unwrap_or_default().to_vec())))
-}
-
-/// The fast lookup: the UUID v7 id carries the event's time in ms, and a
-/// log is in time order, so a binary search on `timestamp` finds the region
-/// to scan. `None` when it does not find the event (the caller then scans).
-fn find_event_by_time(files: &[PathBuf], audit_id: &str) -> Option<(u64, String)> {
-    let u = uuid::Uuid::parse_str(audit_id).ok()?;
-    if u.get_version_num() != 7 {
-        return None;
-    }
-    let (secs, nanos) = u.get_timestamp()?.to_unix();
-    let want = i64::try_from(secs).ok()?.checked_mul(1000)? + i64::from(nanos / 1_000_000);
-    let (lo_t, hi_t) = (want, want + LOOKUP_MARGIN_MS);
-    let needle = format!("\"event_id\":\"{audit_id}\"");
-    let finder = memchr::memmem::Finder::new(needle.as_bytes());
-    for path in files.iter().rev() {
-        let file = File::open(path).ok()?;
-        let len = file.metadata().ok()?.len();
-        let first = line_from(&file, 0, len).ok()??;
-        if line_millis(&first.1)? > hi_t {
-            continue; // the whole file is newer
-        }
-        // The last offset whose line is older than the window.
-        let (mut lo, mut hi) = (0u64, len);
-        while hi - lo > 64 * 1024 {
-            let mid = lo + (hi - lo) / 2;
-            match line_from(&file, mid, len).ok()? {
-                Some((_, l)) if line_millis(&l)? < lo_t => lo = mid,
-                _ => hi = mid,
-            }
-        }
-        let start = line_from(&file, lo, len).ok()??.0;
-        let mut found = None;
-        let mut buf = Vec::new();
-        super::files::for_each_line(&file, start, 0, &mut buf, |_, _, line| {
-            if finder.find(line).is_some()
-                && let Ok(ids) = serde_json::from_slice::<LineIds<'_>>(line)
-                && ids.event_id == audit_id
-                && ids.seq > 0
-            {
-                found = Some((ids.seq, line.to_vec()));
-                return std::ops::ControlFlow::Break(());
-            }
-            if line_millis(line).is_some_and(|t| t > hi_t) {
-                return std::ops::ControlFlow::Break(());
-            }
-            std::ops::ControlFlow::Continue(())
-        })
-        .ok()?;
-        if let Some((seq, line)) = found {
-            return String::from_utf8(line).ok().map(|l| (seq, l));
-        }
-        return None;
-    }
-    None
-}
-
-/// The `seq` and line (without `\n`) of the event `audit_id`: by time first
-/// (UUID v7), else searching the log from its newest event backwards.
-fn find_event(active: &Path, audit_id: &str) -> Result<(u64, String), AuditError> {
-    let files = super::files::log_files(active)?;
-    if let Some(found) = find_event_by_time(&files, audit_id) {
-        return Ok(found);
-    }
-    find_event_by_scan(active, audit_id)
-}
-
-fn find_event_by_scan(active: &Path, audit_id: &str) -> Result<(u64, String), AuditError> {
-    let needle = format!("\"event_id\":\"{audit_id}\"");
-    let finder = memchr::memmem::Finder::new(needle.as_bytes());
-    let files = super::files::log_files(active)?;
-    for path in files.iter().rev() {
-        let file = match File::open(path) {
-            Ok(f) => f,
-            // Rotated away while we scanned: its events are in the rotated
-            // file we read next, or in the new active file (too new anyway).
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(AuditError::io(path, "open", e)),
-        };
-        let len = file
-            .metadata()
-            .map_err(|e| AuditError::io(path, "stat", e))?
-            .len();
-        let end = match super::files::last_newline_before(&file, len)
-            .map_err(|e| AuditError::io(path, "read", e))?
-        {
-            Some(p) => p + 1,
-            None => continue,
-        };
-        #[derive(Deserialize)]
-        struct Ids<'a> {
-            seq: u64,
-            #[serde(borrow)]
-            event_id: std::borrow::Cow<'a, str>,
-        }
-        let mut found: Option<(u64, Vec<u8>)> = None;
-        super::files::for_each_line_rev(&file, end, |_, line| {
-            // The pattern may also be a key inside `params`/`context`: only
-            // the event's own top-level `event_id` counts.
-            if finder.find(line).is_some()
-                && let Ok(ids) = serde_json::from_slice::<Ids<'_>>(line)
-                && ids.event_id == audit_id
-                && ids.seq > 0
-            {
-                found = Some((ids.seq, line.to_vec()));
-                return std::ops::ControlFlow::Break(());
-            }
-            std::ops::ControlFlow::Continue(())
-        })
-        .map_err(|e| AuditError::io(path, "read", e))?;
-        if let Some((seq, line)) = found {
-            let line = String::from_utf8(line).map_err(|e| AuditError::Malformed {
-                path: path.clone(),
-                line: 0,
-                reason: e.to_string(),
-            })?;
-            return Ok((seq, line));
-        }
-    }
-    Err(AuditError::Usage {
-        path: active.to_path_buf(),
-        reason: format!("no event with audit id `{audit_id}` in the log"),
-    })
 }
 
 /// The newest checkpoint in the checkpoints file of the log at `active`,

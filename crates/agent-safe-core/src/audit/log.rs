@@ -17,41 +17,84 @@
 //! 6. the event's line is written with one `write` call; if that fails the
 //!    file is truncated back to its previous length;
 //! 7. unlock; with `durability: sync`, wait for a group fdatasync.
+//!
+//! The mechanisms live in submodules: the lock (`lock`), what the writer
+//! knows of the active file (`active`, steps 2 and the reading in 3–4),
+//! torn-tail recovery (`recovery`, step 3), rotation (`rotation`, steps 4–5)
+//! and group commit (`group`, step 7). The log's own events (`rotation`,
+//! `recovery`) are written through one [`OwnEvent`].
 
-use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write as _};
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::canon::{self, LineFields};
+use super::checkpoint::DueCheckpoint;
 use super::error::AuditError;
 use super::event::{
     EventKind, GENESIS_HASH, NewEvent, RecoveryInfo, RotationInfo, RotationTrigger,
 };
-use super::files::{self, parent_dir, rotated_file_name};
+use super::files::{self, parent_dir};
+
+mod active;
+mod group;
+mod lock;
+mod recovery;
+mod rotation;
+
+use active::{Active, Head, Tail};
+use group::GroupCommit;
+use lock::{Flock, Gate, lock};
+use rotation::Predecessor;
 
 /// How long an append waits for the lock by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// When an append returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+/// When an append returns: how hard the audit log pushes each event to disk
+/// before a decision returns. Also the `audit.durability` setting of
+/// `agent-safe.yaml` (`process` or `sync`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
+#[schemars(
+    rename = "DurabilitySetting",
+    description = "How hard the audit log pushes each event to disk before a decision returns."
+)]
 pub enum Durability {
     /// The line has been written to the file (the OS holds it; it survives the
     /// process, not a power loss).
     #[default]
+    #[schemars(description = "Written to the file (survives a process crash, not a power cut).")]
     Process,
     /// The line has also been `fdatasync`ed. Concurrent appends in one process
     /// share one fdatasync (group commit).
+    #[schemars(
+        description = "Also `fdatasync`ed (group commit: concurrent checks share one sync)."
+    )]
     Sync,
+}
+
+impl Durability {
+    /// The setting's value in `agent-safe.yaml`.
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "process" => Some(Self::Process),
+            "sync" => Some(Self::Sync),
+            _ => None,
+        }
+    }
+
+    /// The values `parse` accepts, for error messages.
+    pub(crate) fn choices() -> String {
+        "`process`, `sync`".into()
+    }
 }
 
 /// When to start a new file. Both may be set; the default rotates never.
@@ -223,38 +266,6 @@ impl State {
     }
 }
 
-/// What this writer knows of the active file.
-struct Active {
-    file: Arc<File>,
-    dev: u64,
-    ino: u64,
-    len: u64,
-    head: Option<Head>,
-    tail: Option<Tail>,
-    torn_from: Option<u64>,
-}
-
-/// The first event of the active file.
-#[derive(Clone)]
-struct Head {
-    seq: u64,
-    day: String,
-    kind: EventKind,
-}
-
-/// The last event of a file.
-#[derive(Clone)]
-struct Tail {
-    seq: u64,
-    hash: String,
-}
-
-/// The newest rotated file, which an empty active file continues.
-struct Predecessor {
-    file_name: String,
-    tail: Tail,
-}
-
 /// What comes before the next event: its `seq` and `prev_hash`.
 fn next_link<'a>(active: &'a Active, pred: Option<&'a Predecessor>) -> (u64, &'a str) {
     match (&active.tail, pred) {
@@ -264,24 +275,37 @@ fn next_link<'a>(active: &'a Active, pred: Option<&'a Predecessor>) -> (u64, &'a
     }
 }
 
-#[derive(Deserialize)]
-struct Peek<'a> {
-    seq: u64,
-    kind: EventKind,
-    #[serde(borrow)]
-    timestamp: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    hash: std::borrow::Cow<'a, str>,
+/// The events the log writes itself, each with what it records.
+#[derive(Clone, Copy)]
+enum OwnEvent<'a> {
+    /// A new file starts; the chain continues from the previous file.
+    Rotation(&'a RotationInfo),
+    /// A torn tail was moved to a quarantine file.
+    Recovery(&'a RecoveryInfo),
 }
 
-fn is_hash(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
+impl OwnEvent<'_> {
+    fn kind(self) -> EventKind {
+        match self {
+            OwnEvent::Rotation(_) => EventKind::Rotation,
+            OwnEvent::Recovery(_) => EventKind::Recovery,
+        }
+    }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Nothing in this module panics while holding a lock, and every state
-    // behind one is re-validated against the file on the next append.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The event's `reason`: what happened, in a sentence.
+    fn reason(self) -> String {
+        match self {
+            OwnEvent::Rotation(r) => format!(
+                "new file ({}); the chain continues from `{}`",
+                r.trigger.as_str(),
+                r.previous_file
+            ),
+            OwnEvent::Recovery(r) => format!(
+                "recovered a torn final line: {} bytes moved to `{}`",
+                r.torn_bytes, r.quarantine_file
+            ),
+        }
+    }
 }
 
 impl AuditLog {
@@ -388,8 +412,10 @@ impl AuditLog {
         if let Some(ticket) = ticket {
             self.group.wait(ticket, &self.path)?;
         }
-        if let (Some(note), Some(cp)) = (note, &self.checkpointer) {
-            cp.run_command(note);
+        match (note, &self.checkpointer) {
+            (DueCheckpoint::Made(note), Some(cp)) => cp.run_command(note),
+            (DueCheckpoint::AfterTreeBuild, _) => self.checkpoint_after_tree_build(),
+            _ => {}
         }
         Ok(receipt)
     }
@@ -549,28 +575,22 @@ impl AuditLog {
         Ok((seq, hash))
     }
 
-    /// Appends a `recovery` or `rotation` event (the log's own events) to
-    /// `out`, with the given place in the chain; returns its hash.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the fields of the log's own events"
-    )]
+    /// Appends one of the log's own events to `out`, with the given place
+    /// in the chain; returns its hash.
     fn own_line(
         &self,
         out: &mut Vec<u8>,
         event_id: &str,
         seq: u64,
         prev_hash: &str,
-        recovery: Option<&RecoveryInfo>,
-        rotation: Option<&RotationInfo>,
-        reason: &str,
+        ev: OwnEvent<'_>,
         ts: &str,
     ) -> Result<String, AuditError> {
         let context = serde_json::json!({ "writer_pid": std::process::id() });
-        let kind = if rotation.is_some() {
-            EventKind::Rotation
-        } else {
-            EventKind::Recovery
+        let reason = ev.reason();
+        let (recovery, rotation) = match ev {
+            OwnEvent::Rotation(r) => (None, Some(r)),
+            OwnEvent::Recovery(r) => (Some(r), None),
         };
         let fields = LineFields {
             v: super::event::SCHEMA_VERSION,
@@ -580,14 +600,14 @@ impl AuditLog {
             seq,
             event_id,
             timestamp: ts,
-            kind,
+            kind: ev.kind(),
             action: None,
             action_version: None,
             target: None,
             caller: None,
             params: &Value::Null,
             decision: None,
-            reason: Some(reason),
+            reason: Some(&reason),
             policy_matched: None,
             risk_class: None,
             effective_risk: None,
@@ -678,395 +698,6 @@ impl AuditLog {
             (None, None) => Ok(()),
         }
     }
-
-    /// Repairs a torn tail (`from..len` after the last `\n`): copies the
-    /// torn bytes to a quarantine file (fsynced), then overwrites them, in
-    /// one positional write, with a `recovery` event recording their length
-    /// and SHA-256 (preceded by a `resume` rotation event when the file held
-    /// no complete event and rotated files exist). There is no moment at
-    /// which the torn bytes are gone from the log and not yet recorded in
-    /// it; if the write fails, the torn bytes are put back and the
-    /// quarantine copy removed.
-    fn recover(
-        &self,
-        st: &mut State,
-        from: u64,
-        pred: Option<&Predecessor>,
-        now: jiff::Timestamp,
-    ) -> Result<(), AuditError> {
-        const MAX_TORN: u64 = 64 << 20;
-        let active = self.active(st)?;
-        let len = active.len;
-        if len - from > MAX_TORN {
-            return Err(AuditError::Corrupt {
-                path: self.path.clone(),
-                reason: format!(
-                    "{} bytes after the last newline (at byte {from}) are too many to be a torn line; move them away by hand",
-                    len - from
-                ),
-            });
-        }
-        let torn = files::read_range(&active.file, from, len)
-            .map_err(|e| AuditError::io(&self.path, "read torn tail", e))?;
-        let (qpath, qname) = self.write_quarantine(&torn, now)?;
-        let info = RecoveryInfo {
-            quarantine_file: qname,
-            torn_bytes: len - from,
-            torn_sha256: hex::encode(Sha256::digest(&torn)),
-            truncated_at: from,
-        };
-        let ts = format_timestamp(now);
-        let mut lines = Vec::with_capacity(1536);
-        let (mut seq, prev) = next_link(active, pred);
-        let mut prev = prev.to_string();
-        let mut head = None;
-        if let Some(p) = pred {
-            let rotation = self.rotation_info(p, RotationTrigger::Resume);
-            let reason = rotation_reason(p, RotationTrigger::Resume);
-            let id = st.event_id(now);
-            prev = self.own_line(
-                &mut lines,
-                &id,
-                seq,
-                &prev,
-                None,
-                Some(&rotation),
-                &reason,
-                &ts,
-            )?;
-            head = Some((seq, EventKind::Rotation));
-            seq += 1;
-        }
-        let reason = format!(
-            "recovered a torn final line: {} bytes moved to `{}`",
-            info.torn_bytes, info.quarantine_file
-        );
-        let id = st.event_id(now);
-        let hash = self.own_line(&mut lines, &id, seq, &prev, Some(&info), None, &reason, &ts)?;
-        let new_len = from + lines.len() as u64;
-        // The append handle ignores offsets: write through a second handle.
-        let replaced = OpenOptions::new()
-            .write(true)
-            .open(&self.path)
-            .and_then(|w| {
-                w.write_all_at(&lines, from)?;
-                if new_len < len {
-                    w.set_len(new_len)?;
-                }
-                if pred.is_some() {
-                    w.sync_all()?;
-                }
-                Ok(w)
-            });
-        let w = match replaced {
-            Ok(w) => w,
-            Err(e) => {
-                let restored = OpenOptions::new()
-                    .write(true)
-                    .open(&self.path)
-                    .and_then(|w| {
-                        w.write_all_at(&torn, from)?;
-                        w.set_len(len)
-                    });
-                if restored.is_ok() {
-                    let _ = std::fs::remove_file(&qpath);
-                }
-                st.active = None;
-                return Err(AuditError::io(&self.path, "write", e));
-            }
-        };
-        drop(w);
-        if pred.is_some() {
-            files::sync_dir(&self.dir)?;
-        }
-        let active = self.active(st)?;
-        active.len = new_len;
-        active.torn_from = None;
-        if active.head.is_none() {
-            let (seq, kind) = head.unwrap_or((seq, EventKind::Recovery));
-            active.head = Some(Head {
-                seq,
-                day: ts.get(..10).unwrap_or_default().to_string(),
-                kind,
-            });
-        }
-        active.tail = Some(Tail { seq, hash });
-        self.recoveries.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-
-    fn refresh(&self, st: &mut State) -> Result<(), AuditError> {
-        let md = match std::fs::metadata(&self.path) {
-            Ok(md) => Some(md),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(AuditError::io(&self.path, "stat", e)),
-        };
-        if let (Some(md), Some(a)) = (&md, st.active.as_mut())
-            && a.dev == md.dev()
-            && a.ino == md.ino()
-        {
-            if a.len == md.len() {
-                return Ok(());
-            }
-            // Another writer appended (or repaired) since our last append.
-            if md.len() < a.len {
-                a.head = None;
-            }
-            a.len = md.len();
-            return self.load_ends(a);
-        }
-        st.active = None;
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(md.is_none())
-            .open(&self.path)
-            .map_err(|e| AuditError::io(&self.path, "open", e))?;
-        if md.is_none() && self.durability == Durability::Sync {
-            // A new file's name must be durable too. (A rotation syncs the
-            // directory after writing the new file's first event.)
-            files::sync_dir(&self.dir)?;
-        }
-        let fmd = file
-            .metadata()
-            .map_err(|e| AuditError::io(&self.path, "stat", e))?;
-        let mut active = Active {
-            file: Arc::new(file),
-            dev: fmd.dev(),
-            ino: fmd.ino(),
-            len: fmd.len(),
-            head: None,
-            tail: None,
-            torn_from: None,
-        };
-        self.load_ends(&mut active)?;
-        st.active = Some(active);
-        Ok(())
-    }
-
-    /// Reads the last complete line (and the first, when unknown).
-    fn load_ends(&self, a: &mut Active) -> Result<(), AuditError> {
-        let scan =
-            files::scan_tail(&a.file, a.len).map_err(|e| AuditError::io(&self.path, "read", e))?;
-        a.torn_from = scan.torn_from;
-        a.tail = match scan.last_line {
-            Some((start, line)) => {
-                let p = self.peek(&self.path, start, &line)?;
-                Some(Tail {
-                    seq: p.seq,
-                    hash: p.hash.into_owned(),
-                })
-            }
-            None => None,
-        };
-        if a.tail.is_none() {
-            a.head = None;
-        } else if a.head.is_none() {
-            let first = files::first_line(&a.file, usize::MAX)
-                .map_err(|e| AuditError::io(&self.path, "read", e))?;
-            a.head = match first {
-                Some(line) => {
-                    let p = self.peek(&self.path, 0, &line)?;
-                    Some(Head {
-                        seq: p.seq,
-                        day: p.timestamp.get(..10).unwrap_or_default().to_string(),
-                        kind: p.kind,
-                    })
-                }
-                None => None,
-            };
-        }
-        Ok(())
-    }
-
-    fn peek<'l>(&self, path: &Path, offset: u64, line: &'l [u8]) -> Result<Peek<'l>, AuditError> {
-        let corrupt = |reason: String| AuditError::Corrupt {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let p: Peek<'l> = serde_json::from_slice(line).map_err(|e| {
-            corrupt(format!(
-                "the line at byte {offset} is not an audit event ({e}); run `agent-safe audit verify`"
-            ))
-        })?;
-        if !is_hash(&p.hash) {
-            return Err(corrupt(format!(
-                "the line at byte {offset} has no valid `hash`; run `agent-safe audit verify`"
-            )));
-        }
-        Ok(p)
-    }
-
-    /// Writes `torn` to a new quarantine file next to the log, durably.
-    fn write_quarantine(
-        &self,
-        torn: &[u8],
-        now: jiff::Timestamp,
-    ) -> Result<(PathBuf, String), AuditError> {
-        let (qpath, qname, mut qfile) = self.create_quarantine_file(now)?;
-        // Until the recovery event is written no event records this file:
-        // if it cannot be completed, it must not stay behind.
-        let written = qfile
-            .write_all(torn)
-            .and_then(|()| qfile.sync_all())
-            .map_err(|e| AuditError::io(&qpath, "write", e))
-            .and_then(|()| files::sync_dir(&self.dir));
-        if let Err(e) = written {
-            drop(qfile);
-            let _ = std::fs::remove_file(&qpath);
-            return Err(e);
-        }
-        Ok((qpath, qname))
-    }
-
-    fn create_quarantine_file(
-        &self,
-        now: jiff::Timestamp,
-    ) -> Result<(PathBuf, String, File), AuditError> {
-        let base = format!("{}.quarantine-{}", self.name, now.as_second());
-        for n in 0u32..10_000 {
-            let name = if n == 0 {
-                base.clone()
-            } else {
-                format!("{base}-{n}")
-            };
-            let path = self.dir.join(&name);
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(f) => return Ok((path, name, f)),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(AuditError::io(&path, "create quarantine file", e)),
-            }
-        }
-        Err(AuditError::Corrupt {
-            path: self.dir.join(base),
-            reason: "too many quarantine files with this name".into(),
-        })
-    }
-
-    /// The newest rotated file of this log, with its last event.
-    fn predecessor(&self) -> Result<Option<Predecessor>, AuditError> {
-        let rotated = files::rotated_files(&self.path)?;
-        let Some((path, r)) = rotated.last() else {
-            return Ok(None);
-        };
-        let file = File::open(path).map_err(|e| AuditError::io(path, "open", e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| AuditError::io(path, "stat", e))?
-            .len();
-        let scan = files::scan_tail(&file, len).map_err(|e| AuditError::io(path, "read", e))?;
-        let Some((start, line)) = scan.last_line else {
-            return Err(AuditError::Corrupt {
-                path: path.clone(),
-                reason: "the newest rotated file holds no complete event".into(),
-            });
-        };
-        let p = self.peek(path, start, &line)?;
-        if p.seq != r.last_seq {
-            return Err(AuditError::Corrupt {
-                path: path.clone(),
-                reason: format!(
-                    "its name says its last seq is {} but its last event has seq {}",
-                    r.last_seq, p.seq
-                ),
-            });
-        }
-        let file_name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
-        Ok(Some(Predecessor {
-            file_name,
-            tail: Tail {
-                seq: p.seq,
-                hash: p.hash.into_owned(),
-            },
-        }))
-    }
-
-    /// Writes the `rotation` event that starts an (empty) active file, and
-    /// fsyncs the file and the directory (which makes the rename that sealed
-    /// the previous file durable too).
-    fn link_to(
-        &self,
-        st: &mut State,
-        pred: &Predecessor,
-        trigger: RotationTrigger,
-        now: jiff::Timestamp,
-    ) -> Result<(), AuditError> {
-        let info = self.rotation_info(pred, trigger);
-        let reason = rotation_reason(pred, trigger);
-        let ts = format_timestamp(now);
-        let (seq, prev) = next_link(self.active(st)?, Some(pred));
-        let prev = prev.to_string();
-        let mut line = Vec::with_capacity(768);
-        let id = st.event_id(now);
-        let hash = self.own_line(&mut line, &id, seq, &prev, None, Some(&info), &reason, &ts)?;
-        self.write_line(st, &line, seq, &hash, &ts, EventKind::Rotation)?;
-        self.active(st)?
-            .file
-            .sync_all()
-            .map_err(|e| AuditError::io(&self.path, "fsync", e))?;
-        files::sync_dir(&self.dir)
-    }
-
-    fn rotation_info(&self, pred: &Predecessor, trigger: RotationTrigger) -> RotationInfo {
-        RotationInfo {
-            previous_file: pred.file_name.clone(),
-            previous_last_hash: pred.tail.hash.clone(),
-            previous_last_seq: pred.tail.seq,
-            trigger,
-        }
-    }
-
-    /// Renames the active file to its seq range and starts a new one.
-    fn rotate(
-        &self,
-        st: &mut State,
-        trigger: RotationTrigger,
-        now: jiff::Timestamp,
-    ) -> Result<(), AuditError> {
-        let active = self.active(st)?;
-        let (Some(head), Some(tail)) = (active.head.clone(), active.tail.clone()) else {
-            return Ok(());
-        };
-        if self.durability == Durability::Sync {
-            // Appends waiting for a group fdatasync of this file may be
-            // behind; after the rename the group syncs the new file.
-            active
-                .file
-                .sync_data()
-                .map_err(|e| AuditError::io(&self.path, "fdatasync", e))?;
-        }
-        let file_name = rotated_file_name(&self.name, head.seq, tail.seq);
-        let target = self.dir.join(&file_name);
-        if target.exists() {
-            return Err(AuditError::Corrupt {
-                path: target,
-                reason: "cannot rotate: a file with this name already exists".into(),
-            });
-        }
-        std::fs::rename(&self.path, &target)
-            .map_err(|e| AuditError::io(&self.path, "rename", e))?;
-        st.active = None;
-        // A crash from here until `link_to` has synced the directory leaves
-        // either the old name (the rotation is redone) or a missing/empty
-        // active file (the next writer links it with a `resume` rotation).
-        self.refresh(st)?;
-        let pred = Predecessor { file_name, tail };
-        self.link_to(st, &pred, trigger, now)?;
-        self.rotations.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
-fn rotation_reason(pred: &Predecessor, trigger: RotationTrigger) -> String {
-    format!(
-        "new file ({}); the chain continues from `{}`",
-        trigger.as_str(),
-        pred.file_name
-    )
 }
 
 /// Writes `fields` as a line with its hash filled in and a final `\n`.
@@ -1076,154 +707,6 @@ fn seal_into(buf: &mut Vec<u8>, fields: &LineFields<'_>) -> Result<String, canon
     let hash = canon::seal(buf, &member);
     buf.push(b'\n');
     Ok(String::from_utf8_lossy(&hash).into_owned())
-}
-
-/// The in-process lock: a mutex with a deadline.
-#[derive(Default)]
-struct Gate {
-    busy: Mutex<bool>,
-    cv: Condvar,
-}
-
-struct GateGuard<'a>(&'a Gate);
-
-impl Gate {
-    fn enter(&self, deadline: Instant) -> Option<GateGuard<'_>> {
-        let mut busy = lock(&self.busy);
-        while *busy {
-            let now = Instant::now();
-            if now >= deadline {
-                return None;
-            }
-            busy = self
-                .cv
-                .wait_timeout(busy, deadline - now)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        *busy = true;
-        Some(GateGuard(self))
-    }
-}
-
-impl Drop for GateGuard<'_> {
-    fn drop(&mut self) {
-        *lock(&self.0.busy) = false;
-        self.0.cv.notify_one();
-    }
-}
-
-/// An exclusive `flock` on the lock file, released on drop.
-struct Flock<'a>(&'a File);
-
-impl<'a> Flock<'a> {
-    /// `Ok(None)` when the deadline passed.
-    fn acquire(file: &'a File, deadline: Instant) -> io::Result<Option<Flock<'a>>> {
-        let mut pause = Duration::from_micros(20);
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(Some(Flock(file))),
-                Err(std::fs::TryLockError::WouldBlock) => {}
-                Err(std::fs::TryLockError::Error(e)) => return Err(e),
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(None);
-            }
-            std::thread::sleep(pause.min(deadline - now));
-            pause = (pause * 2).min(Duration::from_millis(2));
-        }
-    }
-}
-
-impl Drop for Flock<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.unlock();
-    }
-}
-
-/// Group commit for `durability: sync`: appends that finish writing while an
-/// fdatasync is running wait for the next one, which a single leader runs for
-/// all of them.
-#[derive(Default)]
-struct GroupCommit {
-    st: Mutex<SyncState>,
-    cv: Condvar,
-    syncs: AtomicU64,
-}
-
-#[derive(Default)]
-struct SyncState {
-    /// Number of writes noted so far (the generation of the newest write).
-    written: u64,
-    /// Every write up to this generation has been through an fdatasync.
-    synced: u64,
-    leader: bool,
-    file: Option<Arc<File>>,
-    /// Recent failed batches: (first ticket, last ticket, error kind, message).
-    failures: VecDeque<(u64, u64, io::ErrorKind, String)>,
-    /// Failures older than the ones kept: gens up to here may have failed.
-    forgotten: u64,
-}
-
-const KEPT_FAILURES: usize = 64;
-
-impl GroupCommit {
-    /// Called under the log lock right after a write to `file`.
-    fn note_write(&self, file: &Arc<File>) -> u64 {
-        let mut st = lock(&self.st);
-        st.written += 1;
-        st.file = Some(Arc::clone(file));
-        st.written
-    }
-
-    fn wait(&self, ticket: u64, path: &Path) -> Result<(), AuditError> {
-        let mut st = lock(&self.st);
-        loop {
-            if st.synced >= ticket {
-                return match st.failures.iter().find(|f| f.0 <= ticket && ticket <= f.1) {
-                    Some((_, _, kind, msg)) => Err(AuditError::io(
-                        path,
-                        "fdatasync",
-                        io::Error::new(*kind, msg.clone()),
-                    )),
-                    None if ticket <= st.forgotten => Err(AuditError::io(
-                        path,
-                        "fdatasync",
-                        io::Error::other("an fdatasync of this batch failed"),
-                    )),
-                    None => Ok(()),
-                };
-            }
-            if st.leader {
-                st = self.cv.wait(st).unwrap_or_else(PoisonError::into_inner);
-                continue;
-            }
-            st.leader = true;
-            let target = st.written;
-            let file = st.file.clone();
-            drop(st);
-            let result = match &file {
-                Some(f) => f.sync_data(),
-                None => Ok(()),
-            };
-            self.syncs.fetch_add(1, Ordering::Relaxed);
-            st = lock(&self.st);
-            st.leader = false;
-            let first = st.synced + 1;
-            st.synced = st.synced.max(target);
-            if let Err(e) = result {
-                st.failures
-                    .push_back((first, target, e.kind(), e.to_string()));
-                if st.failures.len() > KEPT_FAILURES
-                    && let Some((_, last, _, _)) = st.failures.pop_front()
-                {
-                    st.forgotten = st.forgotten.max(last);
-                }
-            }
-            self.cv.notify_all();
-        }
-    }
 }
 
 #[cfg(test)]

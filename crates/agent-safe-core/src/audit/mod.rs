@@ -13,6 +13,7 @@ mod error;
 mod event;
 mod files;
 mod log;
+mod lookup;
 pub mod merkle;
 mod note;
 mod reader;
@@ -23,10 +24,10 @@ mod verify;
 
 pub use canon::{CanonicalError, MAX_SAFE_INTEGER, MAX_VALUE_DEPTH, recorded_form};
 pub use checkpoint::{
-    CheckpointCheck, CheckpointConfig, CheckpointReport, CheckpointStats, ConsistencyProof,
-    DEFAULT_CHECKPOINT_EVENTS, DEFAULT_CHECKPOINT_SECONDS, InclusionProof, ProofError,
-    checkpoints_path, create_signer_key, latest_checkpoint, read_checkpoints, read_signer_key,
-    split_notes, verify_checkpoints,
+    CheckpointCheck, CheckpointConfig, CheckpointFailure, CheckpointReport, CheckpointReporter,
+    CheckpointStats, ConsistencyProof, DEFAULT_CHECKPOINT_EVENTS, DEFAULT_CHECKPOINT_SECONDS,
+    InclusionProof, ProofError, checkpoints_path, create_signer_key, latest_checkpoint,
+    read_checkpoints, read_signer_key, split_notes, verify_checkpoints,
 };
 pub use error::AuditError;
 pub use event::{
@@ -45,4 +46,4 @@ pub use note::{Checkpoint, NoteError, NoteSigner, NoteVerifier, key_id};
 pub use reader::{EventFilter, Follower, for_each_event, for_each_line_batch, read_events};
 pub use report::{FileReport, ProblemKind, TornTail, VerifyOptions, VerifyProblem, VerifyReport};
 pub use tree::{TreeStore, tree_dir};
-pub use verify::{verify, verify_with};
+pub use verify::{verify, verify_with, verify_with_checkpoints};

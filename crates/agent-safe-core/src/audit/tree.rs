@@ -30,6 +30,10 @@ use super::error::AuditError;
 use super::files;
 use super::merkle::{self, Frontier, Hash, Subtrees};
 
+/// More of the log than this to read, and the store is built outside the
+/// log's lock first (about 10 000 events).
+const BULK_BYTES: u64 = 8 << 20;
+
 /// The highest level a tree of `u64` leaves can have.
 const MAX_LEVEL: u32 = 63;
 
@@ -126,6 +130,101 @@ impl TreeStore {
                 }
             }
         }
+    }
+
+    /// Whether bringing the store up to date would read much of the log:
+    /// no store (a log that had no checkpoints yet, a store removed), or a
+    /// store far behind the active file. Cheap (reads `state.json` and the
+    /// active file's first line); safe without the lock (it only reads).
+    pub(super) fn needs_bulk(active: &Path) -> bool {
+        let dir = tree_dir(active);
+        let Ok(md) = fs::metadata(active) else {
+            return false;
+        };
+        let state = fs::read(TreeStore::state_path(&dir))
+            .ok()
+            .and_then(|t| serde_json::from_slice::<State>(&t).ok());
+        let Some(state) = state else {
+            // Nothing to catch up from: everything is bulk, unless the log
+            // is small (or only rotated files hold it).
+            let rotated = files::rotated_files(active)
+                .map(|r| !r.is_empty())
+                .unwrap_or(false);
+            return rotated || md.len() > BULK_BYTES;
+        };
+        let first_seq = File::open(active)
+            .ok()
+            .and_then(|f| files::first_line(&f, 1 << 20).ok().flatten())
+            .and_then(|l| serde_json::from_slice::<Peek<'_>>(&l).ok().map(|p| p.seq));
+        // Behind in the active file; a store still in a rotated file is
+        // caught up under the lock as before (rotation is rare).
+        first_seq == Some(state.file_first_seq)
+            && md.len().saturating_sub(state.offset) > BULK_BYTES
+    }
+
+    /// Builds the store of the log as it is now in a new directory beside
+    /// the log, without the log's lock: appends go on meanwhile (only
+    /// complete lines are read). [`TreeStore::adopt`] puts it in place.
+    pub(super) fn build_aside(active: &Path) -> Result<PathBuf, AuditError> {
+        let mut s = tree_dir(active).into_os_string();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        s.push(format!(".build-{}-{nanos}", std::process::id()));
+        let dir = PathBuf::from(s);
+        let built = TreeStore::create_empty(&dir).and_then(|mut t| {
+            // Appends went on while it was built: catch up again (still
+            // without the lock) until little is left for the locked part.
+            for _ in 0..8 {
+                let before = t.size();
+                match t.catch_up(active) {
+                    Ok(()) => {}
+                    Err(SyncError::Audit(e)) => return Err(e),
+                    Err(SyncError::Stale(Stale(why))) => {
+                        return Err(AuditError::Corrupt {
+                            path: dir.clone(),
+                            reason: format!("cannot build the Merkle tree from the log: {why}"),
+                        });
+                    }
+                }
+                if t.size() - before < 1000 {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        match built {
+            Ok(()) => Ok(dir),
+            Err(e) => {
+                let _ = fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    /// Under the log's lock: replaces the store with one from
+    /// [`TreeStore::build_aside`] when the store still needs the bulk of
+    /// the log read (no other writer did it meanwhile); the next
+    /// [`TreeStore::sync`] catches up with the events appended since (and
+    /// rebuilds, as ever, if the log changed in another way). Removes
+    /// `built` either way.
+    pub(super) fn adopt(active: &Path, built: &Path) -> Result<(), AuditError> {
+        let result = if TreeStore::needs_bulk(active) {
+            let dir = tree_dir(active);
+            match fs::remove_dir_all(&dir) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(AuditError::io(&dir, "remove", e)),
+            }
+            .and_then(|()| fs::rename(built, &dir).map_err(|e| AuditError::io(&dir, "rename", e)))
+        } else {
+            Ok(())
+        };
+        if built.exists() {
+            let _ = fs::remove_dir_all(built);
+        }
+        result
     }
 
     /// The number of leaves (events) in the store.

@@ -16,9 +16,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::canon;
+use super::checkpoint::{CheckpointReport, TreeCheck, verify_checkpoints};
 use super::error::AuditError;
 use super::event::{EventKind, EventRef, GENESIS_HASH, RecoveryInfo, RotationInfo, SCHEMA_VERSION};
 use super::files::{self, parse_rotated_name, resolve_paths};
+use super::merkle::{self, Hash};
+use super::note::Checkpoint;
 use super::report::{
     FileReport, ProblemKind, TornTail, VerifyOptions, VerifyProblem, VerifyReport,
 };
@@ -34,9 +37,45 @@ pub fn verify(paths: &[PathBuf]) -> VerifyReport {
 
 /// [`verify`] with options.
 pub fn verify_with(paths: &[PathBuf], opts: &VerifyOptions) -> VerifyReport {
+    run(paths, opts, None).0
+}
+
+/// [`verify_with`], and checks that the log contains the tree of each
+/// checkpoint (its first `size` events hash to its root), in the same pass
+/// over the log: the leaf hashes are computed beside the chain checks. When
+/// the chain breaks, the checkpoints are checked in a second pass over every
+/// line, so that their report does not depend on where the chain broke.
+pub fn verify_with_checkpoints(
+    paths: &[PathBuf],
+    opts: &VerifyOptions,
+    checkpoints: &[(String, Checkpoint)],
+) -> Result<(VerifyReport, CheckpointReport), AuditError> {
+    let (report, tree, files) = run(paths, opts, Some(TreeCheck::new(checkpoints)));
+    match tree {
+        Some(tree) if report.problem.is_none() => {
+            let first = report.first_seq;
+            Ok((report, tree.finish(checkpoints, first)))
+        }
+        _ => {
+            let files = match files {
+                Some(f) => f,
+                None => resolve_paths(paths)?,
+            };
+            let tree = verify_checkpoints(&files, checkpoints)?;
+            Ok((report, tree))
+        }
+    }
+}
+
+fn run(
+    paths: &[PathBuf],
+    opts: &VerifyOptions,
+    tree: Option<TreeCheck>,
+) -> (VerifyReport, Option<TreeCheck>, Option<Vec<PathBuf>>) {
     let mut v = Verifier {
         threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
         opts: *opts,
+        tree,
         ..Verifier::default()
     };
     let files = match resolve_paths(paths) {
@@ -52,7 +91,7 @@ pub fn verify_with(paths: &[PathBuf], opts: &VerifyOptions) -> VerifyReport {
                 kind: ProblemKind::Io,
                 message: e.to_string(),
             });
-            return v.report;
+            return (v.report, None, None);
         }
     };
     if files.is_empty() {
@@ -62,7 +101,7 @@ pub fn verify_with(paths: &[PathBuf], opts: &VerifyOptions) -> VerifyReport {
             kind: ProblemKind::Io,
             message: "no audit log files given".into(),
         });
-        return v.report;
+        return (v.report, v.tree, Some(files));
     }
     let count = files.len();
     for (i, path) in files.iter().enumerate() {
@@ -78,7 +117,7 @@ pub fn verify_with(paths: &[PathBuf], opts: &VerifyOptions) -> VerifyReport {
     if v.report.problem.is_none() {
         v.judge_end(&files);
     }
-    v.report
+    (v.report, v.tree, Some(files))
 }
 
 #[derive(Default)]
@@ -92,6 +131,9 @@ struct Verifier {
     pre: Vec<Pre>,
     threads: usize,
     opts: VerifyOptions,
+    /// With checkpoints to check: the tree, fed every line's leaf hash.
+    tree: Option<TreeCheck>,
+    leaves: Vec<Hash>,
 }
 
 /// Bytes read and checked per batch.
@@ -106,7 +148,7 @@ enum Pre {
         seq: u64,
         kind: EventKind,
         prev_hash: Range<usize>,
-        hash: Result<[u8; 64], String>,
+        hash: Result<[u8; 64], HashError>,
     },
 }
 
@@ -122,35 +164,54 @@ fn pre_line(line: &[u8]) -> Pre {
     }
 }
 
-/// Fills `pre` for every line, on up to `threads` threads.
-fn precheck(batch: &[u8], ranges: &[Range<usize>], pre: &mut [Pre], threads: usize) {
+/// Fills `pre` for every line, and `leaves` (when not empty) with every
+/// line's Merkle leaf hash, on up to `threads` threads. `false` when a
+/// thread could not be started: then some leaves are missing.
+fn precheck(
+    batch: &[u8],
+    ranges: &[Range<usize>],
+    pre: &mut [Pre],
+    leaves: &mut [Hash],
+    threads: usize,
+) -> bool {
     let line = |r: &Range<usize>| batch.get(r.clone()).unwrap_or_default();
-    if threads <= 1 || ranges.len() < 256 {
-        for (r, p) in ranges.iter().zip(pre.iter_mut()) {
+    let with_leaves = !leaves.is_empty();
+    let work = move |rs: &[Range<usize>], ps: &mut [Pre], ls: &mut [Hash]| {
+        for (r, p) in rs.iter().zip(ps.iter_mut()) {
             *p = pre_line(line(r));
         }
-        return;
+        for (r, l) in rs.iter().zip(ls.iter_mut()) {
+            *l = merkle::leaf_hash(line(r));
+        }
+    };
+    if threads <= 1 || ranges.len() < 256 {
+        work(ranges, pre, leaves);
+        return true;
     }
     let chunk = ranges.len().div_ceil(threads);
+    let mut leaf_parts: Vec<&mut [Hash]> = if with_leaves {
+        leaves.chunks_mut(chunk).collect()
+    } else {
+        Vec::new()
+    };
+    leaf_parts.reverse();
     std::thread::scope(|s| {
+        let mut all_started = true;
         let mut parts = ranges.chunks(chunk).zip(pre.chunks_mut(chunk));
-        let mine = parts.next();
+        let mine = parts.next().map(|(rs, ps)| (rs, ps, leaf_parts.pop()));
         for (rs, ps) in parts {
-            let work = move || {
-                for (r, p) in rs.iter().zip(ps.iter_mut()) {
-                    *p = pre_line(line(r));
-                }
-            };
-            // If no thread can be started, the lines stay `Slow` and are
-            // checked on the slow path: slower, same answer.
-            let _ = std::thread::Builder::new().spawn_scoped(s, work);
+            let ls = leaf_parts.pop().unwrap_or_default();
+            // If no thread can be started, its lines stay `Slow` and are
+            // checked on the slow path (slower, same answer), and its leaf
+            // hashes are missing (the caller checks the tree separately).
+            let spawned = std::thread::Builder::new().spawn_scoped(s, move || work(rs, ps, ls));
+            all_started &= spawned.is_ok();
         }
-        if let Some((rs, ps)) = mine {
-            for (r, p) in rs.iter().zip(ps.iter_mut()) {
-                *p = pre_line(line(r));
-            }
+        if let Some((rs, ps, ls)) = mine {
+            work(rs, ps, ls.unwrap_or_default());
         }
-    });
+        all_started
+    })
 }
 
 #[derive(Clone)]
@@ -386,7 +447,21 @@ impl Verifier {
         }
         pre.clear();
         pre.resize_with(ranges.len(), || Pre::Slow);
-        precheck(batch, &ranges, &mut pre, self.threads);
+        let mut leaves = std::mem::take(&mut self.leaves);
+        leaves.clear();
+        if self.tree.is_some() {
+            leaves.resize(ranges.len(), [0u8; 32]);
+        }
+        if !precheck(batch, &ranges, &mut pre, &mut leaves, self.threads) {
+            // Leaves are missing: the tree is checked in a pass of its own.
+            self.tree = None;
+        }
+        if let Some(tree) = self.tree.as_mut() {
+            for l in &leaves {
+                tree.push(*l);
+            }
+        }
+        self.leaves = leaves;
         let mut result = Ok(());
         for (k, (r, p)) in ranges.iter().zip(pre.iter_mut()).enumerate() {
             let line = batch.get(r.clone()).unwrap_or_default();
@@ -419,7 +494,7 @@ impl Verifier {
         seq: u64,
         kind: EventKind,
         prev_hash: Range<usize>,
-        hash: Result<[u8; 64], String>,
+        hash: Result<[u8; 64], HashError>,
     ) -> Result<(), Problem> {
         let problem = |kind: ProblemKind, message: String| VerifyProblem {
             path: path.to_path_buf(),
@@ -427,7 +502,7 @@ impl Verifier {
             kind,
             message,
         };
-        let computed = hash.map_err(|m| problem(ProblemKind::Hash, m))?;
+        let computed = hash.map_err(|e| problem(ProblemKind::Hash, e.to_string()))?;
         let link = Link {
             seq,
             kind,
@@ -494,7 +569,7 @@ impl Verifier {
             ));
         }
         let computed = check_hash(line, ev.hash.as_bytes(), &member)
-            .map_err(|m| problem(ProblemKind::Hash, m))?;
+            .map_err(|e| problem(ProblemKind::Hash, e.to_string()))?;
         let link = Link {
             seq: ev.seq,
             kind: ev.kind,
@@ -716,17 +791,27 @@ struct Link<'a> {
     recovery: Option<&'a RecoveryInfo>,
 }
 
+/// Why a line's `hash` is wrong (a [`ProblemKind::Hash`] problem).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum HashError {
+    #[error("`hash` is not 64 lowercase hex digits")]
+    NotHex,
+    #[error(
+        "`hash` does not match the event's content (the content hashes to {computed}): the line was changed"
+    )]
+    Mismatch { computed: String },
+}
+
 /// Checks `hash` (as written in the line) against the line's content.
-fn check_hash(line: &[u8], hash: &[u8], member: &Range<usize>) -> Result<[u8; 64], String> {
+fn check_hash(line: &[u8], hash: &[u8], member: &Range<usize>) -> Result<[u8; 64], HashError> {
     if hash.len() != 64 || !hash.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return Err("`hash` is not 64 lowercase hex digits".into());
+        return Err(HashError::NotHex);
     }
     let computed = canon::hash_without(line, member);
     if computed.as_slice() != hash {
-        return Err(format!(
-            "`hash` does not match the event's content (the content hashes to {}): the line was changed",
-            String::from_utf8_lossy(&computed)
-        ));
+        return Err(HashError::Mismatch {
+            computed: String::from_utf8_lossy(&computed).into_owned(),
+        });
     }
     Ok(computed)
 }
