@@ -95,6 +95,7 @@ fn dispatch(io: &mut Io, cli: Cli) -> Result<i32, CliError> {
         Command::Rbac(a) => cmd::rbac::rbac(io, &ctx, a),
         Command::WhoCan(a) => cmd::who_can::who_can(io, &ctx, a),
         Command::Serve(a) => cmd::serve::serve(io, &ctx, a),
+        Command::Mcp(a) => cmd::mcp::mcp(io, &ctx, a),
         Command::Token(a) => cmd::token::token(io, &ctx, a),
         Command::Registry(a) => cmd::registry::registry(io, &ctx, a),
         Command::Schema(a) => cmd::schema::schema(io, a),

@@ -5,6 +5,7 @@ pub(crate) mod audit;
 pub(crate) mod check;
 pub(crate) mod demo;
 pub(crate) mod init;
+pub(crate) mod mcp;
 pub(crate) mod policy_test;
 pub(crate) mod rbac;
 pub(crate) mod registry;
