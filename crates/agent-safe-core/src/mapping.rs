@@ -301,6 +301,13 @@ pub enum McpSection {
     Inline(Box<McpSettings>),
 }
 
+/// MCP gateway settings shipped with agent-safe for known MCP servers, by
+/// name (`agent-safe mcp --init NAME` writes one out).
+pub const SHIPPED: &[(&str, &str)] = &[(
+    "kubernetes-mcp-server",
+    include_str!("../catalogue/mcp/kubernetes-mcp-server.yaml"),
+)];
+
 const MCP_KEYS: &[&str] = &["upstream", "caller", "caller_env", "tools"];
 const UPSTREAM_KEYS: &[&str] = &["command", "args", "env", "url", "timeout_ms"];
 const RULE_KEYS: &[&str] = &["action", "target", "params", "description"];
@@ -575,6 +582,21 @@ mod tests {
             m.mapping.map_call("t", Some(&json!([1]))),
             Err(MapError::NotAnObject("t".into()))
         );
+    }
+
+    #[test]
+    fn shipped_settings_load_and_name_catalogue_actions() {
+        let registry = crate::registry::Registry::builtin().unwrap();
+        for (name, text) in SHIPPED {
+            let s = parse_mcp(&SourceFile {
+                path: PathBuf::from(format!("{name}.yaml")),
+                text: (*text).to_owned(),
+            })
+            .unwrap();
+            assert!(!s.mapping.tools.is_empty(), "{name}");
+            let section = McpSection::Inline(Box::new(s));
+            validate_section(Some(&section), &registry).unwrap();
+        }
     }
 
     #[test]

@@ -246,7 +246,7 @@ impl Gateway {
             ));
         }
         match decision.result {
-            DecisionResult::Allow => self.forward(params).await,
+            DecisionResult::Allow => self.forward(params, &ctx).await,
             DecisionResult::Deny => refuse(format!(
                 "denied by agent-safe policy: {}. The call was not made{}",
                 decision.reason,
@@ -326,7 +326,7 @@ impl Gateway {
             }
         }
         if approved {
-            self.forward(params).await
+            self.forward(params, ctx).await
         } else {
             refuse(format!(
                 "rejected by a human through agent-safe{}. The call was not made (audit id {audit})",
@@ -335,11 +335,23 @@ impl Gateway {
         }
     }
 
-    /// Sends the agent's call, unchanged, to the upstream.
-    async fn forward(&self, params: CallToolRequestParams) -> CallToolResult {
+    /// Sends the agent's call, unchanged, to the upstream. When the agent
+    /// cancels, the upstream request is dropped, which cancels it upstream.
+    async fn forward(
+        &self,
+        params: CallToolRequestParams,
+        ctx: &RequestContext<RoleServer>,
+    ) -> CallToolResult {
         let tool = params.name.to_string();
         let call = self.upstream.peer().call_tool_once(params);
-        match tokio::time::timeout(self.upstream.timeout, call).await {
+        let answer = tokio::select! {
+            a = tokio::time::timeout(self.upstream.timeout, call) => a,
+            () = ctx.ct.cancelled() => {
+                tracing::info!(tool, "the agent cancelled the call; cancelled upstream");
+                return refuse("cancelled by the agent".to_owned());
+            }
+        };
+        match answer {
             Ok(Ok(CallToolResponse::Complete(r))) => r,
             Ok(Ok(_)) => {
                 tracing::error!(

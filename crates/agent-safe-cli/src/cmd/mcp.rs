@@ -32,6 +32,53 @@ pub(crate) struct McpArgs {
     /// and `mcp.caller_env`.
     #[arg(long, value_name = "ID")]
     pub caller: Option<String>,
+    /// Write the shipped settings for a known MCP server to `mcp.yaml` in the
+    /// current directory and exit (known: kubernetes-mcp-server).
+    #[arg(long, value_name = "SERVER")]
+    pub init: Option<String>,
+}
+
+/// `mcp --init SERVER`: writes the shipped settings, never over a file.
+fn init(io: &mut Io, server: &str) -> CmdResult {
+    use std::io::Write;
+    let Some((_, text)) = agent_safe_core::mapping::SHIPPED
+        .iter()
+        .find(|(n, _)| *n == server)
+    else {
+        let known: Vec<&str> = agent_safe_core::mapping::SHIPPED
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        return Err(CliError::usage_help(
+            format!("no shipped MCP settings for `{server}`"),
+            format!(
+                "known servers: {}; for another, write mcp.yaml by hand (docs/MCP.md)",
+                known.join(", ")
+            ),
+        ));
+    };
+    let path = std::path::Path::new("mcp.yaml");
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(CliError::usage_help(
+                "mcp.yaml already exists",
+                "move it away first, or edit it by hand",
+            ));
+        }
+        Err(e) => return Err(CliError::Failed(format!("cannot write mcp.yaml: {e}"))),
+    };
+    file.write_all(text.as_bytes())
+        .map_err(|e| CliError::Failed(format!("cannot write mcp.yaml: {e}")))?;
+    writeln!(
+        io.out,
+        "wrote mcp.yaml for {server}; add `mcp: mcp.yaml` to agent-safe.yaml, run `agent-safe validate`, then point your MCP client at `agent-safe mcp`"
+    )?;
+    Ok(crate::error::exit::OK)
 }
 
 /// `mcp [--http ADDR] [--caller ID]`.
@@ -43,6 +90,9 @@ pub(crate) fn mcp(io: &mut Io, ctx: &Ctx, a: McpArgs) -> CmdResult {
     use agent_safe_core::AgentSafe;
     use agent_safe_mcp::{Gateway, Identity, Upstream};
 
+    if let Some(server) = &a.init {
+        return init(io, server);
+    }
     let config = ctx.require_config("mcp")?;
     let Some(section) = config.mcp.clone() else {
         return Err(CliError::usage_help(
@@ -103,7 +153,10 @@ pub(crate) fn mcp(io: &mut Io, ctx: &Ctx, a: McpArgs) -> CmdResult {
 
 /// `mcp` in a build without the gateway (the Python wheel).
 #[cfg(not(feature = "mcp"))]
-pub(crate) fn mcp(_io: &mut Io, _ctx: &Ctx, _a: McpArgs) -> CmdResult {
+pub(crate) fn mcp(io: &mut Io, _ctx: &Ctx, a: McpArgs) -> CmdResult {
+    if let Some(server) = &a.init {
+        return init(io, server);
+    }
     Err(CliError::usage_help(
         "this build of agent-safe has no MCP gateway",
         "the Python wheel leaves it out; install the `agent-safe` binary (cargo install agent-safe-cli) and run `agent-safe mcp` from it",
