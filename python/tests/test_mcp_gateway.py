@@ -56,6 +56,12 @@ MAPPING = """
       action: delete-namespace
       target: "ns/{name}"
       params: {namespace: "{name}"}
+    hang:
+      action: rollout-status
+      params: {namespace: "{ns}", deployment: "{name}"}
+    scale_slowly:
+      action: scale-deployment
+      params: {namespace: "{ns}", deployment: "{name}", replicas: "{count}"}
     crash:
       action: rollout-status
       params: {namespace: "{ns}", deployment: "{name}"}
@@ -143,7 +149,7 @@ def test_allowed_calls_arrive_unchanged_and_the_rest_never(gw_project: Path) -> 
         ],
     )
     # Only mapped tools are listed, each saying calls are policy-checked.
-    assert sorted(listed) == ["crash", "delete_namespace", "scale"]
+    assert sorted(listed) == ["crash", "delete_namespace", "hang", "scale", "scale_slowly"]
     allowed, denied, unmapped = results
     assert not allowed.is_error, text(allowed)
     assert "upstream ran scale" in text(allowed)
@@ -221,6 +227,56 @@ def test_upstream_crash_mid_call_is_an_error_result_and_logged(gw_project: Path)
     assert received(gw_project) == [{"tool": "crash", "arguments": crash_args}]
     log = (gw_project / "gateway.err").read_text()
     assert "the upstream call failed" in log
+
+
+def test_progress_notifications_reach_the_agent(gw_project: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_SAFE_")}
+    params = StdioServerParameters(
+        command=gateway_bin(), args=["mcp"], cwd=str(gw_project), env=env
+    )
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    async def session() -> types.CallToolResult:
+        async with stdio_client(params) as (r, w), ClientSession(r, w) as s:
+            await s.initialize()
+            with anyio.fail_after(30):
+                return await s.call_tool(
+                    "scale_slowly",
+                    {"ns": "staging", "name": "api", "count": 2},
+                    progress_callback=on_progress,
+                )
+
+    result = anyio.run(session)
+    assert not result.is_error, text(result)
+    assert [p for p, _, _ in seen] == [1, 2, 3]
+    assert seen[-1] == (3, 3, "step 3 of 3")
+
+
+def test_the_agents_cancellation_reaches_the_upstream(gw_project: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_SAFE_")}
+    params = StdioServerParameters(
+        command=gateway_bin(), args=["mcp"], cwd=str(gw_project), env=env
+    )
+    args = {"ns": "staging", "name": "api"}
+
+    async def session() -> None:
+        async with stdio_client(params) as (r, w), ClientSession(r, w) as s:
+            await s.initialize()
+            with anyio.move_on_after(3):
+                await s.call_tool("hang", args)
+            for _ in range(100):
+                if len(received(gw_project)) == 2:
+                    break
+                await anyio.sleep(0.05)
+
+    anyio.run(session)
+    assert received(gw_project) == [
+        {"tool": "hang", "arguments": args},
+        {"tool": "hang-cancelled", "arguments": {}},
+    ]
 
 
 @contextmanager

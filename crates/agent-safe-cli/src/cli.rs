@@ -104,7 +104,7 @@ pub(crate) enum Command {
     /// Run the HTTP sidecar: the same decisions over loopback HTTP.
     #[command(after_help = SERVE_AFTER, long_about = SERVE_LONG)]
     Serve(ServeArgs),
-    /// Run the MCP gateway: policy on every tool call an agent makes to an MCP server.
+    /// Run the MCP gateway: policy on every MCP tool call, in the path.
     #[command(after_help = crate::cmd::mcp::MCP_AFTER)]
     Mcp(crate::cmd::mcp::McpArgs),
     /// Print least-privilege Kubernetes RBAC for an agent, derived from the policies.

@@ -16,19 +16,55 @@
 //! and no action describes it), so the gateway declares neither capability.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use agent_safe_core::mapping::{McpSettings, UpstreamSettings};
 use agent_safe_core::{AgentSafe, Approval, CheckRequest, Decision, DecisionResult};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
+    CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult, ClientRequest,
+    ContentBlock, Implementation, ListToolsResult, PaginatedRequestParams,
+    ProgressNotificationParam, ProgressToken, ProtocolVersion, ServerCapabilities, ServerConfig,
+    ServerResult,
 };
+use rmcp::service::PeerRequestOptions;
 use rmcp::service::{ElicitationError, RequestContext, RunningService};
 use rmcp::{ErrorData as McpError, Peer, RoleClient, RoleServer, ServerHandler, ServiceExt};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
+
+/// The environment variable holding the log filter (as for the sidecar).
+pub const LOG_ENV: &str = "AGENT_SAFE_LOG";
+
+/// Logs to standard error, one JSON object per line: refusals, upstream
+/// failures and timeouts. The filter comes from `AGENT_SAFE_LOG` (default
+/// `info`, with the MCP library's own chatter at `warn`). Standard output is
+/// the MCP channel over stdio, so nothing else ever writes there.
+///
+/// Lines go to a duplicate of file descriptor 2: a host may hold the
+/// process-wide stderr lock for its whole run (the CLI does).
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new("info,rmcp=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true)
+        .json()
+        .flatten_event(true)
+        .with_current_span(false);
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        if let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() {
+            let file = std::sync::Mutex::new(std::fs::File::from(fd));
+            let _ = builder.with_writer(file).try_init();
+            return;
+        }
+    }
+    let _ = builder.with_writer(std::io::stderr).try_init();
+}
 
 /// What went wrong starting the gateway (calls never fail this way: a
 /// failed call is an error result).
@@ -57,14 +93,62 @@ pub enum GatewayError {
 
 /// The connection to the upstream MCP server.
 pub struct Upstream {
-    service: RunningService<RoleClient, ()>,
+    service: RunningService<RoleClient, ProgressRelay>,
+    relay: ProgressRelay,
     timeout: Duration,
+}
+
+/// Relays the upstream's progress notifications to the agent whose call
+/// they are about: the upstream request's own progress token (rmcp gives
+/// every request one) maps back to the agent's peer and token, so two
+/// agents' tokens never mix.
+#[derive(Clone, Default)]
+pub struct ProgressRelay {
+    waiting: Arc<std::sync::Mutex<HashMap<ProgressToken, AgentProgress>>>,
+}
+
+/// The agent a relayed progress token belongs to, and the agent's token.
+type AgentProgress = (Peer<RoleServer>, ProgressToken);
+
+impl ProgressRelay {
+    fn register(&self, upstream: ProgressToken, agent: Peer<RoleServer>, token: ProgressToken) {
+        if let Ok(mut m) = self.waiting.lock() {
+            m.insert(upstream, (agent, token));
+        }
+    }
+
+    fn done(&self, upstream: &ProgressToken) {
+        if let Ok(mut m) = self.waiting.lock() {
+            m.remove(upstream);
+        }
+    }
+}
+
+impl rmcp::ClientHandler for ProgressRelay {
+    async fn on_progress(
+        &self,
+        mut params: ProgressNotificationParam,
+        _context: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        let target = self
+            .waiting
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&params.progress_token).cloned());
+        if let Some((peer, token)) = target {
+            params.progress_token = token;
+            if let Err(e) = peer.notify_progress(params).await {
+                tracing::debug!(error = %e, "could not relay a progress notification");
+            }
+        }
+    }
 }
 
 impl Upstream {
     /// Starts the upstream command (stdio) or connects to its URL.
     pub async fn connect(u: &UpstreamSettings) -> Result<Upstream, GatewayError> {
         let timeout = Duration::from_millis(u.timeout_ms);
+        let relay = ProgressRelay::default();
         let service = if let Some(cmd) = &u.command {
             let mut c = tokio::process::Command::new(cmd);
             c.args(&u.args).envs(&u.env);
@@ -73,7 +157,7 @@ impl Upstream {
                     what: format!("`{cmd}`"),
                     cause: e.to_string(),
                 })?;
-            with_timeout(timeout, ().serve(transport))
+            with_timeout(timeout, relay.clone().serve(transport))
                 .await
                 .map_err(|cause| GatewayError::Upstream {
                     what: format!("`{cmd}`"),
@@ -81,7 +165,7 @@ impl Upstream {
                 })?
         } else if let Some(url) = &u.url {
             let transport = rmcp::transport::StreamableHttpClientTransport::from_uri(url.as_str());
-            with_timeout(timeout, ().serve(transport))
+            with_timeout(timeout, relay.clone().serve(transport))
                 .await
                 .map_err(|cause| GatewayError::Upstream {
                     what: format!("`{url}`"),
@@ -93,7 +177,11 @@ impl Upstream {
                 cause: "the `mcp.upstream` section needs `command` or `url`".into(),
             });
         };
-        Ok(Upstream { service, timeout })
+        Ok(Upstream {
+            service,
+            relay,
+            timeout,
+        })
     }
 
     fn peer(&self) -> &Peer<RoleClient> {
@@ -143,6 +231,10 @@ pub struct ApprovalAnswer {
     pub comment: Option<String>,
 }
 rmcp::elicit_safe!(ApprovalAnswer);
+
+/// How long a human has to answer an approval asked through elicitation;
+/// no answer is a refusal (nothing forwarded, nothing recorded as approved).
+pub const APPROVAL_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Who approvals through elicitation are recorded as: the human at the MCP
 /// client, whose identity the gateway cannot verify.
@@ -287,7 +379,7 @@ impl Gateway {
         );
         let answer = ctx
             .peer
-            .elicit_with_timeout::<ApprovalAnswer>(message, Some(self.upstream.timeout))
+            .elicit_with_timeout::<ApprovalAnswer>(message, Some(APPROVAL_TIMEOUT))
             .await;
         let (approved, comment) = match answer {
             Ok(Some(a)) => (a.approve, a.comment),
@@ -335,15 +427,22 @@ impl Gateway {
         }
     }
 
-    /// Sends the agent's call, unchanged, to the upstream. When the agent
-    /// cancels, the upstream request is dropped, which cancels it upstream.
+    /// Sends the agent's call to the upstream: its name and arguments
+    /// unchanged, its progress token swapped for the gateway's own. When the
+    /// agent cancels, the upstream request is dropped, which cancels it
+    /// upstream.
     async fn forward(
         &self,
         params: CallToolRequestParams,
         ctx: &RequestContext<RoleServer>,
     ) -> CallToolResult {
         let tool = params.name.to_string();
-        let call = self.upstream.peer().call_tool_once(params);
+        let agent_token = ctx
+            .meta
+            .get_progress_token()
+            .or_else(|| params.meta.as_ref().and_then(|m| m.get_progress_token()))
+            .map(|t| (ctx.peer.clone(), t));
+        let call = self.call_upstream(params, agent_token);
         let answer = tokio::select! {
             a = tokio::time::timeout(self.upstream.timeout, call) => a,
             () = ctx.ct.cancelled() => {
@@ -352,7 +451,7 @@ impl Gateway {
             }
         };
         match answer {
-            Ok(Ok(CallToolResponse::Complete(r))) => r,
+            Ok(Ok(ServerResult::CallToolResult(r))) => r,
             Ok(Ok(_)) => {
                 tracing::error!(
                     tool,
@@ -372,6 +471,31 @@ impl Gateway {
                 ))
             }
         }
+    }
+
+    /// One `tools/call` upstream. Progress notifications for it are relayed
+    /// to the agent; when this future is dropped before the answer (the
+    /// agent cancelled, or the timeout passed), the upstream is told to
+    /// cancel the request.
+    async fn call_upstream(
+        &self,
+        params: CallToolRequestParams,
+        agent: Option<(Peer<RoleServer>, ProgressToken)>,
+    ) -> Result<ServerResult, rmcp::ServiceError> {
+        let peer = self.upstream.peer().clone();
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+        let handle = peer
+            .send_request_with_option(request, PeerRequestOptions::no_options())
+            .await?;
+        let _progress = agent.map(|(p, t)| {
+            let relay = self.upstream.relay.clone();
+            relay.register(handle.progress_token.clone(), p, t);
+            Unregister(relay, handle.progress_token.clone())
+        });
+        let mut cancel = CancelOnDrop(Some((peer, handle.id.clone())));
+        let answer = handle.await_response().await;
+        cancel.0 = None;
+        answer
     }
 
     /// The upstream's tools that the mapping names, with descriptions that
@@ -400,6 +524,36 @@ impl Gateway {
             })
             .collect();
         Ok(ListToolsResult::with_all_items(tools))
+    }
+}
+
+/// Forgets a relayed progress token when the call ends, however it ends.
+struct Unregister(ProgressRelay, ProgressToken);
+
+impl Drop for Unregister {
+    fn drop(&mut self) {
+        self.0.done(&self.1);
+    }
+}
+
+/// Tells the upstream to cancel a request abandoned before its answer.
+struct CancelOnDrop(Option<(Peer<RoleClient>, rmcp::model::RequestId)>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some((peer, id)) = self.0.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(async move {
+                let params = rmcp::model::CancelledNotificationParam::new(
+                    Some(id),
+                    Some("cancelled by the agent or timed out at agent-safe".into()),
+                );
+                if let Err(e) = peer.notify_cancelled(params).await {
+                    tracing::debug!(error = %e, "could not cancel the upstream request");
+                }
+            });
+        }
     }
 }
 

@@ -13,7 +13,8 @@ import os
 import sys
 from typing import Any
 
-from mcp.server.mcpserver import MCPServer
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
 
 server = MCPServer("agent-safe-test-upstream")
 
@@ -28,6 +29,24 @@ def _record(tool: str, args: dict[str, Any]) -> str:
 @server.tool(description="Scale a deployment.")
 def scale(ns: str, name: str, count: int, note: str = "") -> str:
     return _record("scale", {"ns": ns, "name": name, "count": count, "note": note})
+
+
+@server.tool(description="Scale a deployment in steps, reporting progress.")
+async def scale_slowly(ns: str, name: str, count: int, ctx: Context) -> str:
+    for step in range(1, 4):
+        await ctx.report_progress(step, 3, f"step {step} of 3")
+    return _record("scale_slowly", {"ns": ns, "name": name, "count": count})
+
+
+@server.tool(description="Wait until cancelled (records the cancellation).")
+async def hang(ns: str, name: str) -> str:
+    _record("hang", {"ns": ns, "name": name})
+    try:
+        await anyio.sleep(60)
+    except anyio.get_cancelled_exc_class():
+        _record("hang-cancelled", {})
+        raise
+    return "not cancelled"
 
 
 @server.tool(description="Delete a namespace.")

@@ -120,7 +120,7 @@ pub(crate) fn mcp(io: &mut Io, ctx: &Ctx, a: McpArgs) -> CmdResult {
             .filter(|v| !v.is_empty())
             .or_else(|| settings.caller.clone())
     });
-    let _log = agent_safe_server::logging::init(agent_safe_server::LogFormat::Auto);
+    agent_safe_mcp::init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
