@@ -48,6 +48,24 @@ else
   "$vpy" -m pip install --quiet --disable-pip-version-check "${wheel}[dev,langchain]" kubernetes
 fi
 
+step "the MCP gateway's end-to-end tests: the binary, the MCP SDK, kubernetes-mcp-server"
+# The wheel is built without the gateway (it would link an MCP stack into every
+# Python process), so test_mcp_gateway.py drives the cargo-built binary. The
+# official MCP SDK is the agent's client and the upstream's server; the real
+# kubernetes-mcp-server comes from its npm platform package, which ships the
+# binary (the PyPI package downloads it at first run, which fails offline).
+cargo build --quiet -p agent-safe-cli
+export AGENT_SAFE_MCP_BIN=$root/target/debug/agent-safe
+"$vpy" -m pip install --quiet --disable-pip-version-check "mcp==2.3.0"
+k8s_mcp_dir=$root/target/kubernetes-mcp-server
+k8s_mcp=$k8s_mcp_dir/package/bin/kubernetes-mcp-server-linux-amd64
+if [ ! -x "$k8s_mcp" ] && [ "$(uname -sm)" = "Linux x86_64" ]; then
+  mkdir -p "$k8s_mcp_dir"
+  (cd "$k8s_mcp_dir" && npm pack --silent kubernetes-mcp-server-linux-amd64@0.0.67 >/dev/null \
+    && tar xzf kubernetes-mcp-server-linux-amd64-0.0.67.tgz)
+fi
+if [ -x "$k8s_mcp" ]; then export KUBERNETES_MCP_SERVER_BIN=$k8s_mcp; fi
+
 step "ruff"
 "$venv/bin/ruff" check python scripts
 "$venv/bin/ruff" format --check python scripts
@@ -55,7 +73,7 @@ step "ruff"
 step "mypy (strict) and stubtest"
 # The package (what users type-check against), the SDK tests and the bench.
 # The LangGraph tests drive third-party APIs whose stubs are not strict-clean.
-mapfile -t sdk_tests < <(ls python/tests/*.py | grep -v -e /test_langchain -e /test_k8s)
+mapfile -t sdk_tests < <(ls python/tests/*.py | grep -v -e /test_langchain -e /test_k8s -e /test_mcp)
 "$vpy" -m mypy python/agent_safe scripts/py-bench.py "${sdk_tests[@]}"
 # stubtest imports the installed native module and checks the hand-written
 # stubs against it; run from outside the tree so it sees the installed copy.

@@ -104,6 +104,9 @@ pub(crate) enum Command {
     /// Run the HTTP sidecar: the same decisions over loopback HTTP.
     #[command(after_help = SERVE_AFTER, long_about = SERVE_LONG)]
     Serve(ServeArgs),
+    /// Run the MCP gateway: policy on every MCP tool call, in the path.
+    #[command(after_help = crate::cmd::mcp::MCP_AFTER)]
+    Mcp(crate::cmd::mcp::McpArgs),
     /// Print least-privilege Kubernetes RBAC for an agent, derived from the policies.
     #[command(after_help = RBAC_AFTER, long_about = RBAC_LONG)]
     Rbac(RbacArgs),

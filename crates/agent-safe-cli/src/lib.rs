@@ -97,6 +97,7 @@ fn dispatch(io: &mut Io, cli: Cli) -> Result<i32, CliError> {
         Command::Fmt(a) => cmd::fmt::fmt(io, &ctx, a),
         Command::Replay(a) => cmd::replay::replay(io, &ctx, a),
         Command::Serve(a) => cmd::serve::serve(io, &ctx, a),
+        Command::Mcp(a) => cmd::mcp::mcp(io, &ctx, a),
         Command::Token(a) => cmd::token::token(io, &ctx, a),
         Command::Registry(a) => cmd::registry::registry(io, &ctx, a),
         Command::Schema(a) => cmd::schema::schema(io, a),

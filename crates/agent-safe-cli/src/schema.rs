@@ -11,6 +11,10 @@ pub const KINDS: &[(&str, &str)] = &[
     ("inventory", "the target inventory (inventory.yaml)"),
     ("config", "the configuration (agent-safe.yaml)"),
     (
+        "mcp",
+        "the MCP gateway's settings and tool mapping (the `mcp:` section of agent-safe.yaml, or the file it names)",
+    ),
+    (
         "tests",
         "a policy test file (tests/*.yaml, for `agent-safe test`)",
     ),
@@ -33,6 +37,7 @@ pub fn generate(kind: &str) -> Option<String> {
         "policy" => schemars::schema_for!(agent_safe_core::model::PolicyFile),
         "inventory" => schemars::schema_for!(agent_safe_core::model::InventoryFile),
         "config" => schemars::schema_for!(agent_safe_core::config::Config),
+        "mcp" => schemars::schema_for!(agent_safe_core::mapping::McpSettings),
         "tests" => schemars::schema_for!(crate::testfile::TestFile),
         "plan" => schemars::schema_for!(agent_safe_core::PlanRequest),
         "decision" => schemars::schema_for!(agent_safe_core::Decision),

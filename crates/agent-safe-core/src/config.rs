@@ -370,6 +370,10 @@ pub struct Config {
     /// table. `agent-safe rbac` grants them as namespaced resources.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_resources: Vec<String>,
+    /// The MCP gateway (`agent-safe mcp`): inline settings, or the path of a
+    /// file holding them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp: Option<crate::mapping::McpSection>,
     /// Where each entry of `callable_old_versions` and `custom_resources` is
     /// written, for messages.
     #[serde(skip)]
@@ -469,6 +473,7 @@ pub(crate) const ROOT_KEYS: &[&str] = &[
     "unknown_targets",
     "callable_old_versions",
     "custom_resources",
+    "mcp",
 ];
 pub(crate) const AUDIT_KEYS: &[&str] = &[
     "enabled",
@@ -590,6 +595,9 @@ pub fn parse_config(src: &SourceFile) -> Result<Config, ConfigError> {
         }
         cfg.entry_positions.insert(entry.clone(), pos);
         cfg.custom_resources.push(entry);
+    }
+    if let Some(n) = r.take("mcp") {
+        cfg.mcp = crate::mapping::read_section(file, n, &base, &mut d);
     }
     r.finish(&mut d);
     d.finish(cfg)

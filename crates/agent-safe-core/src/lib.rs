@@ -20,6 +20,7 @@ pub mod json;
 pub mod k8s;
 pub mod load;
 pub mod manifest;
+pub mod mapping;
 pub mod model;
 pub mod params;
 pub mod plan;

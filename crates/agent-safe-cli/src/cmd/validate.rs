@@ -250,6 +250,11 @@ pub(crate) fn validate(io: &mut Io, ctx: &Ctx, a: ValidateArgs) -> CmdResult {
             report
                 .warnings
                 .extend(binding_gaps(&snap).into_iter().map(Warning::from));
+            if let Err(e) =
+                agent_safe_core::mapping::validate_section(config.mcp.as_ref(), &snap.registry)
+            {
+                report.fail(e);
+            }
         }
     }
     report.warnings.extend(unloaded_warnings(&config));

@@ -94,6 +94,9 @@ fn every_doc_block_is_checked_or_illustrative() {
                         // Policy test files: parsed by the CLI's tests; here
                         // at least the YAML must be valid.
                         agent_safe_core::yaml::parse(Path::new(&at), &body).map(|_| ()).map_err(agent_safe_core::diag::ConfigError::single)
+                    } else if body.trim_start().starts_with("upstream:") {
+                        // MCP gateway settings files (`mcp: mcp.yaml`).
+                        agent_safe_core::mapping::parse_mcp(&src).map(|_| ())
                     } else if body.contains("steps:") {
                         // Plan files: read by the core's plan reader.
                         agent_safe_core::yaml::parse(Path::new(&at), &body)
