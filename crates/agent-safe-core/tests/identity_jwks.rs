@@ -692,3 +692,59 @@ fn a_jwks_that_cannot_be_read_is_a_load_error() {
     let e = JwksCache::load(KeySource::File(path), CacheSettings::default()).unwrap_err();
     assert!(e.contains("more than once"), "{e}");
 }
+
+/// The `identity.issuers` and `identity.kubernetes` keys through the real
+/// configuration loader: paths relative to the file, positions in errors.
+#[test]
+fn the_configuration_loader_reads_issuers_and_kubernetes() {
+    use agent_safe_core::config::parse_config;
+    use agent_safe_core::engine::identity_config;
+    use agent_safe_core::load::SourceFile;
+    let dir = tempfile::tempdir().unwrap();
+    write_jwks(&dir.path().join("cluster-jwks.json"), &cluster_jwks());
+    let load = |text: &str| {
+        let src = SourceFile {
+            path: dir.path().join("agent-safe.yaml"),
+            text: text.to_owned(),
+        };
+        parse_config(&src).and_then(|c| identity_config(&c))
+    };
+    let cfg = load(
+        "identity:\n  issuers:\n    - issuer: https://kubernetes.default.svc.cluster.local\n      \
+         audience: agent-safe\n      jwks_file: cluster-jwks.json\n      min_refetch_seconds: 5\n  \
+         kubernetes:\n    service_accounts:\n      - {namespace: agents, name: deployer, roles: [deployer], groups: [sre]}\n    \
+         namespaces:\n      - {namespace: agents, roles: [reader]}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let t = token(&Key::rsa(1), &header("RS256", "rsa"), &sa_claims());
+    let caller = verify_token(&cfg, &t, NOW).unwrap();
+    assert_eq!(caller.roles, ["deployer", "reader"]);
+    assert_eq!(caller.groups, ["sre"]);
+
+    for (text, says) in [
+        (
+            "identity:\n  issuers:\n    - issuer: https://x\n      jwks_file: cluster-jwks.json\n",
+            "audience",
+        ),
+        (
+            "identity:\n  issuers:\n    - issuer: https://x\n      audience: a\n      jwks_file: missing.json\n",
+            "kubectl get --raw /openid/v1/jwks",
+        ),
+        (
+            "identity:\n  issuers:\n    - issuer: https://x\n      audience: a\n      jwks_file: cluster-jwks.json\n      jwks_url: https://x\n",
+            "jwks_url",
+        ),
+        (
+            "identity:\n  kubernetes:\n    service_accounts:\n      - {namespace: agents, roles: [deployer]}\n",
+            "name",
+        ),
+        (
+            "identity:\n  kubernetes:\n    namespaces:\n      - {namespace: agents, name: deployer}\n",
+            "name",
+        ),
+    ] {
+        let e = load(text).expect_err(text).to_string();
+        assert!(e.contains(says), "{text}: {e}");
+        assert!(e.contains("agent-safe.yaml"), "{text}: {e}");
+    }
+}
