@@ -389,7 +389,10 @@ fn rbac_for_a_service_account_caller_uses_the_kubernetes_mapping() {
     // Without --roles the mapping's roles apply: the same plan as --roles deployer.
     assert_eq!(plan, rbac(&["--roles", "deployer"]));
     // And the roles matter: a caller without them gets a different plan.
-    assert_ne!(plan["privileges"], rbac(&["--roles", "nobody"])["privileges"]);
+    assert_ne!(
+        plan["privileges"],
+        rbac(&["--roles", "nobody"])["privileges"]
+    );
     let binding = plan["manifests"]
         .as_array()
         .unwrap()

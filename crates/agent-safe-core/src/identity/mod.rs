@@ -1,4 +1,6 @@
-//! Caller identity: plain agent ids and HS256 JWTs.
+//! Caller identity: plain agent ids, HS256 JWTs, and asymmetric (RS256,
+//! ES256, EdDSA) JWTs of trusted issuers such as a Kubernetes cluster's
+//! ServiceAccount token issuer.
 //!
 //! A caller presents either nothing (anonymous), a plain agent id (unsigned),
 //! or a JWT in JWS compact form. [`resolve_caller`] turns that input into a
@@ -6,10 +8,24 @@
 //! Every function takes the current time as Unix seconds (`now_unix`) from the
 //! engine's clock: nothing here reads the system clock.
 //!
-//! # Token rules
+//! # Asymmetric tokens
 //!
-//! * **Algorithm**: the header `alg` must be exactly `HS256`. `none`, `HS384`,
-//!   `HS512`, `RS256`, `ES256`, … are [`IdentityError::WrongAlgorithm`]. A
+//! With [`IdentityConfig::issuers`] set, RS256, ES256 and EdDSA tokens are
+//! verified against the keys of the issuer their `iss` names (a JWKS file,
+//! cached and reloaded by [`JwksCache`]); each key is pinned to one
+//! algorithm; `iss`, `aud`, `exp` and `iat` are required; a header with
+//! `jwk`, `jku`, `x5u` or `x5c` is refused ([`IdentityError::KeyInHeader`]);
+//! a `sub` of `system:serviceaccount:NS:NAME` is a ServiceAccount caller
+//! whose roles and groups come from [`IdentityConfig::kubernetes`]. The rules
+//! are in `docs/IDENTITY.md`. The HS256 rules below are unchanged; HS256
+//! tokens are only ever checked against the HS256 secrets.
+//!
+//! # HS256 token rules
+//!
+//! * **Algorithm**: without issuers, the header `alg` must be exactly
+//!   `HS256`; `none`, `HS384`, `HS512`, `RS256`, `ES256`, … are
+//!   [`IdentityError::WrongAlgorithm`] (with issuers configured,
+//!   [`IdentityError::AlgorithmNotAccepted`] names the accepted ones). A
 //!   `crit` header parameter is refused (we implement no JWS extensions).
 //! * **Keys and `kid`** (key rotation):
 //!   - header has `kid` → verified with the configured key of exactly that
