@@ -197,7 +197,21 @@ pub struct IssuerSettings {
     /// The `aud` its tokens must carry.
     pub audience: String,
     /// A JWKS file with its public keys (e.g. `kubectl get --raw /openid/v1/jwks`).
-    pub jwks_file: PathBuf,
+    /// Exactly one of `jwks_file` and `discovery: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_file: Option<PathBuf>,
+    /// Fetch the keys by OIDC discovery (`ISSUER/.well-known/openid-configuration`,
+    /// then its `jwks_uri`).
+    #[serde(default)]
+    pub discovery: bool,
+    /// For discovery: PEM CA certificates to trust (e.g. the cluster CA);
+    /// the Mozilla roots when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// For discovery: a file holding a bearer token sent with the requests
+    /// (e.g. the sidecar's own ServiceAccount token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
     /// Reload the keys when older than this many seconds (default 300).
     #[serde(default = "default_refresh")]
     pub refresh_seconds: u64,
@@ -598,6 +612,9 @@ const ISSUER_KEYS: &[&str] = &[
     "issuer",
     "audience",
     "jwks_file",
+    "discovery",
+    "ca_file",
+    "token_file",
     "refresh_seconds",
     "min_refetch_seconds",
     "max_stale_seconds",
@@ -659,7 +676,11 @@ pub fn parse_config(src: &SourceFile) -> Result<Config, ConfigError> {
             }
         }
         for i in &mut cfg.identity.issuers {
-            i.jwks_file = resolve(i.jwks_file.to_string_lossy().into_owned());
+            for p in [&mut i.jwks_file, &mut i.ca_file, &mut i.token_file] {
+                if let Some(path) = p.take() {
+                    *p = Some(resolve(path.to_string_lossy().into_owned()));
+                }
+            }
         }
     }
     if let Some(n) = r.take("server") {
@@ -903,14 +924,30 @@ fn read_identity(file: &Path, node: &Node, id: &mut IdentitySettings, d: &mut Di
                 .req_str("audience", d)
                 .map(|(s, _)| s)
                 .unwrap_or_default();
-            let jwks_file = ir
-                .req_str("jwks_file", d)
-                .map(|(s, _)| s)
-                .unwrap_or_default();
+            let jwks_file = ir.opt_str("jwks_file", d).map(|(s, _)| PathBuf::from(s));
+            let discovery = ir.opt_bool("discovery", d).unwrap_or(false);
+            if jwks_file.is_some() == discovery {
+                d.push(
+                    Diagnostic::error(
+                        file,
+                        item.pos,
+                        "an issuer needs exactly one of `jwks_file` and `discovery: true`",
+                    )
+                    .with_help(
+                        "`jwks_file: cluster-jwks.json` (from `kubectl get --raw /openid/v1/jwks`), \
+                         or `discovery: true` to fetch ISSUER/.well-known/openid-configuration",
+                    ),
+                );
+            }
+            let ca_file = ir.opt_str("ca_file", d).map(|(s, _)| PathBuf::from(s));
+            let token_file = ir.opt_str("token_file", d).map(|(s, _)| PathBuf::from(s));
             id.issuers.push(IssuerSettings {
                 issuer,
                 audience,
-                jwks_file: PathBuf::from(jwks_file),
+                jwks_file,
+                discovery,
+                ca_file,
+                token_file,
                 refresh_seconds: non_negative(&mut ir, "refresh_seconds", d)
                     .unwrap_or_else(default_refresh),
                 min_refetch_seconds: non_negative(&mut ir, "min_refetch_seconds", d)

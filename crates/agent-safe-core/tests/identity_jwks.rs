@@ -735,6 +735,14 @@ fn the_configuration_loader_reads_issuers_and_kubernetes() {
             "jwks_url",
         ),
         (
+            "identity:\n  issuers:\n    - issuer: https://x\n      audience: a\n",
+            "exactly one of `jwks_file` and `discovery: true`",
+        ),
+        (
+            "identity:\n  issuers:\n    - issuer: https://x\n      audience: a\n      jwks_file: cluster-jwks.json\n      discovery: true\n",
+            "exactly one of `jwks_file` and `discovery: true`",
+        ),
+        (
             "identity:\n  kubernetes:\n    service_accounts:\n      - {namespace: agents, roles: [deployer]}\n",
             "name",
         ),
@@ -747,4 +755,236 @@ fn the_configuration_loader_reads_issuers_and_kubernetes() {
         assert!(e.contains(says), "{text}: {e}");
         assert!(e.contains("agent-safe.yaml"), "{text}: {e}");
     }
+}
+
+/// A cluster's discovery endpoints on loopback: a real HTTP server serving
+/// `/.well-known/openid-configuration` and `/openid/v1/jwks`.
+struct DiscoveryServer {
+    issuer: String,
+    jwks: Arc<std::sync::Mutex<Value>>,
+    fail: Arc<std::sync::atomic::AtomicBool>,
+    hits: Arc<std::sync::atomic::AtomicUsize>,
+    authorization: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl DiscoveryServer {
+    fn start(jwks: Value) -> DiscoveryServer {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let server = DiscoveryServer {
+            issuer: issuer.clone(),
+            jwks: Arc::new(std::sync::Mutex::new(jwks)),
+            fail: Arc::default(),
+            hits: Arc::default(),
+            authorization: Arc::default(),
+        };
+        let (jwks, fail, hits, auth) = (
+            Arc::clone(&server.jwks),
+            Arc::clone(&server.fail),
+            Arc::clone(&server.hits),
+            Arc::clone(&server.authorization),
+        );
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut first = String::new();
+                reader.read_line(&mut first).unwrap();
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if let Some(v) = line
+                        .strip_prefix("authorization: ")
+                        .or(line.strip_prefix("Authorization: "))
+                    {
+                        *auth.lock().unwrap() = Some(v.trim().to_owned());
+                    }
+                    if line == "\r\n" || line.is_empty() {
+                        break;
+                    }
+                }
+                hits.fetch_add(1, Ordering::SeqCst);
+                let path = first.split_whitespace().nth(1).unwrap_or("").to_owned();
+                let (status, body) = if fail.load(Ordering::SeqCst) {
+                    ("500 Internal Server Error", "{}".to_owned())
+                } else if path == "/.well-known/openid-configuration" {
+                    ("200 OK", json!({"issuer": issuer, "jwks_uri": format!("{issuer}/openid/v1/jwks"),
+                        "response_types_supported": ["id_token"], "subject_types_supported": ["public"],
+                        "id_token_signing_alg_values_supported": ["RS256"]}).to_string())
+                } else if path == "/openid/v1/jwks" {
+                    ("200 OK", jwks.lock().unwrap().to_string())
+                } else {
+                    ("404 Not Found", "{}".to_owned())
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        server
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn config(&self, settings: CacheSettings, token_file: Option<&Path>) -> IdentityConfig {
+        IdentityConfig {
+            issuers: vec![TrustedIssuer {
+                issuer: self.issuer.clone(),
+                audience: AUDIENCE.to_owned(),
+                keys: Arc::new(JwksCache::lazy(
+                    KeySource::Discovery {
+                        issuer: self.issuer.clone(),
+                        ca_file: None,
+                        token_file: token_file.map(Path::to_path_buf),
+                    },
+                    settings,
+                )),
+            }],
+            ..IdentityConfig::default()
+        }
+    }
+
+    fn token(&self, key: &Key, kid: &str) -> String {
+        token(
+            key,
+            &header(key.alg(), kid),
+            &with(sa_claims(), "iss", json!(self.issuer)),
+        )
+    }
+}
+
+#[test]
+fn discovery_fetches_caches_and_follows_rotation() {
+    let server = DiscoveryServer::start(json!({"keys": [Key::rsa(1).jwk("k1")]}));
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "sidecar-sa-token\n").unwrap();
+    let settings = CacheSettings {
+        refresh_seconds: 3600,
+        min_refetch_seconds: 0,
+        max_stale_seconds: 3600,
+    };
+    let cfg = server.config(settings, Some(&token_file));
+    assert_eq!(
+        server.hits(),
+        0,
+        "nothing is fetched before the first token"
+    );
+    let old = server.token(&Key::rsa(1), "k1");
+    let caller = verify_token(&cfg, &old, NOW).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(caller.agent_id, "system:serviceaccount:agents:deployer");
+    assert_eq!(server.hits(), 2, "the discovery document, then the JWKS");
+    assert_eq!(
+        server.authorization.lock().unwrap().as_deref(),
+        Some("Bearer sidecar-sa-token")
+    );
+    // Cached: no more requests.
+    for _ in 0..5 {
+        assert!(verify_token(&cfg, &old, NOW).is_ok());
+    }
+    assert_eq!(server.hits(), 2);
+
+    // Rotation: the cluster publishes a new key; a token naming it refetches.
+    *server.jwks.lock().unwrap() = json!({"keys": [Key::rsa(1).jwk("k1"), Key::p256(2).jwk("k2")]});
+    let new = server.token(&Key::p256(2), "k2");
+    assert!(verify_token(&cfg, &new, NOW).is_ok());
+    assert_eq!(server.hits(), 4);
+
+    // The issuer goes down: cached keys are served (within max_stale).
+    server.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(verify_token(&cfg, &new, NOW).is_ok());
+    let e = verify_token(&cfg, &server.token(&Key::ed(1), "k3"), NOW).unwrap_err();
+    assert_eq!(e.code(), "unknown_kid", "{e}");
+}
+
+#[test]
+fn discovery_refetches_are_rate_limited_and_fail_closed() {
+    let server = DiscoveryServer::start(json!({"keys": [Key::rsa(1).jwk("k1")]}));
+    let settings = CacheSettings {
+        refresh_seconds: 3600,
+        min_refetch_seconds: 3600,
+        max_stale_seconds: 0,
+    };
+    // Down from the start: the first token fails closed, and the next ones
+    // do not hammer the issuer.
+    server.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    let cfg = server.config(settings, None);
+    let t = server.token(&Key::rsa(1), "k1");
+    for _ in 0..10 {
+        let e = verify_token(&cfg, &t, NOW).unwrap_err();
+        assert_eq!(e.code(), "keys_unavailable", "{e}");
+        assert!(e.to_string().contains("500"), "{e}");
+    }
+    assert_eq!(server.hits(), 1, "one attempt per min_refetch_seconds");
+
+    // Up: unknown kids cause at most one refetch per window.
+    server
+        .fail
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let cfg = server.config(settings, None);
+    assert!(verify_token(&cfg, &t, NOW).is_ok());
+    let before = server.hits();
+    for i in 0..20 {
+        let fake = server.token(&Key::p256(2), &format!("made-up-{i}"));
+        assert_eq!(
+            verify_token(&cfg, &fake, NOW).unwrap_err().code(),
+            "unknown_kid"
+        );
+    }
+    assert_eq!(
+        server.hits(),
+        before,
+        "made-up kids cause no fetch within the window"
+    );
+
+    // Stale beyond the bound (max_stale 0) with the issuer down: refused.
+    let cfg = server.config(
+        CacheSettings {
+            refresh_seconds: 0,
+            min_refetch_seconds: 0,
+            max_stale_seconds: 0,
+        },
+        None,
+    );
+    assert!(verify_token(&cfg, &t, NOW).is_ok());
+    server.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    let e = verify_token(&cfg, &t, NOW).unwrap_err();
+    assert_eq!(e.code(), "keys_unavailable", "{e}");
+}
+
+#[test]
+fn a_discovery_document_for_another_issuer_is_refused() {
+    let server = DiscoveryServer::start(json!({"keys": [Key::rsa(1).jwk("k1")]}));
+    // Configured with a trailing-slash variant: the document names the
+    // issuer without it, which is not the configured one.
+    let issuer = format!("{}/", server.issuer);
+    let cfg = IdentityConfig {
+        issuers: vec![TrustedIssuer {
+            issuer: issuer.clone(),
+            audience: AUDIENCE.to_owned(),
+            keys: Arc::new(JwksCache::lazy(
+                KeySource::Discovery {
+                    issuer: issuer.clone(),
+                    ca_file: None,
+                    token_file: None,
+                },
+                CacheSettings::default(),
+            )),
+        }],
+        ..IdentityConfig::default()
+    };
+    let t = token(
+        &Key::rsa(1),
+        &header("RS256", "k1"),
+        &with(sa_claims(), "iss", json!(issuer)),
+    );
+    let e = verify_token(&cfg, &t, NOW).unwrap_err();
+    assert_eq!(e.code(), "keys_unavailable", "{e}");
+    assert!(e.to_string().contains("names the issuer"), "{e}");
 }

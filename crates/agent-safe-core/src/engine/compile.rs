@@ -836,7 +836,18 @@ pub fn identity_config(config: &Config) -> Result<IdentityConfig, ConfigError> {
             min_refetch_seconds: i.min_refetch_seconds,
             max_stale_seconds: i.max_stale_seconds,
         };
-        match JwksCache::load(KeySource::File(i.jwks_file.clone()), settings) {
+        let loaded = match &i.jwks_file {
+            Some(path) => JwksCache::load(KeySource::File(path.clone()), settings),
+            None => Ok(JwksCache::lazy(
+                KeySource::Discovery {
+                    issuer: i.issuer.clone(),
+                    ca_file: i.ca_file.clone(),
+                    token_file: i.token_file.clone(),
+                },
+                settings,
+            )),
+        };
+        match loaded {
             Ok(cache) => issuers.push(TrustedIssuer {
                 issuer: i.issuer.clone(),
                 audience: i.audience.clone(),

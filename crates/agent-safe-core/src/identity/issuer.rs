@@ -52,19 +52,129 @@ impl Default for CacheSettings {
     }
 }
 
+/// How long one HTTP request of OIDC discovery may take.
+pub const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Where an issuer's keys come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
     /// A JWKS file (e.g. the output of `kubectl get --raw /openid/v1/jwks`).
     File(PathBuf),
+    /// OIDC discovery: `ISSUER/.well-known/openid-configuration`, whose
+    /// `issuer` must be the issuer and whose `jwks_uri` is then fetched.
+    Discovery {
+        /// The issuer URL (`https://…`; `http://` only for tests on loopback).
+        issuer: String,
+        /// PEM file of the CA certificates to trust (e.g. the cluster CA,
+        /// `/var/run/secrets/kubernetes.io/serviceaccount/ca.crt`); the
+        /// Mozilla roots (webpki-roots) when `None`.
+        ca_file: Option<PathBuf>,
+        /// A file holding a bearer token sent with both requests (e.g. the
+        /// sidecar's own ServiceAccount token), read at every fetch.
+        token_file: Option<PathBuf>,
+    },
 }
 
 impl fmt::Display for KeySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeySource::File(p) => write!(f, "the JWKS file {}", p.display()),
+            KeySource::Discovery { issuer, .. } => {
+                write!(f, "OIDC discovery of {issuer}")
+            }
         }
     }
+}
+
+/// One HTTP GET of a JSON document, at most [`MAX_JWKS_BYTES`], with a
+/// [`DISCOVERY_TIMEOUT`] and no redirects.
+fn http_get(
+    agent: &ureq::Agent,
+    url: &str,
+    token: Option<&str>,
+) -> Result<serde_json::Value, String> {
+    let mut req = agent.get(url).header("Accept", "application/json");
+    if let Some(t) = token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    let mut resp = req.call().map_err(|e| format!("GET {url}: {e}"))?;
+    let text = resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_JWKS_BYTES)
+        .read_to_string()
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| format!("GET {url}: not JSON: {e}"))
+}
+
+fn discover(
+    issuer: &str,
+    ca_file: Option<&PathBuf>,
+    token_file: Option<&PathBuf>,
+) -> Result<Jwks, String> {
+    use ureq::tls::{PemItem, RootCerts, TlsConfig};
+    let roots = match ca_file {
+        None => RootCerts::WebPki,
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
+            let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(PemItem::Certificate(c)) => Some(c.to_owned()),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                return Err(format!(
+                    "the CA file {} holds no PEM certificate",
+                    path.display()
+                ));
+            }
+            RootCerts::new_with_certs(&certs)
+        }
+    };
+    let token = match token_file {
+        None => None,
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(DISCOVERY_TIMEOUT))
+        .max_redirects(0)
+        .tls_config(TlsConfig::builder().root_certs(roots).build())
+        .build()
+        .into();
+    let base = issuer.trim_end_matches('/');
+    let doc = http_get(
+        &agent,
+        &format!("{base}/.well-known/openid-configuration"),
+        token.as_deref(),
+    )?;
+    // OpenID Connect Discovery 1.0, section 4.3: the document's issuer must
+    // be exactly the issuer it was fetched for.
+    match doc.get("issuer").and_then(serde_json::Value::as_str) {
+        Some(found) if found == issuer => {}
+        found => {
+            return Err(format!(
+                "the discovery document names the issuer {:?}, not {issuer:?}",
+                found.unwrap_or("(none)")
+            ));
+        }
+    }
+    let Some(jwks_uri) = doc.get("jwks_uri").and_then(serde_json::Value::as_str) else {
+        return Err("the discovery document has no `jwks_uri`".to_owned());
+    };
+    if issuer.starts_with("https://") && !jwks_uri.starts_with("https://") {
+        return Err(format!(
+            "the discovery document's jwks_uri {jwks_uri:?} is not https"
+        ));
+    }
+    let jwks = http_get(&agent, jwks_uri, token.as_deref())?;
+    Jwks::parse(&jwks.to_string())
 }
 
 impl KeySource {
@@ -85,6 +195,11 @@ impl KeySource {
                     std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
                 Jwks::parse(&text)
             }
+            KeySource::Discovery {
+                issuer,
+                ca_file,
+                token_file,
+            } => discover(issuer, ca_file.as_ref(), token_file.as_ref()),
         }
     }
 }
@@ -145,6 +260,23 @@ impl JwksCache {
         })
     }
 
+    /// A cache that loads `source` on first use (OIDC discovery: the
+    /// issuer may be unreachable at start; its tokens are refused until it
+    /// answers).
+    pub fn lazy(source: KeySource, settings: CacheSettings) -> Self {
+        JwksCache {
+            source,
+            settings,
+            state: Mutex::new(CacheState {
+                jwks: None,
+                loaded_at: None,
+                last_attempt: None,
+                last_error: None,
+                loads: 0,
+            }),
+        }
+    }
+
     /// How many successful loads happened (for tests and metrics).
     pub fn loads(&self) -> u64 {
         self.state
@@ -171,10 +303,12 @@ impl JwksCache {
         let older =
             |t: Option<Instant>, secs: u64| age(t).is_none_or(|a| a >= Duration::from_secs(secs));
         let reload = match want {
+            // Never more than one attempt per `min_refetch_seconds`, even
+            // while no keys were ever loaded: a down issuer must not turn
+            // every token into a fetch.
             Want::Fresh => {
-                st.jwks.is_none()
-                    || (older(st.loaded_at, self.settings.refresh_seconds)
-                        && older(st.last_attempt, self.settings.min_refetch_seconds))
+                (st.jwks.is_none() || older(st.loaded_at, self.settings.refresh_seconds))
+                    && older(st.last_attempt, self.settings.min_refetch_seconds)
             }
             Want::UnknownKid => older(st.last_attempt, self.settings.min_refetch_seconds),
         };

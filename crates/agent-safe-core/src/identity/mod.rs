@@ -105,7 +105,7 @@ use serde::Serialize;
 pub use error::IdentityError;
 pub use issuer::{
     CacheSettings, DEFAULT_MAX_STALE_SECONDS, DEFAULT_MIN_REFETCH_SECONDS, DEFAULT_REFRESH_SECONDS,
-    JwksCache, KeySource, MAX_JWKS_BYTES, TrustedIssuer,
+    DISCOVERY_TIMEOUT, JwksCache, KeySource, MAX_JWKS_BYTES, TrustedIssuer,
 };
 pub use jwks::{Jwk, Jwks, KeyAlgorithm, MAX_JWKS_KEYS, MIN_RSA_BITS, SkippedKey};
 pub use secret::{GENERATED_SECRET_BYTES, decode_secret, generate_secret};
