@@ -841,7 +841,12 @@ const RBAC_AFTER: &str = "\
 Examples:
   agent-safe rbac --caller deploy-agent --roles deployer --cluster prod-eu-1 | kubectl apply -f -
   agent-safe rbac --caller deploy-agent --roles deployer --namespace staging
-  agent-safe rbac --caller deploy-agent --roles deployer --unattended --output json";
+  agent-safe rbac --caller deploy-agent --roles deployer --unattended --output json
+  agent-safe rbac --caller system:serviceaccount:agents:deployer --namespace prod
+
+A caller `system:serviceaccount:NS:NAME` (a ServiceAccount token's identity)
+binds to that ServiceAccount, and without --roles/--groups gets the roles and
+groups `identity.kubernetes` gives it.";
 
 /// `rbac`.
 #[derive(Debug, Args)]

@@ -309,6 +309,7 @@ fn read_claims(file: &Path, node: &Node, d: &mut Diagnostics) -> Option<Caller> 
         roles: roles.into_iter().map(|(s, _)| s).collect(),
         groups: groups.into_iter().map(|(s, _)| s).collect(),
         signed: true,
+        kubernetes: None,
     })
 }
 

@@ -146,6 +146,7 @@ fn bench(c: &mut Criterion) {
         roles: vec!["role-1".into()],
         groups: vec![],
         signed: true,
+        kubernetes: None,
     };
     let params = serde_json::json!({"namespace": "staging", "name": "app-1001", "replicas": 3});
     // Target 1001 is staging, k8s-statefulset.

@@ -156,6 +156,110 @@ pub struct IdentitySettings {
     /// through the sidecar (`POST /v1/approvals`); default `[approver]`.
     #[serde(default = "default_approver_roles")]
     pub approver_roles: Vec<String>,
+    /// Issuers of asymmetric tokens (RS256, ES256, EdDSA), e.g. the
+    /// cluster's ServiceAccount token issuer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub issuers: Vec<IssuerSettings>,
+    /// Roles and groups of Kubernetes ServiceAccount callers.
+    #[serde(default, skip_serializing_if = "KubernetesSettings::is_empty")]
+    pub kubernetes: KubernetesSettings,
+}
+
+/// One trusted issuer of asymmetric tokens.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerSettings {
+    /// The exact `iss` of its tokens.
+    pub issuer: String,
+    /// The `aud` its tokens must carry.
+    pub audience: String,
+    /// A JWKS file with its public keys (e.g. `kubectl get --raw /openid/v1/jwks`).
+    /// Exactly one of `jwks_file` and `discovery: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_file: Option<PathBuf>,
+    /// Fetch the keys by OIDC discovery (`ISSUER/.well-known/openid-configuration`,
+    /// then its `jwks_uri`).
+    #[serde(default)]
+    pub discovery: bool,
+    /// For discovery: PEM CA certificates to trust (e.g. the cluster CA);
+    /// the Mozilla roots when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// For discovery: a file holding a bearer token sent with the requests
+    /// (e.g. the sidecar's own ServiceAccount token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+    /// Reload the keys when older than this many seconds (default 300).
+    #[serde(default = "default_refresh")]
+    pub refresh_seconds: u64,
+    /// Reload at most once per this many seconds for an unknown `kid` (default 10).
+    #[serde(default = "default_min_refetch")]
+    pub min_refetch_seconds: u64,
+    /// Keep using the last good keys this long when reloading fails (default 3600).
+    #[serde(default = "default_max_stale")]
+    pub max_stale_seconds: u64,
+}
+
+fn default_refresh() -> u64 {
+    crate::identity::DEFAULT_REFRESH_SECONDS
+}
+fn default_min_refetch() -> u64 {
+    crate::identity::DEFAULT_MIN_REFETCH_SECONDS
+}
+fn default_max_stale() -> u64 {
+    crate::identity::DEFAULT_MAX_STALE_SECONDS
+}
+
+/// Roles and groups given to ServiceAccounts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesBindingSettings {
+    /// The namespace.
+    pub namespace: String,
+    /// The ServiceAccount (only in `service_accounts` entries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Roles given.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Groups given.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+/// The `identity.kubernetes` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesSettings {
+    /// By ServiceAccount: `{namespace, name, roles, groups}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_accounts: Vec<KubernetesBindingSettings>,
+    /// By namespace (every ServiceAccount in it): `{namespace, roles, groups}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<KubernetesNamespaceBindingSettings>")]
+    pub namespaces: Vec<KubernetesBindingSettings>,
+}
+
+/// The schema of a `identity.kubernetes.namespaces` entry: a binding without
+/// `name` (the loader refuses one there). Read into
+/// [`KubernetesBindingSettings`] with `name: None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesNamespaceBindingSettings {
+    /// The namespace.
+    pub namespace: String,
+    /// Roles given.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Groups given.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+impl KubernetesSettings {
+    fn is_empty(&self) -> bool {
+        self.service_accounts.is_empty() && self.namespaces.is_empty()
+    }
 }
 
 fn default_approver_roles() -> Vec<String> {
@@ -175,6 +279,8 @@ impl Default for IdentitySettings {
             leeway_seconds: default_leeway(),
             require_signed: false,
             approver_roles: default_approver_roles(),
+            issuers: Vec::new(),
+            kubernetes: KubernetesSettings::default(),
         }
     }
 }
@@ -498,7 +604,23 @@ pub(crate) const IDENTITY_KEYS: &[&str] = &[
     "leeway_seconds",
     "require_signed",
     "approver_roles",
+    "issuers",
+    "kubernetes",
 ];
+pub(crate) const ISSUER_KEYS: &[&str] = &[
+    "issuer",
+    "audience",
+    "jwks_file",
+    "discovery",
+    "ca_file",
+    "token_file",
+    "refresh_seconds",
+    "min_refetch_seconds",
+    "max_stale_seconds",
+];
+pub(crate) const KUBERNETES_KEYS: &[&str] = &["service_accounts", "namespaces"];
+pub(crate) const SA_BINDING_KEYS: &[&str] = &["namespace", "name", "roles", "groups"];
+pub(crate) const NS_BINDING_KEYS: &[&str] = &["namespace", "roles", "groups"];
 pub(crate) const KEY_KEYS: &[&str] = &["kid", "secret_file", "secret_env", "secret"];
 pub(crate) const SERVER_KEYS: &[&str] = &[
     "listen",
@@ -550,6 +672,13 @@ pub fn parse_config(src: &SourceFile) -> Result<Config, ConfigError> {
         for k in &mut cfg.identity.keys {
             if let Some(p) = k.secret_file.take() {
                 k.secret_file = Some(resolve(p.to_string_lossy().into_owned()));
+            }
+        }
+        for i in &mut cfg.identity.issuers {
+            for p in [&mut i.jwks_file, &mut i.ca_file, &mut i.token_file] {
+                if let Some(path) = p.take() {
+                    *p = Some(resolve(path.to_string_lossy().into_owned()));
+                }
             }
         }
     }
@@ -786,6 +915,101 @@ fn read_identity(file: &Path, node: &Node, id: &mut IdentitySettings, d: &mut Di
     {
         crate::load::non_empty(file, node, "approver_roles", items.len(), d);
         id.approver_roles = items.into_iter().map(|(s, _)| s).collect();
+    }
+    if let Some(items) = r.opt_list("issuers", d) {
+        for item in items {
+            let Some(mut ir) = MapReader::new(file, item, "issuer", ISSUER_KEYS, d) else {
+                continue;
+            };
+            let issuer = ir.req_str("issuer", d).map(|(s, _)| s).unwrap_or_default();
+            let audience = ir
+                .req_str("audience", d)
+                .map(|(s, _)| s)
+                .unwrap_or_default();
+            let jwks_file = ir.opt_str("jwks_file", d).map(|(s, _)| PathBuf::from(s));
+            let discovery = ir.opt_bool("discovery", d).unwrap_or(false);
+            if jwks_file.is_some() == discovery {
+                d.push(
+                    Diagnostic::error(
+                        file,
+                        item.pos,
+                        "an issuer needs exactly one of `jwks_file` and `discovery: true`",
+                    )
+                    .with_help(
+                        "`jwks_file: cluster-jwks.json` (from `kubectl get --raw /openid/v1/jwks`), \
+                         or `discovery: true` to fetch ISSUER/.well-known/openid-configuration",
+                    ),
+                );
+            }
+            let ca_file = ir.opt_str("ca_file", d).map(|(s, _)| PathBuf::from(s));
+            let token_file = ir.opt_str("token_file", d).map(|(s, _)| PathBuf::from(s));
+            id.issuers.push(IssuerSettings {
+                issuer,
+                audience,
+                jwks_file,
+                discovery,
+                ca_file,
+                token_file,
+                refresh_seconds: non_negative(&mut ir, "refresh_seconds", d)
+                    .unwrap_or_else(default_refresh),
+                min_refetch_seconds: non_negative(&mut ir, "min_refetch_seconds", d)
+                    .unwrap_or_else(default_min_refetch),
+                max_stale_seconds: non_negative(&mut ir, "max_stale_seconds", d)
+                    .unwrap_or_else(default_max_stale),
+            });
+            ir.finish(d);
+        }
+    }
+    if let Some(node) = r.take("kubernetes")
+        && let Some(mut kr) = MapReader::new(file, node, "kubernetes section", KUBERNETES_KEYS, d)
+    {
+        for (list, keys, what, out) in [
+            (
+                "service_accounts",
+                SA_BINDING_KEYS,
+                "ServiceAccount binding",
+                &mut id.kubernetes.service_accounts,
+            ),
+            (
+                "namespaces",
+                NS_BINDING_KEYS,
+                "namespace binding",
+                &mut id.kubernetes.namespaces,
+            ),
+        ] {
+            let Some(items) = kr.opt_list(list, d) else {
+                continue;
+            };
+            for item in items {
+                let Some(mut br) = MapReader::new(file, item, what, keys, d) else {
+                    continue;
+                };
+                let namespace = br
+                    .req_str("namespace", d)
+                    .map(|(s, _)| s)
+                    .unwrap_or_default();
+                let name = if list == "service_accounts" {
+                    br.req_str("name", d).map(|(s, _)| s)
+                } else {
+                    None
+                };
+                let strings = |br: &mut MapReader<'_>, key: &str, d: &mut Diagnostics| {
+                    br.opt_str_list(key, d)
+                        .map(|v| v.into_iter().map(|(s, _)| s).collect::<Vec<_>>())
+                        .unwrap_or_default()
+                };
+                let roles = strings(&mut br, "roles", d);
+                let groups = strings(&mut br, "groups", d);
+                br.finish(d);
+                out.push(KubernetesBindingSettings {
+                    namespace,
+                    name,
+                    roles,
+                    groups,
+                });
+            }
+        }
+        kr.finish(d);
     }
     r.finish(d);
 }

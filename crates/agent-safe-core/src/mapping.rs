@@ -308,9 +308,9 @@ pub const SHIPPED: &[(&str, &str)] = &[(
     include_str!("../catalogue/mcp/kubernetes-mcp-server.yaml"),
 )];
 
-const MCP_KEYS: &[&str] = &["upstream", "caller", "caller_env", "tools"];
-const UPSTREAM_KEYS: &[&str] = &["command", "args", "env", "url", "timeout_ms"];
-const RULE_KEYS: &[&str] = &["action", "target", "params", "description"];
+pub(crate) const MCP_KEYS: &[&str] = &["upstream", "caller", "caller_env", "tools"];
+pub(crate) const UPSTREAM_KEYS: &[&str] = &["command", "args", "env", "url", "timeout_ms"];
+pub(crate) const RULE_KEYS: &[&str] = &["action", "target", "params", "description"];
 
 /// Reads the `mcp:` value of a config file: a path (resolved against
 /// `base`) or inline settings.

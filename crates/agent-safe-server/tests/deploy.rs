@@ -106,6 +106,50 @@ fn the_placeholder_signing_key_is_refused() {
 }
 
 #[test]
+fn the_agent_gets_a_projected_token_for_the_sidecars_audience() {
+    let dep = yaml(&deploy().join("kubernetes/deployment.yaml"));
+    let spec = &dep["spec"]["template"]["spec"];
+    let volume = spec["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "agent-safe-token")
+        .expect("a projected token volume");
+    let source = &volume["projected"]["sources"][0]["serviceAccountToken"];
+    let agent = spec["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "agent")
+        .unwrap();
+    assert!(
+        agent["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "agent-safe-token"),
+        "the agent mounts its token"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let key = agent_safe_core::identity::generate_secret().unwrap();
+    let config = materialise(tmp.path(), &key);
+    let safe = AgentSafe::open(Some(&config)).unwrap_or_else(|e| panic!("{e}"));
+    let issuers = &safe.config().identity.issuers;
+    assert_eq!(issuers.len(), 1);
+    assert_eq!(
+        source["audience"].as_str(),
+        Some(issuers[0].audience.as_str()),
+        "the token is requested for the audience the sidecar checks"
+    );
+    assert_eq!(
+        spec["serviceAccountName"].as_str(),
+        safe.config().identity.kubernetes.service_accounts[0]
+            .name
+            .as_deref()
+    );
+}
+
+#[test]
 fn deployment_dockerfile_and_server_agree() {
     let dep = yaml(&deploy().join("kubernetes/deployment.yaml"));
     let spec = &dep["spec"]["template"]["spec"];

@@ -602,3 +602,138 @@ async fn a_checkpoint_that_cannot_be_made_is_logged_and_decisions_go_on() {
     assert_eq!(d["result"], "allow", "{d}");
     assert!(d["audit_id"].is_string(), "{d}");
 }
+
+/// An ES256 ServiceAccount token shaped like a projected one (every claim a
+/// real one carries), signed with a fixed test key.
+fn service_account_token(
+    key: &p256::ecdsa::SigningKey,
+    issuer: &str,
+    audience: &str,
+    namespace: &str,
+    name: &str,
+) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use p256::ecdsa::signature::Signer;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let header = json!({"alg": "ES256", "kid": "cluster-key-1"});
+    let claims = json!({
+        "aud": [audience], "exp": now + 3600, "iat": now, "nbf": now, "iss": issuer,
+        "jti": "0c6b1c2e-1f1e-4b8e-9d6a-3a5f7e9b2c10",
+        "kubernetes.io": {
+            "namespace": namespace,
+            "node": {"name": "node-1", "uid": "6d1c9a2b-0e4f-4a3b-9c8d-7e6f5a4b3c2d"},
+            "pod": {"name": format!("{name}-5f7b9-qx2lm"), "uid": "1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9"},
+            "serviceaccount": {"name": name, "uid": "9a8b7c6d-5e4f-4321-8fed-cba987654321"}
+        },
+        "sub": format!("system:serviceaccount:{namespace}:{name}")
+    });
+    let enc = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+    let input = format!("{}.{}", enc(&header), enc(&claims));
+    let sig: p256::ecdsa::Signature = key.sign(input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_accepts_a_projected_service_account_token() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+    let key = p256::ecdsa::SigningKey::from_slice(&[
+        0x3b, 0x91, 0x5c, 0x0e, 0x7a, 0x22, 0xd4, 0x68, 0x1f, 0xa9, 0x40, 0x8c, 0x53, 0xe7, 0x12,
+        0xbd, 0x06, 0x9e, 0x71, 0x2a, 0xc3, 0x58, 0xf0, 0x14, 0x8d, 0x63, 0xb5, 0x2e, 0x97, 0x4a,
+        0x0c, 0xd1,
+    ])
+    .unwrap();
+    let point = key.verifying_key().to_encoded_point(false);
+    let jwks = json!({"keys": [{"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig",
+        "kid": "cluster-key-1",
+        "x": URL_SAFE_NO_PAD.encode(point.x().unwrap()),
+        "y": URL_SAFE_NO_PAD.encode(point.y().unwrap())}]});
+    let dir = common::project_edited(|text| {
+        text.replace(
+            "identity:\n",
+            &format!(
+                "identity:\n  require_signed: true\n  issuers:\n    - issuer: {ISSUER}\n      \
+                 audience: agent-safe\n      jwks_file: cluster-jwks.json\n  kubernetes:\n    \
+                 service_accounts:\n      - {{namespace: agents, name: deployer, roles: [deployer]}}\n"
+            ),
+        )
+    });
+    std::fs::write(dir.path().join("cluster-jwks.json"), jwks.to_string()).unwrap();
+    let proc = spawn(dir.path());
+    let client = reqwest::Client::new();
+    let check = |token: String| {
+        let client = client.clone();
+        let url = format!("http://{}/v1/check", proc.addr);
+        async move {
+            let body = json!({"action": "restart-deployment", "target": "prod/api",
+                              "params": {"namespace": "prod", "deployment": "api"}});
+            let resp = client
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+            resp.json::<Value>().await.unwrap()
+        }
+    };
+
+    let d = check(service_account_token(
+        &key,
+        ISSUER,
+        "agent-safe",
+        "agents",
+        "deployer",
+    ))
+    .await;
+    assert_eq!(d["result"], "allow", "{d}");
+    assert_eq!(d["caller"], "system:serviceaccount:agents:deployer", "{d}");
+    assert_eq!(d["policy_matched"], "deployers-restart-prod", "{d}");
+
+    // Another ServiceAccount of the cluster: no deployer role.
+    let d = check(service_account_token(
+        &key,
+        ISSUER,
+        "agent-safe",
+        "agents",
+        "reader",
+    ))
+    .await;
+    assert_eq!(d["result"], "require_approval", "{d}");
+
+    // The default token (audience: the API server) is not for the sidecar.
+    let api = "https://kubernetes.default.svc.cluster.local";
+    let d = check(service_account_token(
+        &key, ISSUER, api, "agents", "deployer",
+    ))
+    .await;
+    assert_eq!(d["result"], "deny", "{d}");
+    assert!(d["reason"].as_str().unwrap().contains("audience"), "{d}");
+
+    // Another cluster's token.
+    let other = p256::ecdsa::SigningKey::from_slice(&[0x5a; 32]).unwrap();
+    let d = check(service_account_token(
+        &other,
+        "https://other.example",
+        "agent-safe",
+        "agents",
+        "deployer",
+    ))
+    .await;
+    assert_eq!(d["result"], "deny", "{d}");
+    assert!(d["reason"].as_str().unwrap().contains("not trusted"), "{d}");
+
+    let log = std::fs::read_to_string(dir.path().join("audit/audit.jsonl")).unwrap();
+    assert_eq!(
+        log.matches(r#""caller":"system:serviceaccount:agents:deployer""#)
+            .count(),
+        1,
+        "{log}"
+    );
+}

@@ -15,18 +15,39 @@ use crate::project::Ctx;
 pub(crate) fn rbac(io: &mut Io, ctx: &Ctx, a: RbacArgs) -> CmdResult {
     let config = ctx.require_config("`agent-safe rbac`")?;
     let snap = Snapshot::load(&config).map_err(CliError::Config)?;
+    let mut roles: Vec<String> = a.roles.into_iter().filter(|r| !r.is_empty()).collect();
+    let mut groups: Vec<String> = a.groups.into_iter().filter(|g| !g.is_empty()).collect();
+    let mut service_account = a.service_account;
+    let mut service_account_namespace = a.service_account_namespace;
+    // A ServiceAccount caller (`system:serviceaccount:NS:NAME`, as its
+    // projected token names it): the RoleBinding goes to that ServiceAccount,
+    // and without --roles/--groups its roles and groups are those of
+    // `identity.kubernetes`.
+    if let Some((ns, name)) = a
+        .caller
+        .strip_prefix("system:serviceaccount:")
+        .and_then(|rest| rest.split_once(':'))
+        .filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains(':'))
+    {
+        service_account.get_or_insert_with(|| name.to_owned());
+        service_account_namespace.get_or_insert_with(|| ns.to_owned());
+        if roles.is_empty() && groups.is_empty() {
+            (roles, groups) = snap.identity.kubernetes.roles_and_groups(ns, name);
+        }
+    }
     let req = RbacRequest {
         caller: Caller {
             agent_id: a.caller,
             agent_name: None,
-            roles: a.roles.into_iter().filter(|r| !r.is_empty()).collect(),
-            groups: a.groups.into_iter().filter(|g| !g.is_empty()).collect(),
+            roles,
+            groups,
             signed: true,
+            kubernetes: None,
         },
         namespace: a.namespace,
         cluster: a.cluster,
-        service_account: a.service_account,
-        service_account_namespace: a.service_account_namespace,
+        service_account,
+        service_account_namespace,
         include_approval: !a.unattended,
     };
     let p = plan(&snap, &req);

@@ -22,6 +22,7 @@ pub(crate) fn who_can(io: &mut Io, ctx: &Ctx, a: WhoCanArgs) -> CmdResult {
         roles: a.roles.into_iter().filter(|r| !r.is_empty()).collect(),
         groups: a.groups.into_iter().filter(|g| !g.is_empty()).collect(),
         signed: true,
+        kubernetes: None,
     };
     let rows: Vec<_> = report(&snap, &caller)
         .into_iter()

@@ -346,3 +346,62 @@ fn who_can_agrees_with_real_checks_on_the_init_project() {
         ("allow", staging[1].1.clone())
     );
 }
+
+/// Issue 18: a ServiceAccount caller gets its roles from `identity.kubernetes`
+/// and its RoleBinding names that ServiceAccount.
+#[test]
+fn rbac_for_a_service_account_caller_uses_the_kubernetes_mapping() {
+    let p = fresh();
+    let (code, _, err) = init_in(&p);
+    assert_eq!(code, 0, "{err}");
+    let cfg = p.dir.join("agent-safe.yaml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let text = text.replace(
+        "identity:\n",
+        "identity:\n  kubernetes:\n    service_accounts:\n      - {namespace: agents, name: deployer, roles: [deployer]}\n",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    std::fs::write(
+        p.dir.join("policies/30-service-accounts.yaml"),
+        "rules:\n  - name: sa-deployers-restart\n    priority: 950\n    match:\n      \
+         actions: [restart-deployment]\n      targets: {environments: [prod]}\n      \
+         callers: {roles: [deployer]}\n    decision: allow\n    \
+         reason: Deployer ServiceAccounts may restart production Deployments\n",
+    )
+    .unwrap();
+    let rbac = |extra: &[&str]| {
+        let mut args = vec![
+            "rbac",
+            "--caller",
+            "system:serviceaccount:agents:deployer",
+            "--unattended",
+            "--cluster",
+            "prod-eu-1",
+            "--output",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let (code, out, err) = p.run(&args);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    let plan = rbac(&[]);
+    // Without --roles the mapping's roles apply: the same plan as --roles deployer.
+    assert_eq!(plan, rbac(&["--roles", "deployer"]));
+    // And the roles matter: a caller without them gets a different plan.
+    assert_ne!(
+        plan["privileges"],
+        rbac(&["--roles", "nobody"])["privileges"]
+    );
+    let binding = plan["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "RoleBinding")
+        .unwrap();
+    assert_eq!(
+        binding["subjects"],
+        serde_json::json!([{"kind": "ServiceAccount", "name": "deployer", "namespace": "agents"}]),
+        "{binding}"
+    );
+}

@@ -16,7 +16,10 @@ use globset::{GlobMatcher, GlobSet, GlobSetBuilder};
 use super::inventory::Inventory;
 use crate::config::{Config, UnknownTargets};
 use crate::diag::{ConfigError, Diagnostic, Diagnostics, Pos};
-use crate::identity::{IdentityConfig, SigningKey};
+use crate::identity::{
+    CacheSettings, IdentityConfig, JwksCache, KeySource, KubernetesBinding, KubernetesMapping,
+    SigningKey, TrustedIssuer,
+};
 use crate::load::{compile_glob, load_inventory, load_policies};
 use crate::model::{ActionDef, RiskClass, Rule, Sensitivity, Target};
 use crate::registry::Registry;
@@ -848,12 +851,71 @@ pub fn identity_config(config: &Config) -> Result<IdentityConfig, ConfigError> {
             }
         }
     }
+    let mut issuers = Vec::new();
+    for i in &config.identity.issuers {
+        let settings = CacheSettings {
+            refresh_seconds: i.refresh_seconds,
+            min_refetch_seconds: i.min_refetch_seconds,
+            max_stale_seconds: i.max_stale_seconds,
+        };
+        let loaded = match &i.jwks_file {
+            Some(path) => JwksCache::load(KeySource::File(path.clone()), settings),
+            None => Ok(JwksCache::lazy(
+                KeySource::Discovery {
+                    issuer: i.issuer.clone(),
+                    ca_file: i.ca_file.clone(),
+                    token_file: i.token_file.clone(),
+                },
+                settings,
+            )),
+        };
+        match loaded {
+            Ok(cache) => issuers.push(TrustedIssuer {
+                issuer: i.issuer.clone(),
+                audience: i.audience.clone(),
+                keys: std::sync::Arc::new(cache),
+            }),
+            Err(e) => d.push(
+                Diagnostic::error(
+                    &file,
+                    Pos::FILE,
+                    format!("cannot load the keys of issuer `{}`: {e}", i.issuer),
+                )
+                .with_help(
+                    "write the cluster's JWKS there: `kubectl get --raw /openid/v1/jwks > FILE`",
+                ),
+            ),
+        }
+    }
+    let binding = |b: &crate::config::KubernetesBindingSettings| KubernetesBinding {
+        namespace: b.namespace.clone(),
+        service_account: b.name.clone(),
+        roles: b.roles.clone(),
+        groups: b.groups.clone(),
+    };
     let cfg = IdentityConfig {
         keys,
         issuer: config.identity.issuer.clone(),
         audience: config.identity.audience.clone(),
         leeway_seconds: config.identity.leeway_seconds,
         require_signed: config.identity.require_signed,
+        issuers,
+        kubernetes: KubernetesMapping {
+            service_accounts: config
+                .identity
+                .kubernetes
+                .service_accounts
+                .iter()
+                .map(binding)
+                .collect(),
+            namespaces: config
+                .identity
+                .kubernetes
+                .namespaces
+                .iter()
+                .map(binding)
+                .collect(),
+        },
     };
     if !d.has_errors()
         && let Err(e) = cfg.validate()

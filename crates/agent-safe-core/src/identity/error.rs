@@ -29,6 +29,66 @@ pub enum IdentityError {
         alg: String,
     },
 
+    /// An asymmetric-capable configuration (`identity.issuers`) refuses this
+    /// algorithm: `allowed` lists the accepted ones.
+    #[error("token algorithm `{alg}` is not accepted: only {allowed} tokens are allowed")]
+    AlgorithmNotAccepted {
+        /// The algorithm named by the header (escaped, shortened).
+        alg: String,
+        /// The accepted algorithms, e.g. `RS256, ES256 or EdDSA`.
+        allowed: String,
+    },
+
+    /// The key named by `kid` is pinned to another algorithm than the
+    /// token's header names (algorithm confusion is refused).
+    #[error(
+        "token algorithm `{token_alg}` does not match key `{kid}`, which is pinned to {key_alg}"
+    )]
+    AlgorithmMismatch {
+        /// The key id (escaped, shortened).
+        kid: String,
+        /// The algorithm of the key (from its JWK).
+        key_alg: String,
+        /// The algorithm named by the token (escaped, shortened).
+        token_alg: String,
+    },
+
+    /// The header carries a key or a key location (`jwk`, `jku`, `x5u`,
+    /// `x5c`): keys are only ever taken from the configuration.
+    #[error(
+        "token header carries `{param}`: keys are taken only from the configured JWKS, never from the token"
+    )]
+    KeyInHeader {
+        /// The header parameter.
+        param: String,
+    },
+
+    /// The token's `iss` is not one of `identity.issuers`.
+    #[error("token issuer `{found}` is not trusted (it is not listed under identity.issuers)")]
+    UntrustedIssuer {
+        /// The token's `iss` (escaped, shortened).
+        found: String,
+    },
+
+    /// The JWKS names this `kid` but its key cannot be used.
+    #[error("token key `{kid}` cannot be used: {reason}")]
+    KeyUnusable {
+        /// The key id (escaped, shortened).
+        kid: String,
+        /// Why the key was left aside.
+        reason: String,
+    },
+
+    /// The issuer's keys could not be loaded (and no recent enough copy is
+    /// cached).
+    #[error("keys of issuer `{issuer}` are unavailable: {reason}")]
+    KeysUnavailable {
+        /// The issuer.
+        issuer: String,
+        /// What went wrong.
+        reason: String,
+    },
+
     /// The HMAC does not match: wrong key, or the token was altered.
     #[error("token signature is invalid: it was signed with another key or altered")]
     BadSignature,
@@ -213,6 +273,12 @@ impl IdentityError {
         match self {
             IdentityError::Malformed { .. } => "malformed",
             IdentityError::WrongAlgorithm { .. } => "wrong_algorithm",
+            IdentityError::AlgorithmNotAccepted { .. } => "wrong_algorithm",
+            IdentityError::AlgorithmMismatch { .. } => "algorithm_mismatch",
+            IdentityError::KeyInHeader { .. } => "key_in_header",
+            IdentityError::UntrustedIssuer { .. } => "untrusted_issuer",
+            IdentityError::KeyUnusable { .. } => "key_unusable",
+            IdentityError::KeysUnavailable { .. } => "keys_unavailable",
             IdentityError::BadSignature => "bad_signature",
             IdentityError::Expired { .. } => "expired",
             IdentityError::NotYetValid { .. } => "not_yet_valid",

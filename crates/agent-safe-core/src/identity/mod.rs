@@ -1,4 +1,6 @@
-//! Caller identity: plain agent ids and HS256 JWTs.
+//! Caller identity: plain agent ids, HS256 JWTs, and asymmetric (RS256,
+//! ES256, EdDSA) JWTs of trusted issuers such as a Kubernetes cluster's
+//! ServiceAccount token issuer.
 //!
 //! A caller presents either nothing (anonymous), a plain agent id (unsigned),
 //! or a JWT in JWS compact form. [`resolve_caller`] turns that input into a
@@ -6,10 +8,24 @@
 //! Every function takes the current time as Unix seconds (`now_unix`) from the
 //! engine's clock: nothing here reads the system clock.
 //!
-//! # Token rules
+//! # Asymmetric tokens
 //!
-//! * **Algorithm**: the header `alg` must be exactly `HS256`. `none`, `HS384`,
-//!   `HS512`, `RS256`, `ES256`, … are [`IdentityError::WrongAlgorithm`]. A
+//! With [`IdentityConfig::issuers`] set, RS256, ES256 and EdDSA tokens are
+//! verified against the keys of the issuer their `iss` names (a JWKS file,
+//! cached and reloaded by [`JwksCache`]); each key is pinned to one
+//! algorithm; `iss`, `aud`, `exp` and `iat` are required; a header with
+//! `jwk`, `jku`, `x5u` or `x5c` is refused ([`IdentityError::KeyInHeader`]);
+//! a `sub` of `system:serviceaccount:NS:NAME` is a ServiceAccount caller
+//! whose roles and groups come from [`IdentityConfig::kubernetes`]. The rules
+//! are in `docs/IDENTITY.md`. The HS256 rules below are unchanged; HS256
+//! tokens are only ever checked against the HS256 secrets.
+//!
+//! # HS256 token rules
+//!
+//! * **Algorithm**: without issuers, the header `alg` must be exactly
+//!   `HS256`; `none`, `HS384`, `HS512`, `RS256`, `ES256`, … are
+//!   [`IdentityError::WrongAlgorithm`] (with issuers configured,
+//!   [`IdentityError::AlgorithmNotAccepted`] names the accepted ones). A
 //!   `crit` header parameter is refused (we implement no JWS extensions).
 //! * **Keys and `kid`** (key rotation):
 //!   - header has `kid` → verified with the configured key of exactly that
@@ -75,6 +91,8 @@
 //! at load time to report the problem early.
 
 mod error;
+mod issuer;
+mod jwks;
 mod provider;
 mod secret;
 mod token;
@@ -85,6 +103,11 @@ use std::fmt;
 use serde::Serialize;
 
 pub use error::IdentityError;
+pub use issuer::{
+    CacheSettings, DEFAULT_MAX_STALE_SECONDS, DEFAULT_MIN_REFETCH_SECONDS, DEFAULT_REFRESH_SECONDS,
+    DISCOVERY_TIMEOUT, JwksCache, KeySource, MAX_JWKS_BYTES, TrustedIssuer,
+};
+pub use jwks::{Jwk, Jwks, KeyAlgorithm, MAX_JWKS_KEYS, MIN_RSA_BITS, SkippedKey};
 pub use secret::{GENERATED_SECRET_BYTES, decode_secret, generate_secret};
 pub use token::{mint_token, token_kid, verify_token};
 
@@ -168,6 +191,79 @@ pub struct IdentityConfig {
     pub leeway_seconds: u64,
     /// Refuse anonymous callers and plain agent ids: only verified tokens.
     pub require_signed: bool,
+    /// Issuers of asymmetric (RS256, ES256, EdDSA) tokens, with their keys.
+    pub issuers: Vec<TrustedIssuer>,
+    /// Roles and groups of Kubernetes ServiceAccount callers.
+    pub kubernetes: KubernetesMapping,
+}
+
+/// Roles and groups given to a ServiceAccount, or to every ServiceAccount of
+/// a namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KubernetesBinding {
+    /// The namespace.
+    pub namespace: String,
+    /// The ServiceAccount name (`None` in a namespace binding).
+    pub service_account: Option<String>,
+    /// Roles given.
+    pub roles: Vec<String>,
+    /// Groups given.
+    pub groups: Vec<String>,
+}
+
+/// `identity.kubernetes`: how ServiceAccount tokens map to roles and groups.
+/// A ServiceAccount gets the roles and groups of its own binding and of its
+/// namespace's binding (union, in that order, without repeats).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KubernetesMapping {
+    /// Bindings of one ServiceAccount each.
+    pub service_accounts: Vec<KubernetesBinding>,
+    /// Bindings of every ServiceAccount of a namespace.
+    pub namespaces: Vec<KubernetesBinding>,
+}
+
+impl KubernetesMapping {
+    /// The roles and groups of ServiceAccount `namespace/name`.
+    pub fn roles_and_groups(&self, namespace: &str, name: &str) -> (Vec<String>, Vec<String>) {
+        let mut roles: Vec<String> = Vec::new();
+        let mut groups: Vec<String> = Vec::new();
+        let by_sa = self
+            .service_accounts
+            .iter()
+            .filter(|b| b.namespace == namespace && b.service_account.as_deref() == Some(name));
+        let by_ns = self.namespaces.iter().filter(|b| b.namespace == namespace);
+        for b in by_sa.chain(by_ns) {
+            for r in &b.roles {
+                if !roles.contains(r) {
+                    roles.push(r.clone());
+                }
+            }
+            for g in &b.groups {
+                if !groups.contains(g) {
+                    groups.push(g.clone());
+                }
+            }
+        }
+        (roles, groups)
+    }
+}
+
+/// The Kubernetes identity behind a ServiceAccount token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KubernetesIdentity {
+    /// The ServiceAccount's namespace.
+    pub namespace: String,
+    /// The ServiceAccount's name.
+    pub service_account: String,
+    /// The ServiceAccount's uid, from the `kubernetes.io` claim.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_account_uid: Option<String>,
+    /// The pod the token was issued to, from the `kubernetes.io` claim.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// The pod's uid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_uid: Option<String>,
 }
 
 impl Default for IdentityConfig {
@@ -178,6 +274,8 @@ impl Default for IdentityConfig {
             audience: None,
             leeway_seconds: DEFAULT_LEEWAY_SECONDS,
             require_signed: false,
+            issuers: Vec::new(),
+            kubernetes: KubernetesMapping::default(),
         }
     }
 }
@@ -228,6 +326,25 @@ impl IdentityConfig {
             return Err(IdentityError::InvalidConfig {
                 reason: "audience is empty".to_owned(),
             });
+        }
+        let mut issuers = BTreeSet::new();
+        for (i, iss) in self.issuers.iter().enumerate() {
+            if iss.issuer.is_empty() || iss.audience.is_empty() {
+                return Err(IdentityError::InvalidConfig {
+                    reason: format!(
+                        "issuer #{} needs a non-empty `issuer` and `audience`",
+                        i.saturating_add(1)
+                    ),
+                });
+            }
+            if !issuers.insert(iss.issuer.as_str()) {
+                return Err(IdentityError::InvalidConfig {
+                    reason: format!(
+                        "issuer `{}` is listed more than once",
+                        sanitize(&iss.issuer)
+                    ),
+                });
+            }
         }
         if self.leeway_seconds > MAX_LEEWAY_SECONDS {
             return Err(IdentityError::InvalidConfig {
@@ -306,6 +423,9 @@ pub struct Caller {
     pub groups: Vec<String>,
     /// `true` only when the identity comes from a verified token.
     pub signed: bool,
+    /// The ServiceAccount and pod, for a Kubernetes ServiceAccount token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesIdentity>,
 }
 
 impl Caller {
@@ -318,6 +438,7 @@ impl Caller {
             roles: Vec::new(),
             groups: Vec::new(),
             signed: false,
+            kubernetes: None,
         }
     }
 }

@@ -11,9 +11,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use super::jwks::{Jwk, KeyAlgorithm};
 use super::{
-    AGENT_ID_RULE, Caller, IdentityConfig, IdentityError, MAX_TOKEN_BYTES, MintRequest, SigningKey,
-    agent_id_problem, check_agent_id, provider, sanitize,
+    AGENT_ID_RULE, Caller, IdentityConfig, IdentityError, KubernetesIdentity, MAX_TOKEN_BYTES,
+    MintRequest, SigningKey, TrustedIssuer, agent_id_problem, check_agent_id, provider, sanitize,
 };
 
 /// Verifies a JWT and returns the signed [`Caller`] it names.
@@ -66,24 +67,62 @@ pub fn verify_token(
         Some(Value::String(alg)) => alg,
         Some(_) => return Err(IdentityError::malformed("the header `alg` is not a string")),
     };
-    if alg != "HS256" {
-        return Err(IdentityError::WrongAlgorithm { alg: sanitize(alg) });
+    let asymmetric = KeyAlgorithm::from_name(alg);
+    if cfg.issuers.is_empty() {
+        if alg != "HS256" {
+            return Err(IdentityError::WrongAlgorithm { alg: sanitize(alg) });
+        }
+    } else if (alg == "HS256" && cfg.keys.is_empty()) || (alg != "HS256" && asymmetric.is_none()) {
+        let allowed = if cfg.keys.is_empty() {
+            "RS256, ES256 or EdDSA"
+        } else {
+            "HS256, RS256, ES256 or EdDSA"
+        };
+        return Err(IdentityError::AlgorithmNotAccepted {
+            alg: sanitize(alg),
+            allowed: allowed.to_owned(),
+        });
     }
     if header.contains_key("crit") {
         return Err(IdentityError::malformed(
             "the header has a `crit` parameter; no JWS extensions are supported",
         ));
     }
+    // Keys come from the configuration only: a token that brings its own key
+    // (or says where to fetch one) is refused outright, whatever it is signed with.
+    for param in ["jwk", "jku", "x5u", "x5c"] {
+        if header.contains_key(param) {
+            return Err(IdentityError::KeyInHeader {
+                param: param.to_owned(),
+            });
+        }
+    }
     let kid = match header.get("kid") {
         None => None,
         Some(Value::String(kid)) => Some(kid.as_str()),
         Some(_) => return Err(IdentityError::malformed("the header `kid` is not a string")),
     };
-    decode_object(Part::Claims, claims_b64)?;
-    if URL_SAFE_NO_PAD.decode(signature_b64).is_err() {
+    let unverified_claims = decode_object(Part::Claims, claims_b64)?;
+    let Ok(signature) = URL_SAFE_NO_PAD.decode(signature_b64) else {
         return Err(IdentityError::malformed(
             "the signature is not valid base64url",
         ));
+    };
+    if let Some(alg) = asymmetric {
+        let signing_input = token
+            .get(..header_b64.len() + 1 + claims_b64.len())
+            .unwrap_or_default();
+        return verify_asymmetric(
+            cfg,
+            &Signed {
+                alg,
+                kid,
+                signing_input: signing_input.as_bytes(),
+                signature: &signature,
+                claims: &unverified_claims,
+            },
+            now_unix,
+        );
     }
 
     // --- key selection ---
@@ -379,8 +418,27 @@ fn check_claims(
         }
     }
 
+    check_times(cfg.leeway_seconds, exp, iat, nbf, now_unix)?;
+
+    Ok(Caller {
+        agent_id: agent_id.to_owned(),
+        agent_name: agent_name.map(str::to_owned),
+        roles: roles.unwrap_or_default(),
+        groups: groups.unwrap_or_default(),
+        signed: true,
+        kubernetes: None,
+    })
+}
+
+/// The `exp`, `nbf` and `iat` rules of the module docs.
+fn check_times(
+    leeway: u64,
+    exp: i64,
+    iat: i64,
+    nbf: Option<i64>,
+    now_unix: i64,
+) -> Result<(), IdentityError> {
     // i128: no overflow for any i64 claim and u64 leeway.
-    let leeway = cfg.leeway_seconds;
     let now = i128::from(now_unix);
     let slack = i128::from(leeway);
     if now >= i128::from(exp) + slack {
@@ -413,13 +471,214 @@ fn check_claims(
         ));
     }
 
+    Ok(())
+}
+
+/// The parts of an asymmetric token that [`verify_asymmetric`] needs.
+struct Signed<'a> {
+    alg: KeyAlgorithm,
+    kid: Option<&'a str>,
+    signing_input: &'a [u8],
+    signature: &'a [u8],
+    claims: &'a Map<String, Value>,
+}
+
+/// Verifies an RS256 / ES256 / EdDSA token against the keys of the issuer
+/// its `iss` names, then its claims.
+fn verify_asymmetric(
+    cfg: &IdentityConfig,
+    token: &Signed<'_>,
+    now_unix: i64,
+) -> Result<Caller, IdentityError> {
+    // The unverified `iss` only selects whose keys to try; nothing else is
+    // believed before the signature verifies with one of them.
+    let iss = required_string(token.claims, "iss")?;
+    let Some(issuer) = cfg.issuers.iter().find(|i| i.issuer == iss) else {
+        return Err(IdentityError::UntrustedIssuer {
+            found: sanitize(iss),
+        });
+    };
+    let mut jwks = issuer.keys.keys(&issuer.issuer)?;
+    if let Some(kid) = token.kid
+        && jwks.candidates(Some(kid)).is_empty()
+    {
+        // Key rotation: a new kid may have been published since our copy.
+        jwks = issuer.keys.keys_after_unknown_kid(&issuer.issuer)?;
+        if jwks.candidates(Some(kid)).is_empty() {
+            return Err(match jwks.skipped_reason(kid) {
+                Some(reason) => IdentityError::KeyUnusable {
+                    kid: sanitize(kid),
+                    reason: reason.to_owned(),
+                },
+                None => IdentityError::UnknownKid { kid: sanitize(kid) },
+            });
+        }
+    }
+    let candidates: Vec<&Jwk> = jwks.candidates(token.kid);
+    let usable: Vec<&Jwk> = candidates
+        .iter()
+        .copied()
+        .filter(|k| k.alg == token.alg)
+        .collect();
+    if usable.is_empty() {
+        return Err(match (token.kid, candidates.first()) {
+            (Some(kid), Some(key)) => IdentityError::AlgorithmMismatch {
+                kid: sanitize(kid),
+                key_alg: key.alg.name().to_owned(),
+                token_alg: token.alg.name().to_owned(),
+            },
+            _ => IdentityError::AlgorithmNotAccepted {
+                alg: token.alg.name().to_owned(),
+                allowed: format!("the algorithms of the keys of issuer `{}`", issuer.issuer),
+            },
+        });
+    }
+    if !usable
+        .iter()
+        .any(|k| k.verify(token.signing_input, token.signature))
+    {
+        return Err(IdentityError::BadSignature);
+    }
+    check_asymmetric_claims(cfg, issuer, token.claims, now_unix)
+}
+
+/// The `sub` prefix of Kubernetes ServiceAccount tokens.
+const SERVICE_ACCOUNT_PREFIX: &str = "system:serviceaccount:";
+
+/// Checks the claims of a verified asymmetric token and builds the caller.
+fn check_asymmetric_claims(
+    cfg: &IdentityConfig,
+    issuer: &TrustedIssuer,
+    claims: &Map<String, Value>,
+    now_unix: i64,
+) -> Result<Caller, IdentityError> {
+    let exp = required_int(claims, "exp")?;
+    let iat = required_int(claims, "iat")?;
+    let nbf = optional_int(claims, "nbf")?;
+    match optional_audience(claims)? {
+        None => return Err(IdentityError::missing_claim("aud")),
+        Some(list) if !list.iter().any(|a| *a == issuer.audience) => {
+            return Err(IdentityError::WrongAudience {
+                expected: issuer.audience.clone(),
+            });
+        }
+        Some(_) => {}
+    }
+    check_times(cfg.leeway_seconds, exp, iat, nbf, now_unix)?;
+
+    let sub = optional_string(claims, "sub")?;
+    if let Some(rest) = sub.and_then(|s| s.strip_prefix(SERVICE_ACCOUNT_PREFIX)) {
+        let k8s = service_account_identity(rest, claims)?;
+        let (roles, groups) = cfg
+            .kubernetes
+            .roles_and_groups(&k8s.namespace, &k8s.service_account);
+        let agent_id = sub.unwrap_or_default();
+        if let Some(problem) = agent_id_problem(agent_id) {
+            return Err(IdentityError::invalid_claim(
+                "sub",
+                format!("{problem}; agent ids must match `{AGENT_ID_RULE}`"),
+            ));
+        }
+        return Ok(Caller {
+            agent_id: agent_id.to_owned(),
+            agent_name: None,
+            roles,
+            groups,
+            signed: true,
+            kubernetes: Some(k8s),
+        });
+    }
+
+    let (claim, agent_id) = match optional_string(claims, "agent_id")? {
+        Some(id) => ("agent_id", id),
+        None => ("sub", required_string(claims, "sub")?),
+    };
+    if let Some(problem) = agent_id_problem(agent_id) {
+        return Err(IdentityError::invalid_claim(
+            claim,
+            format!("{problem}; agent ids must match `{AGENT_ID_RULE}`"),
+        ));
+    }
     Ok(Caller {
         agent_id: agent_id.to_owned(),
-        agent_name: agent_name.map(str::to_owned),
-        roles: roles.unwrap_or_default(),
-        groups: groups.unwrap_or_default(),
+        agent_name: optional_string(claims, "agent_name")?.map(str::to_owned),
+        roles: optional_string_array(claims, "roles")?.unwrap_or_default(),
+        groups: optional_string_array(claims, "groups")?.unwrap_or_default(),
         signed: true,
+        kubernetes: None,
     })
+}
+
+/// The ServiceAccount of `sub: system:serviceaccount:NS:NAME` (`rest` is
+/// `NS:NAME`), cross-checked with the `kubernetes.io` claim when present.
+fn service_account_identity(
+    rest: &str,
+    claims: &Map<String, Value>,
+) -> Result<KubernetesIdentity, IdentityError> {
+    let bad_sub = || {
+        IdentityError::invalid_claim(
+            "sub",
+            "a ServiceAccount subject must be `system:serviceaccount:NAMESPACE:NAME`",
+        )
+    };
+    let (namespace, name) = rest.split_once(':').ok_or_else(bad_sub)?;
+    if namespace.is_empty() || name.is_empty() || name.contains(':') {
+        return Err(bad_sub());
+    }
+    let mut id = KubernetesIdentity {
+        namespace: namespace.to_owned(),
+        service_account: name.to_owned(),
+        service_account_uid: None,
+        pod: None,
+        pod_uid: None,
+    };
+    let Some(k8s) = claims.get("kubernetes.io") else {
+        return Ok(id);
+    };
+    let claim = "kubernetes.io";
+    let Value::Object(k8s) = k8s else {
+        return Err(IdentityError::invalid_claim(claim, "it must be an object"));
+    };
+    let text = |obj: &Map<String, Value>, key: &str| -> Result<Option<String>, IdentityError> {
+        match obj.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(IdentityError::invalid_claim(
+                claim,
+                format!("its `{key}` must be a string"),
+            )),
+        }
+    };
+    let object = |key: &str| -> Result<Option<&Map<String, Value>>, IdentityError> {
+        match k8s.get(key) {
+            None => Ok(None),
+            Some(Value::Object(o)) => Ok(Some(o)),
+            Some(_) => Err(IdentityError::invalid_claim(
+                claim,
+                format!("its `{key}` must be an object"),
+            )),
+        }
+    };
+    if text(k8s, "namespace")?.is_some_and(|ns| ns != namespace) {
+        return Err(IdentityError::invalid_claim(
+            claim,
+            "its `namespace` differs from the namespace in `sub`",
+        ));
+    }
+    if let Some(sa) = object("serviceaccount")? {
+        if text(sa, "name")?.is_some_and(|n| n != name) {
+            return Err(IdentityError::invalid_claim(
+                claim,
+                "its `serviceaccount.name` differs from the name in `sub`",
+            ));
+        }
+        id.service_account_uid = text(sa, "uid")?;
+    }
+    if let Some(pod) = object("pod")? {
+        id.pod = text(pod, "name")?;
+        id.pod_uid = text(pod, "uid")?;
+    }
+    Ok(id)
 }
 
 /// "a string", "an array", … for error messages (never the value itself).

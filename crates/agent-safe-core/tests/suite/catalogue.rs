@@ -136,6 +136,7 @@ fn rbac_for_the_deploy_agent() {
         roles: vec!["deployer".into()],
         groups: vec![],
         signed: true,
+        kubernetes: None,
     };
     let p = plan(
         &snap,

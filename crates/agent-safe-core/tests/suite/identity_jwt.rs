@@ -135,6 +135,7 @@ fn expected_caller() -> Caller {
         roles: vec!["deployer".to_owned(), "reader".to_owned()],
         groups: vec!["platform".to_owned()],
         signed: true,
+        kubernetes: None,
     }
 }
 
@@ -145,6 +146,7 @@ fn minimal_caller() -> Caller {
         roles: vec![],
         groups: vec![],
         signed: true,
+        kubernetes: None,
     }
 }
 

@@ -33,6 +33,7 @@ fn rbac(agent: &str, roles: &[&str], include_approval: bool, namespace: Option<&
                 roles: roles.iter().map(|r| (*r).to_owned()).collect(),
                 groups: vec![],
                 signed: true,
+                kubernetes: None,
             },
             namespace: namespace.map(str::to_owned),
             cluster: None,

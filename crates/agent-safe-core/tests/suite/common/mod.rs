@@ -166,6 +166,7 @@ pub fn caller(id: &str, roles: &[&str], groups: &[&str]) -> Caller {
         roles: roles.iter().map(|s| (*s).to_owned()).collect(),
         groups: groups.iter().map(|s| (*s).to_owned()).collect(),
         signed: true,
+        kubernetes: None,
     }
 }
 
