@@ -6,6 +6,10 @@
 //! `identity_provider_*` files (each installs a crypto provider, process-wide)
 //! and the `audit_*` files (they re-run their own binary as child processes by
 //! test name).
+#![expect(
+    clippy::duplicate_mod,
+    reason = "each test file keeps its own `mod common;`, read from this directory"
+)]
 
 #[path = "agent_id_globs.rs"]
 mod agent_id_globs;
