@@ -39,6 +39,8 @@ def kind_of(path: Path) -> str:
         return "inventory"
     if "actions" in parts:
         return "action"
+    if "mcp" in parts:
+        return "mcp"
     if "policies" in parts:
         return "policy"
     if path.parent.name == "tests" and path.parent != REPO / "tests":
@@ -65,7 +67,7 @@ FILES = shipped_yaml()
 def test_the_shipped_files_are_found() -> None:
     kinds = {kind_of(p) for p in FILES}
     assert len(FILES) >= 40
-    assert kinds == {"action", "policy", "inventory", "config", "tests"}
+    assert kinds == {"action", "policy", "inventory", "config", "tests", "mcp"}
 
 
 @pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(REPO)) for p in FILES])
