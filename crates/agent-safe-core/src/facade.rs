@@ -504,6 +504,16 @@ fn caller_identity(c: &Caller, method: CallerMethod, kid: Option<String>) -> Cal
         kid,
         roles: c.roles.clone(),
         groups: c.groups.clone(),
+        kubernetes: c
+            .kubernetes
+            .as_ref()
+            .map(|k| crate::audit::KubernetesCaller {
+                namespace: k.namespace.clone(),
+                pod: k.pod.clone(),
+                pod_uid: k.pod_uid.clone(),
+                service_account: k.service_account.clone(),
+                service_account_uid: k.service_account_uid.clone(),
+            }),
     }
 }
 
@@ -513,6 +523,7 @@ fn anonymous_identity() -> CallerIdentity {
         kid: None,
         roles: Vec::new(),
         groups: Vec::new(),
+        kubernetes: None,
     }
 }
 

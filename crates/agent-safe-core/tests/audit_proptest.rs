@@ -118,6 +118,15 @@ fn new_event() -> impl Strategy<Value = NewEvent> {
                         kid: reason.clone(),
                         roles: vec![c.clone()],
                         groups: action.iter().cloned().collect(),
+                        kubernetes: reason.as_ref().map(|r| {
+                            agent_safe_core::audit::KubernetesCaller {
+                                namespace: c.clone(),
+                                pod: action.clone(),
+                                pod_uid: None,
+                                service_account: r.clone(),
+                                service_account_uid: reason.clone(),
+                            }
+                        }),
                     }),
                 snapshot: decision.clone(),
                 shadow: policy_matched

@@ -83,6 +83,15 @@ fn a_v1_log_verifies_reads_and_continues_as_v2() {
             kid: Some("k1".into()),
             roles: vec!["deployer".into()],
             groups: vec![],
+            // Half of them from a ServiceAccount token: the key is present
+            // only then.
+            kubernetes: (i % 2 == 0).then(|| agent_safe_core::audit::KubernetesCaller {
+                namespace: "agents".into(),
+                pod: Some("deployer-7d9f-abcde".into()),
+                pod_uid: Some("0b1c".into()),
+                service_account: "deployer".into(),
+                service_account_uid: None,
+            }),
         });
         ev.snapshot = Some("sha256:00".into());
         log.append(ev).unwrap();

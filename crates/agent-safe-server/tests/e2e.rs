@@ -736,4 +736,13 @@ async fn serve_accepts_a_projected_service_account_token() {
         1,
         "{log}"
     );
+    // The event records the ServiceAccount and the pod the token names.
+    assert_eq!(
+        log.matches(
+            r#""kubernetes":{"namespace":"agents","pod":"deployer-5f7b9-qx2lm","pod_uid":"1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9","service_account":"deployer","service_account_uid":"9a8b7c6d-5e4f-4321-8fed-cba987654321"}"#
+        )
+        .count(),
+        1,
+        "{log}"
+    );
 }

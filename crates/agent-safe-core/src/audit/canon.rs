@@ -136,6 +136,19 @@ fn write_line_inner(
                 str_array(out, &c.groups);
                 out.extend_from_slice(b",\"kid\":");
                 opt_str(out, c.kid.as_deref());
+                if let Some(k) = &c.kubernetes {
+                    out.extend_from_slice(b",\"kubernetes\":{\"namespace\":");
+                    write_str(out, &k.namespace);
+                    out.extend_from_slice(b",\"pod\":");
+                    opt_str(out, k.pod.as_deref());
+                    out.extend_from_slice(b",\"pod_uid\":");
+                    opt_str(out, k.pod_uid.as_deref());
+                    out.extend_from_slice(b",\"service_account\":");
+                    write_str(out, &k.service_account);
+                    out.extend_from_slice(b",\"service_account_uid\":");
+                    opt_str(out, k.service_account_uid.as_deref());
+                    out.push(b'}');
+                }
                 out.extend_from_slice(b",\"method\":\"");
                 out.extend_from_slice(c.method.as_str().as_bytes());
                 out.extend_from_slice(b"\",\"roles\":");

@@ -60,6 +60,27 @@ pub struct CallerIdentity {
     pub roles: Vec<String>,
     /// The verified groups (empty unless a token or the host gave some).
     pub groups: Vec<String>,
+    /// The Kubernetes ServiceAccount and pod of a ServiceAccount token; the
+    /// key is absent for every other caller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesCaller>,
+}
+
+/// The ServiceAccount and pod a ServiceAccount token names (v2
+/// `caller_identity.kubernetes`), from its `sub` and `kubernetes.io` claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesCaller {
+    /// The ServiceAccount's namespace.
+    pub namespace: String,
+    /// The pod the token was issued to, when the token names one.
+    pub pod: Option<String>,
+    /// The pod's uid.
+    pub pod_uid: Option<String>,
+    /// The ServiceAccount's name.
+    pub service_account: String,
+    /// The ServiceAccount's uid.
+    pub service_account_uid: Option<String>,
 }
 
 /// What a shadow (candidate) policy decided when it differs from the

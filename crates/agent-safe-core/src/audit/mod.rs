@@ -31,8 +31,8 @@ pub use checkpoint::{
 };
 pub use error::AuditError;
 pub use event::{
-    AuditEvent, CallerIdentity, CallerMethod, EventKind, GENESIS_HASH, NewEvent, RecoveryInfo,
-    RotationInfo, RotationTrigger, SCHEMA_VERSION, SUPPORTED_VERSIONS, ShadowInfo,
+    AuditEvent, CallerIdentity, CallerMethod, EventKind, GENESIS_HASH, KubernetesCaller, NewEvent,
+    RecoveryInfo, RotationInfo, RotationTrigger, SCHEMA_VERSION, SUPPORTED_VERSIONS, ShadowInfo,
 };
 pub use files::{
     RotatedName, SEQ_WIDTH, lock_path, log_files, parse_rotated_name, resolve_paths,

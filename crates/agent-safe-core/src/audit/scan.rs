@@ -178,6 +178,19 @@ impl<'a> Cur<'a> {
         self.str_array()?;
         self.lit(b",\"kid\":")?;
         self.string_or_null()?;
+        if self.lit(b",\"kubernetes\":").is_some() {
+            self.lit(b"{\"namespace\":")?;
+            self.string_or_null()?;
+            self.lit(b",\"pod\":")?;
+            self.string_or_null()?;
+            self.lit(b",\"pod_uid\":")?;
+            self.string_or_null()?;
+            self.lit(b",\"service_account\":")?;
+            self.string_or_null()?;
+            self.lit(b",\"service_account_uid\":")?;
+            self.string_or_null()?;
+            self.lit(b"}")?;
+        }
         self.lit(b",\"method\":")?;
         let known = [
             &b"\"token\""[..],
@@ -605,6 +618,13 @@ mod tests {
                             kid: a.clone(),
                             roles: a.iter().cloned().collect(),
                             groups: b.iter().cloned().collect(),
+                            kubernetes: a.clone().map(|ns| crate::audit::event::KubernetesCaller {
+                                namespace: ns,
+                                pod: b.clone(),
+                                pod_uid: None,
+                                service_account: b.clone().unwrap_or_default(),
+                                service_account_uid: a.clone(),
+                            }),
                         };
                         let shadow = crate::audit::event::ShadowInfo {
                             decision: b.clone().unwrap_or_default(),
