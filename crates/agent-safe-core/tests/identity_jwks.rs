@@ -693,6 +693,26 @@ fn a_jwks_that_cannot_be_read_is_a_load_error() {
     assert!(e.contains("more than once"), "{e}");
 }
 
+/// A JWKS path that is a FIFO is refused without being opened (opening it
+/// would block every check), and a dangling symlink is an error naming it.
+#[cfg(unix)]
+#[test]
+fn a_jwks_that_is_a_fifo_or_a_dangling_symlink_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("jwks.json");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let e = JwksCache::load(KeySource::File(fifo), CacheSettings::default()).unwrap_err();
+    assert!(e.contains("jwks.json") && e.contains("FIFO"), "{e}");
+    let link = dir.path().join("linked.json");
+    std::os::unix::fs::symlink(dir.path().join("nowhere.json"), &link).unwrap();
+    let e = JwksCache::load(KeySource::File(link), CacheSettings::default()).unwrap_err();
+    assert!(e.contains("linked.json"), "{e}");
+}
+
 /// The `identity.issuers` and `identity.kubernetes` keys through the real
 /// configuration loader: paths relative to the file, positions in errors.
 #[test]

@@ -116,9 +116,9 @@ fn discover(
     let roots = match ca_file {
         None => RootCerts::WebPki,
         Some(path) => {
-            let pem = std::fs::read(path)
+            let pem = read_small_file(path)
                 .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
-            let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+            let certs: Vec<_> = ureq::tls::parse_pem(pem.as_bytes())
                 .filter_map(|item| match item {
                     Ok(PemItem::Certificate(c)) => Some(c.to_owned()),
                     _ => None,
@@ -136,7 +136,7 @@ fn discover(
     let token = match token_file {
         None => None,
         Some(path) => Some(
-            std::fs::read_to_string(path)
+            read_small_file(path)
                 .map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?
                 .trim()
                 .to_owned(),
@@ -177,22 +177,29 @@ fn discover(
     Jwks::parse(&jwks.to_string())
 }
 
+/// Reads a key, CA or token file the way configuration files are read
+/// (`load::read_file`): a FIFO, socket or device is refused without opening
+/// it (it would block the check), a file rewritten while it is read is read
+/// again, and a dangling symlink is an error.
+fn read_small_file(path: &std::path::Path) -> Result<String, String> {
+    crate::load::read_file(path).map(|f| f.text).map_err(|e| {
+        e.diagnostics()
+            .first()
+            .map_or_else(|| "cannot read it".to_owned(), |d| d.message.clone())
+    })
+}
+
 impl KeySource {
     fn load(&self) -> Result<Jwks, String> {
         match self {
             KeySource::File(path) => {
-                let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
-                if !meta.is_file() {
-                    return Err("it is not a regular file".to_owned());
-                }
-                if meta.len() > MAX_JWKS_BYTES {
+                let text = read_small_file(path)?;
+                if text.len() as u64 > MAX_JWKS_BYTES {
                     return Err(format!(
                         "it is {} bytes; the limit is {MAX_JWKS_BYTES}",
-                        meta.len()
+                        text.len()
                     ));
                 }
-                let text =
-                    std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
                 Jwks::parse(&text)
             }
             KeySource::Discovery {
