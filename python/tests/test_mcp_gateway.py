@@ -375,6 +375,45 @@ def test_streamable_http_both_ways_with_a_bearer_token(gw_project: Path) -> None
     assert [e["caller"] for e in events] == ["deploy-bot", "deploy-bot"]
 
 
+def test_a_foreign_host_header_is_refused(gw_project: Path) -> None:
+    """DNS rebinding: a request that reaches the loopback gateway under another
+    host name is refused before any MCP message is read."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "rebinder", "version": "1"},
+        },
+    }
+    jwt = token(gw_project, "deploy-bot")
+    with http_gateway(gw_project) as url:
+        parts = urlsplit(url)
+        statuses = {}
+        for host in ("attacker.example", f"127.0.0.1:{parts.port}"):
+            conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+            conn.request(
+                "POST",
+                parts.path,
+                body=json.dumps(init),
+                headers={
+                    "Host": host,
+                    "Content-Type": "application/json",
+                    "Accept": "application/json, text/event-stream",
+                    "Authorization": f"Bearer {jwt}",
+                },
+            )
+            statuses[host] = conn.getresponse().status
+            conn.close()
+    assert statuses["attacker.example"] in (400, 403, 421), statuses
+    assert statuses[f"127.0.0.1:{parts.port}"] == 200, statuses
+
+
 def test_validate_reports_a_mapping_to_an_unknown_action(gw_project: Path) -> None:
     config = gw_project / "agent-safe.yaml"
     config.write_text(config.read_text().replace("action: rollout-status", "action: rollout-sttus"))
