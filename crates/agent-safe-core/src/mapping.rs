@@ -65,6 +65,12 @@ pub struct ToolRule {
     /// Shown to the agent in place of the upstream description (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Arguments forwarded to the upstream without being checked. With
+    /// `params`, a call carrying an argument that neither `params`, `target`
+    /// nor this list names is refused: the upstream would act on something
+    /// the policy never saw (another cluster, another namespace).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unchecked_arguments: Vec<String>,
 }
 
 /// A tool call mapped to a check.
@@ -89,6 +95,16 @@ pub enum MapError {
     /// The arguments are not a JSON object.
     #[error("the arguments of tool `{0}` must be a JSON object")]
     NotAnObject(String),
+    /// The call carries an argument the check would not see.
+    #[error(
+        "tool `{tool}` was called with the argument `{arg}`, which agent-safe's mapping does not check; call it without `{arg}`, or ask the operator to map it (or list it in `unchecked_arguments`)"
+    )]
+    UncheckedArgument {
+        /// The tool.
+        tool: String,
+        /// The argument.
+        arg: String,
+    },
     /// The target template names an argument the call lacks.
     #[error("tool `{tool}` needs the argument `{arg}` to name its target")]
     MissingTargetArgument {
@@ -119,6 +135,24 @@ impl ToolMapping {
         let params = match &rule.params {
             None => Json::Object(args.clone()),
             Some(spec) => {
+                let mut seen = std::collections::BTreeSet::new();
+                for v in spec.values() {
+                    if let Json::String(t) = v {
+                        referenced(t, &mut seen);
+                    }
+                }
+                if let Some(t) = &rule.target {
+                    referenced(t, &mut seen);
+                }
+                if let Some(arg) = args
+                    .keys()
+                    .find(|a| !seen.contains(a.as_str()) && !rule.unchecked_arguments.contains(a))
+                {
+                    return Err(MapError::UncheckedArgument {
+                        tool: tool.to_owned(),
+                        arg: arg.clone(),
+                    });
+                }
                 let mut out = Map::new();
                 for (name, value) in spec {
                     if let Some(v) = fill(value, args) {
@@ -205,6 +239,17 @@ fn lookup<'a>(args: &'a Map<String, Json>, path: &str) -> Option<&'a Json> {
         cur = cur.as_object()?.get(p)?;
     }
     Some(cur)
+}
+
+/// The top-level argument names a param spec's templates read.
+fn referenced<'a>(t: &'a str, out: &mut std::collections::BTreeSet<&'a str>) {
+    if let Ok(pieces) = pieces(t) {
+        for p in pieces {
+            if let Piece::Arg(a) = p {
+                out.insert(a.split('.').next().unwrap_or(a));
+            }
+        }
+    }
 }
 
 /// Renders a template as text; `Err(arg)` when an argument is missing.
@@ -310,7 +355,13 @@ pub const SHIPPED: &[(&str, &str)] = &[(
 
 pub(crate) const MCP_KEYS: &[&str] = &["upstream", "caller", "caller_env", "tools"];
 pub(crate) const UPSTREAM_KEYS: &[&str] = &["command", "args", "env", "url", "timeout_ms"];
-pub(crate) const RULE_KEYS: &[&str] = &["action", "target", "params", "description"];
+pub(crate) const RULE_KEYS: &[&str] = &[
+    "action",
+    "target",
+    "params",
+    "description",
+    "unchecked_arguments",
+];
 
 /// Reads the `mcp:` value of a config file: a path (resolved against
 /// `base`) or inline settings.
@@ -485,6 +536,12 @@ fn read_rule(file: &Path, tool: &str, node: &Node, d: &mut Diagnostics) -> Optio
         check_template(file, *pos, "target", t, d);
     }
     let description = r.opt_str("description", d).map(|(v, _)| v);
+    let unchecked_arguments = r
+        .opt_str_list("unchecked_arguments", d)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(a, _)| a)
+        .collect();
     let mut params = None;
     if let Some(n) = r.take("params") {
         match &n.value {
@@ -514,6 +571,7 @@ fn read_rule(file: &Path, tool: &str, node: &Node, d: &mut Diagnostics) -> Optio
         target: target.map(|(t, _)| t),
         params,
         description,
+        unchecked_arguments,
     })
 }
 
@@ -531,6 +589,33 @@ fn check_template(file: &Path, pos: Pos, key: &str, t: &str, d: &mut Diagnostics
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_argument_the_check_would_not_see_is_refused() {
+        let m = mapping(
+            "upstream: {command: x}\ntools:\n  del:\n    action: delete-pod\n    params: {namespace: \"{namespace}\", pod: \"{name}\"}\n  get:\n    action: list-pods\n    params: {namespace: \"{namespace}\"}\n    unchecked_arguments: [name]\n  raw:\n    action: list-pods\n",
+        )
+        .unwrap()
+        .mapping;
+        let ok = json!({"namespace": "staging", "name": "api-1"});
+        assert!(m.map_call("del", Some(&ok)).is_ok());
+        // `context` would send the call to another cluster than the one checked.
+        let sneaky = json!({"namespace": "staging", "name": "api-1", "context": "prod"});
+        let e = m.map_call("del", Some(&sneaky)).unwrap_err();
+        assert_eq!(
+            e,
+            MapError::UncheckedArgument {
+                tool: "del".into(),
+                arg: "context".into()
+            }
+        );
+        assert!(e.to_string().contains("call it without `context`"), "{e}");
+        // Listed as unchecked: forwarded; anything else still refused.
+        assert!(m.map_call("get", Some(&ok)).is_ok());
+        assert!(m.map_call("get", Some(&sneaky)).is_err());
+        // No `params`: every argument is a param, so all are checked.
+        assert!(m.map_call("raw", Some(&sneaky)).is_ok());
+    }
 
     fn mapping(yaml: &str) -> Result<McpSettings, ConfigError> {
         parse_mcp(&SourceFile {
