@@ -18,8 +18,15 @@ Every check is recorded in a hash-chained audit log. See docs/PYTHON.md.
 """
 
 from agent_safe import _native
-from agent_safe._errors import AgentSafeError, ConfigError, Diagnostic, UnknownActionError
-from agent_safe._native import Decision, Plan
+from agent_safe._errors import (
+    AgentSafeError,
+    ConfigError,
+    Diagnostic,
+    MappingError,
+    UnknownActionError,
+    UnmappedToolError,
+)
+from agent_safe._native import Decision, MappedCall, Plan, ToolMapping
 from agent_safe._remote import RemoteAgentSafe, RemoteError
 from agent_safe._safe import AgentSafe
 from agent_safe._types import AuditProblem, AuditReport, AuditTornTail, DecisionResult
@@ -39,6 +46,8 @@ for _public in (
     RemoteAgentSafe,
     RemoteError,
     UnknownActionError,
+    MappingError,
+    UnmappedToolError,
 ):
     _public.__module__ = __name__
 del _public
@@ -53,9 +62,13 @@ __all__ = [
     "Decision",
     "DecisionResult",
     "Diagnostic",
+    "MappedCall",
+    "MappingError",
     "Plan",
     "RemoteAgentSafe",
     "RemoteError",
+    "ToolMapping",
     "UnknownActionError",
+    "UnmappedToolError",
     "__version__",
 ]

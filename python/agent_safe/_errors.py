@@ -14,7 +14,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["AgentSafeError", "ConfigError", "Diagnostic", "UnknownActionError"]
+MappingErrorKind = Literal[
+    "unmapped",
+    "not_an_object",
+    "invalid_arguments",
+    "unchecked_argument",
+    "missing_target_argument",
+]
+
+__all__ = [
+    "AgentSafeError",
+    "ConfigError",
+    "Diagnostic",
+    "MappingError",
+    "UnknownActionError",
+    "UnmappedToolError",
+]
 
 
 class AgentSafeError(Exception):
@@ -113,3 +128,40 @@ class UnknownActionError(AgentSafeError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class MappingError(AgentSafeError, ValueError):
+    """A tool call that the tool mapping cannot turn into a check: refuse it.
+
+    Raised by :meth:`ToolMapping.map_call`. ``str()`` is a sentence the model
+    can act on. Attributes:
+
+    - ``tool``: the tool, as called;
+    - ``kind``: ``"unmapped"`` (see :class:`UnmappedToolError`),
+      ``"not_an_object"`` or ``"invalid_arguments"`` (the arguments are not
+      a JSON object), ``"unchecked_argument"`` (the call carries an
+      argument the check would not see), ``"missing_target_argument"``
+      (the target template names an argument the call lacks);
+    - ``argument``: the argument concerned, when there is one.
+    """
+
+    tool: str
+    kind: MappingErrorKind
+    argument: str | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        tool: str,
+        kind: MappingErrorKind,
+        argument: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.tool = tool
+        self.kind = kind
+        self.argument = argument
+
+
+class UnmappedToolError(MappingError):
+    """The tool mapping does not name the tool: its calls are refused."""

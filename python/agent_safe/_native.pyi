@@ -10,7 +10,16 @@ from typing_extensions import Self, disjoint_base
 
 from agent_safe._types import DecisionResult
 
-__all__ = ["AgentSafe", "Decision", "Plan", "__version__", "_to_json", "run_cli"]
+__all__ = [
+    "AgentSafe",
+    "Decision",
+    "MappedCall",
+    "Plan",
+    "ToolMapping",
+    "__version__",
+    "_to_json",
+    "run_cli",
+]
 __version__: str
 
 _StrPath = str | os.PathLike[str]
@@ -150,3 +159,41 @@ class AgentSafe:
     def config_path(self) -> str | None: ...
     @property
     def audit_log_path(self) -> str | None: ...
+
+@final
+class ToolMapping:
+    """How tool calls become checks (the MCP gateway's `tools:` format)."""
+
+    @staticmethod
+    def from_file(path: _StrPath) -> ToolMapping: ...
+    @staticmethod
+    def from_config(path: _StrPath) -> ToolMapping: ...
+    @staticmethod
+    def from_yaml(text: str, *, source: str = "<string>") -> ToolMapping: ...
+    @staticmethod
+    def from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> ToolMapping: ...
+    def map_call(
+        self, tool: str, arguments: Mapping[str, Any] | str | None = None
+    ) -> MappedCall: ...
+    @property
+    def tools(self) -> list[str]: ...
+    @property
+    def source(self) -> str | None: ...
+    def rule(self, tool: str) -> dict[str, Any] | None: ...
+    def __contains__(self, key: str, /) -> bool: ...
+    def __len__(self) -> int: ...
+
+@final
+class MappedCall:
+    """One tool call mapped to a check (immutable)."""
+
+    @property
+    def tool(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def target(self) -> str | None: ...
+    @property
+    def params(self) -> dict[str, Any]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def __eq__(self, value: object, /) -> bool: ...

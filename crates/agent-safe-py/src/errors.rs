@@ -54,3 +54,31 @@ pub(crate) fn unknown_action(py: Python<'_>, message: String, name: &str) -> PyE
         Err(e) => e,
     }
 }
+
+static MAPPING_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static UNMAPPED_TOOL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// `agent_safe.MappingError(message, tool=, kind=, argument=)`, or its
+/// subclass `agent_safe.UnmappedToolError` when `kind` is `unmapped`.
+pub(crate) fn mapping_error(
+    py: Python<'_>,
+    message: String,
+    tool: &str,
+    kind: &str,
+    argument: Option<&str>,
+) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let cls = if kind == "unmapped" {
+            UNMAPPED_TOOL.import(py, ERRORS, "UnmappedToolError")?
+        } else {
+            MAPPING_ERROR.import(py, ERRORS, "MappingError")?
+        };
+        let kw = PyDict::new(py);
+        kw.set_item("tool", tool)?;
+        kw.set_item("kind", kind)?;
+        kw.set_item("argument", argument)?;
+        let exc = cls.call((message,), Some(&kw))?;
+        Ok(PyErr::from_value(exc))
+    };
+    build().unwrap_or_else(|err| err)
+}

@@ -2,13 +2,15 @@
 //!
 //! The public package is written in Python (`python/agent_safe/`), in the
 //! shape of pydantic-core: this module holds the decision point
-//! ([`safe::PyAgentSafe`]), the answer types ([`decision`]) and the entry
+//! ([`safe::PyAgentSafe`]), the answer types ([`decision`]), the tool
+//! mapping ([`mapping`]) and the entry
 //! point of the `agent-safe` console script (`run_cli`, the Rust CLI itself).
 //! Typing lives in the hand-written `python/agent_safe/_native.pyi`.
 
 mod convert;
 mod decision;
 mod errors;
+mod mapping;
 mod safe;
 
 use std::ffi::OsString;
@@ -31,6 +33,8 @@ mod _native {
     use super::convert::to_json_text;
     #[pymodule_export]
     use super::decision::{PyDecision, PyPlan};
+    #[pymodule_export]
+    use super::mapping::{PyMappedCall, PyToolMapping};
     #[pymodule_export]
     use super::run_cli;
     #[pymodule_export]
