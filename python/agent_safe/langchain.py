@@ -48,6 +48,7 @@ See docs/LANGGRAPH.md.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
 import json
@@ -69,6 +70,10 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
 
 from pydantic import Discriminator
 from typing_extensions import NotRequired, TypedDict
+
+from agent_safe._errors import MappingError
+from agent_safe._gate import MappingLike, as_mapping
+from agent_safe._native import ToolMapping
 
 if TYPE_CHECKING:
     from langgraph.prebuilt import ToolNode
@@ -204,6 +209,12 @@ class AgentSafeMiddleware(AgentMiddleware):
     Args:
         safe: an ``agent_safe.AgentSafe`` (or an object with the same ``check``,
             such as ``RemoteAgentSafe``).
+        mapping: the tool mapping shared with the MCP gateway and the other
+            adapters: a :class:`agent_safe.ToolMapping` or the path of a
+            mapping file. When given, it alone maps tool calls (``tools``,
+            ``naming_convention``, ``target`` and ``target_arg`` are not
+            used) and a tool it does not name is refused. Without it, ``tools`` and the naming
+            convention map them, as before.
         tools: explicit mapping from tool name to either an action name or a
             function ``(tool_call) -> (action, target, params)`` (``None``:
             unmapped). Wins over the naming convention.
@@ -242,6 +253,7 @@ class AgentSafeMiddleware(AgentMiddleware):
         self,
         safe: Checker,
         *,
+        mapping: MappingLike | None = None,
         tools: Mapping[str, str | ToolMapper] | None = None,
         naming_convention: bool | Callable[[str], str | None] = True,
         caller: str | Callable[[ToolCallRequest], str | None] | None = None,
@@ -260,6 +272,12 @@ class AgentSafeMiddleware(AgentMiddleware):
         if not default_approver:
             raise ValueError("default_approver must not be empty")
         self.safe = safe
+        self._mapping: ToolMapping | None = None if mapping is None else as_mapping(mapping)
+        if self._mapping is not None and tools:
+            raise ValueError(
+                "pass either `mapping` (a ToolMapping: the format shared with the MCP gateway) "
+                "or `tools`, not both"
+            )
         self._tools: dict[str, str | ToolMapper] = dict(tools or {})
         for name, how in self._tools.items():
             if not (isinstance(how, str) or callable(how)):
@@ -312,7 +330,12 @@ class AgentSafeMiddleware(AgentMiddleware):
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
     ) -> ToolMessage | Command[Any]:
-        """Async variant of :meth:`wrap_tool_call` (awaits ``acheck`` when the checker has one)."""
+        """Async variant of :meth:`wrap_tool_call`; never blocks the event loop.
+
+        Awaits the checker's coroutine ``acheck``/``arecord_approval`` when it
+        has them (``AsyncRemoteAgentSafe``), otherwise runs ``check`` and
+        ``record_approval`` in a worker thread.
+        """
         call = self._prepare(request)
         if isinstance(call, ToolMessage):
             return call
@@ -400,6 +423,19 @@ class AgentSafeMiddleware(AgentMiddleware):
         tool_call = request.tool_call
         name = tool_call.get("name") or ""
         args = dict(tool_call.get("args") or {})
+        if self._mapping is not None:
+            if self._drop_none:
+                args = {k: v for k, v in args.items() if v is not None}
+            try:
+                mapped = self._mapping.map_call(name, args)
+            except MappingError as e:
+                if e.kind == "unmapped":
+                    return None
+                raise
+            mapped_params = mapped.params
+            if not isinstance(mapped_params, dict):  # pragma: no cover - always an object
+                raise TypeError("the mapping gave params that are not an object")
+            return mapped.action, mapped.target, mapped_params
         how = self._tools.get(name)
         if how is None and self._convention is not None:
             how = self._convention(name)
@@ -475,9 +511,12 @@ class AgentSafeMiddleware(AgentMiddleware):
             return self._check_failed(call, e)
 
     async def _arun_check(self, call: _Call) -> Any:
+        # Never block the event loop: an async client's `acheck`, else the
+        # blocking `check` in a worker thread (a remote check is a network
+        # round trip; a local one may wait on the audit log's lock).
         acheck = getattr(self.safe, "acheck", None)
         if acheck is None or not inspect.iscoroutinefunction(acheck):
-            return self._run_check(call)
+            return await asyncio.to_thread(self._run_check, call)
         try:
             return await acheck(call.action, **self._check_kwargs(call))
         except Exception as e:
@@ -588,7 +627,9 @@ class AgentSafeMiddleware(AgentMiddleware):
     ) -> ToolMessage | None:
         arecord = getattr(self.safe, "arecord_approval", None)
         if arecord is None or not inspect.iscoroutinefunction(arecord):
-            return self._record(call, decision, approved, approver, comment)
+            return await asyncio.to_thread(
+                self._record, call, decision, approved, approver, comment
+            )
         try:
             await arecord(decision, **self._record_kwargs(call, approved, approver, comment))
         except Exception as e:
