@@ -45,6 +45,25 @@ targets:
      owner: t, namespace: prod, name: api}
   - {id: prod/node-1, type: k8s-node, environment: prod, sensitivity: restricted,
      owner: t, name: prod-node-1}
+  - {id: ci/sandbox, type: host, environment: staging, sensitivity: internal, owner: t}
+  - {id: prod/bastion, type: host, environment: prod, sensitivity: restricted, owner: t}
+"""
+
+# A project action for shell commands (Claude Code's built-in Bash tool).
+SHELL_ACTION = """
+name: shell-command
+version: "1.0.0"
+description: Run a shell command on a host.
+parameters:
+  - name: command
+    type: string
+    description: The command line.
+risk_class: medium
+target_types: [host]
+prechecks: []
+reversible: false
+required_privileges: []
+tags: [shell]
 """
 
 # The tools' arguments differ from the actions' params on purpose: the
@@ -74,8 +93,10 @@ class Project:
         (root / "policies.yaml").write_text(POLICIES)
         (root / "inventory.yaml").write_text(INVENTORY)
         (root / "tools.yaml").write_text(mapping)
+        (root / "actions.yaml").write_text(SHELL_ACTION)
         self.audit = root / "audit.jsonl"
         self.safe = AgentSafe(
+            registry=root / "actions.yaml",
             policies=root / "policies.yaml",
             inventory=root / "inventory.yaml",
             audit_log=self.audit,
