@@ -39,13 +39,17 @@ rmdir "$wheels"
 wheel=$root/target/wheels/$(basename "$wheel")
 echo "$wheel"
 
-step "install the wheel with the dev and langchain extras"
-# The langchain extra and the kubernetes client let the LangGraph middleware
-# and demo tests run instead of skipping (AGENT_SAFE_PY_MINIMAL=1: only [dev]).
+step "install the wheel with the dev, langchain, claude and openai-agents extras"
+# The extras and the kubernetes client let the LangGraph middleware, the
+# Claude Agent SDK and OpenAI Agents SDK adapters and the demos' tests run
+# instead of skipping (AGENT_SAFE_PY_MINIMAL=1: only [dev]). The agent SDKs
+# are pinned: their hook and approval APIs move between minor versions.
 if [ "${AGENT_SAFE_PY_MINIMAL:-0}" = 1 ]; then
   "$vpy" -m pip install --quiet --disable-pip-version-check "${wheel}[dev]"
 else
-  "$vpy" -m pip install --quiet --disable-pip-version-check "${wheel}[dev,langchain]" kubernetes
+  "$vpy" -m pip install --quiet --disable-pip-version-check \
+    "${wheel}[dev,langchain,claude,openai-agents]" kubernetes \
+    "claude-agent-sdk==0.2.189" "openai-agents==0.24.0"
 fi
 
 step "the MCP gateway's end-to-end tests: the binary, the MCP SDK, kubernetes-mcp-server"

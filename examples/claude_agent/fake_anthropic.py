@@ -59,8 +59,8 @@ class FakeAnthropic:
     @property
     def url(self) -> str:
         """The base URL to put in ``ANTHROPIC_BASE_URL``."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     def __enter__(self) -> FakeAnthropic:
         self._thread.start()
@@ -98,7 +98,7 @@ class FakeAnthropic:
 
     def _stream(self, body: dict[str, Any]) -> Iterator[bytes]:
         blocks, stop = self._reply(body)
-        message = {
+        message: dict[str, Any] = {
             "id": f"msg_{len(self.requests):04d}",
             "type": "message",
             "role": "assistant",
@@ -110,6 +110,8 @@ class FakeAnthropic:
         }
         yield _sse("message_start", {"type": "message_start", "message": message})
         for i, block in enumerate(blocks):
+            start: dict[str, Any]
+            delta: dict[str, Any]
             if block["type"] == "text":
                 start = {"type": "text", "text": ""}
                 delta = {"type": "text_delta", "text": block["text"]}

@@ -52,7 +52,7 @@ try:
         PermissionResultDeny,
         ToolPermissionContext,
     )
-    from claude_agent_sdk.types import HookContext, PermissionResult
+    from claude_agent_sdk.types import HookContext, HookEvent, PermissionResult
 except ImportError as e:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "agent_safe.claude needs the Claude Agent SDK: pip install 'agent-safe[claude]'"
@@ -139,7 +139,7 @@ class AgentSafeHooks:
 
     # -- wiring ------------------------------------------------------------
 
-    def hooks(self) -> dict[str, list[HookMatcher]]:
+    def hooks(self) -> dict[HookEvent, list[HookMatcher]]:
         """``ClaudeAgentOptions.hooks``: ``PreToolUse`` and ``PostToolUse`` for every tool.
 
         ``on_failure="block"``: should a hook ever fail, the call is blocked.
@@ -151,7 +151,7 @@ class AgentSafeHooks:
 
     def options(self, **kwargs: Any) -> ClaudeAgentOptions:
         """``ClaudeAgentOptions(**kwargs)`` with these hooks and ``can_use_tool`` added."""
-        hooks: dict[Any, list[HookMatcher]] = dict(kwargs.pop("hooks", None) or {})
+        hooks: dict[HookEvent, list[HookMatcher]] = dict(kwargs.pop("hooks", None) or {})
         for event, matchers in self.hooks().items():
             hooks[event] = [*matchers, *hooks.get(event, [])]
         if kwargs.get("can_use_tool") is not None:

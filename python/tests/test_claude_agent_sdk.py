@@ -33,8 +33,9 @@ from claude_agent_sdk import (
 )
 from conftest import REPO
 
-sys.path.insert(0, str(REPO / "examples" / "claude_agent"))
-from fake_anthropic import FakeAnthropic
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+from examples.claude_agent.fake_anthropic import FakeAnthropic
 
 MAPPING = """
 tools:

@@ -195,3 +195,17 @@ def test_immutable_and_not_picklable_by_accident(mapping: ToolMapping) -> None:
     assert call.params == {"a": 1}
     with pytest.raises((TypeError, pickle.PicklingError)):
         pickle.dumps(mapping)
+
+
+def test_import_agent_safe_does_not_import_the_agent_sdks() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, agent_safe\n"
+        "heavy = ('claude_agent_sdk', 'agents', 'openai')\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy\n"
+        "                or m in ('agent_safe.claude', 'agent_safe.openai_agents'))\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
