@@ -1,1 +1,1 @@
-"""The Claude Agent SDK example agent, gated by agent-safe (see README.md)."""
+"""The Claude Agent SDK example agent, gated by agent-safe (see demo.py)."""
