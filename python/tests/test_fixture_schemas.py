@@ -39,7 +39,9 @@ def kind_of(path: Path) -> str:
         return "inventory"
     if "actions" in parts:
         return "action"
-    if "mcp" in parts:
+    if "mcp" in parts or path.name == "tools.yaml":
+        # A tool mapping (the SDK adapters' examples) is an MCP settings file
+        # with only `tools:`.
         return "mcp"
     if "policies" in parts:
         return "policy"
