@@ -278,6 +278,8 @@ class AgentSafeHooks:
             )
         # Approved and recorded: the PostToolUse hook must not record it again.
         self._recorded.add(call_id)
+        if len(self._recorded) > self._gate.max_pending:
+            self._recorded.pop()
         return PermissionResultAllow()
 
     # -- helpers -----------------------------------------------------------

@@ -138,10 +138,14 @@ class AgentSafeGuard:
             run_ctx: RunContextWrapper[Any], params: dict[str, Any], call_id: str
         ) -> bool:
             outcome = await self._check(run_ctx, name, params, call_id)
-            self._checked[call_id] = outcome
             if outcome.verdict == "require_approval":
+                # Kept (bounded) until the human answers and the call runs.
                 self._gate.remember(call_id, outcome)
                 return True
+            # The guardrail, which runs next, takes it.
+            self._checked[call_id] = outcome
+            if len(self._checked) > self._gate.max_pending:
+                self._checked.pop(next(iter(self._checked)))
             return False
 
         return dataclasses.replace(
