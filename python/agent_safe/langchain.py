@@ -73,7 +73,7 @@ from typing_extensions import NotRequired, TypedDict
 
 from agent_safe._errors import MappingError
 from agent_safe._gate import MappingLike, as_mapping
-from agent_safe._native import ToolMapping
+from agent_safe._native import Decision, ToolMapping
 
 if TYPE_CHECKING:
     from langgraph.prebuilt import ToolNode
@@ -118,8 +118,8 @@ class Checker(Protocol):
         params: Any = None,
         context: Any = None,
         correlation_id: str | None = None,
-    ) -> Any:
-        """Decide one request; the answer has ``result``, ``reason``, ``audit_id``, ..."""
+    ) -> Decision:
+        """Decide one request."""
 
 
 ToolMapper = Callable[[ToolCall], "tuple[str, str | None, Mapping[str, Any] | None] | None"]
@@ -504,13 +504,13 @@ class AgentSafeMiddleware(AgentMiddleware):
             "correlation_id": call.correlation_id,
         }
 
-    def _run_check(self, call: _Call) -> Any:
+    def _run_check(self, call: _Call) -> Decision | ToolMessage:
         try:
             return self.safe.check(call.action, **self._check_kwargs(call))
         except Exception as e:
             return self._check_failed(call, e)
 
-    async def _arun_check(self, call: _Call) -> Any:
+    async def _arun_check(self, call: _Call) -> Decision | ToolMessage:
         # Never block the event loop: an async client's `acheck`, else the
         # blocking `check` in a worker thread (a remote check is a network
         # round trip; a local one may wait on the audit log's lock).
@@ -518,7 +518,7 @@ class AgentSafeMiddleware(AgentMiddleware):
         if acheck is None or not inspect.iscoroutinefunction(acheck):
             return await asyncio.to_thread(self._run_check, call)
         try:
-            return await acheck(call.action, **self._check_kwargs(call))
+            return cast("Decision", await acheck(call.action, **self._check_kwargs(call)))
         except Exception as e:
             return self._check_failed(call, e)
 
