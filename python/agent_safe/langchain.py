@@ -49,6 +49,7 @@ See docs/LANGGRAPH.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import inspect
 import json
@@ -72,7 +73,7 @@ from pydantic import Discriminator
 from typing_extensions import NotRequired, TypedDict
 
 from agent_safe._errors import MappingError
-from agent_safe._gate import MappingLike, as_mapping
+from agent_safe._gate import MappingLike, acheck, as_mapping
 from agent_safe._native import Decision, ToolMapping
 
 if TYPE_CHECKING:
@@ -308,6 +309,10 @@ class AgentSafeMiddleware(AgentMiddleware):
         """Check the call; then run it, refuse it, or pause for an approval."""
         call = self._prepare(request)
         if isinstance(call, ToolMessage):
+            unmapped = self._unmapped_check(request)
+            if unmapped is not None:
+                with contextlib.suppress(Exception):
+                    return _with_audit_id(call, self.safe.check(unmapped[0], **unmapped[1]))
             return call
         decision = self._run_check(call)
         if isinstance(decision, ToolMessage):
@@ -338,6 +343,10 @@ class AgentSafeMiddleware(AgentMiddleware):
         """
         call = self._prepare(request)
         if isinstance(call, ToolMessage):
+            unmapped = self._unmapped_check(request)
+            if unmapped is not None:
+                with contextlib.suppress(Exception):
+                    return _with_audit_id(call, await acheck(self.safe, unmapped[0], **unmapped[1]))
             return call
         decision = await self._arun_check(call)
         if isinstance(decision, ToolMessage):
@@ -418,6 +427,33 @@ class AgentSafeMiddleware(AgentMiddleware):
             correlation_id=correlation_id,
             context=context,
         )
+
+    def _unmapped_check(self, request: ToolCallRequest) -> tuple[str, dict[str, Any]] | None:
+        """The check that audits a refusal of a tool the mapping does not name.
+
+        Made under a name no action can have (as the MCP gateway does), so the
+        refusal is in the audit log; the call is refused whatever it says.
+        ``None`` without a mapping, or when the tool is mapped.
+        """
+        tool = str(request.tool_call.get("name") or "")
+        if self._mapping is None or tool in self._mapping:
+            return None
+        tool_call_id = str(request.tool_call.get("id") or "")
+        args = request.tool_call.get("args")
+        try:
+            caller = self._caller_of(request)
+            correlation_id = self._correlation_of(request, tool_call_id)
+        except Exception:
+            return None
+        context: dict[str, Any] = {"integration": "langchain", "tool": tool}
+        if tool_call_id:
+            context["tool_call_id"] = tool_call_id
+        return f"langchain:unmapped:{tool}", {
+            "caller": caller,
+            "params": dict(args) if isinstance(args, Mapping) else None,
+            "context": context,
+            "correlation_id": correlation_id,
+        }
 
     def _map(self, request: ToolCallRequest) -> tuple[str, str | None, dict[str, Any]] | None:
         tool_call = request.tool_call
@@ -706,6 +742,14 @@ def _thread_id(request: ToolCallRequest) -> str | None:
     config = getattr(runtime, "config", None) or {}
     thread = (config.get("configurable") or {}).get("thread_id")
     return None if thread is None else str(thread)
+
+
+def _with_audit_id(message: ToolMessage, decision: Any) -> ToolMessage:
+    """``message`` naming the audit id of the check that recorded it."""
+    audit_id = _attr(decision, "audit_id")
+    if audit_id:
+        message.content = f"{message.content} (audit id {audit_id})"
+    return message
 
 
 def _error(tool: str, tool_call_id: str, content: str, decision: Any = None) -> ToolMessage:

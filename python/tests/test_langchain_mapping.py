@@ -137,7 +137,7 @@ def test_mapping_maps_allows_and_denies(proj: Project, as_path: bool) -> None:
 
 def test_with_a_mapping_unmapped_tools_are_refused(proj: Project) -> None:
     # `restart_deployment` would be mapped by the naming convention; the
-    # mapping does not name it, so it is refused without a check.
+    # mapping does not name it, so it is refused.
     tools = Tools()
     out = last_tool_message(
         agent(proj.safe, tools, proj.mapping).invoke(
@@ -147,7 +147,22 @@ def test_with_a_mapping_unmapped_tools_are_refused(proj: Project) -> None:
     assert out.status == "error"
     assert "not mapped to any agent-safe action" in str(out.content)
     assert tools.ran == []
-    assert proj.checks() == []
+    # Audited under a name no action has, as the MCP gateway does.
+    [ev] = proj.checks()
+    assert (ev["action"], ev["decision"]) == ("langchain:unmapped:restart_deployment", "deny")
+    assert ev["event_id"] in str(out.content)
+
+
+def test_unmapped_refusal_is_audited_on_the_async_path_too(proj: Project) -> None:
+    tools = Tools()
+    a = agent(proj.safe, tools, proj.mapping)
+    out = last_tool_message(
+        asyncio.run(a.ainvoke(ask("restart_deployment", {"namespace": "x"}), THREAD))
+    )
+    assert tools.ran == []
+    [ev] = proj.checks()
+    assert ev["action"] == "langchain:unmapped:restart_deployment"
+    assert ev["event_id"] in str(out.content)
 
 
 def test_mapping_refuses_an_argument_the_check_would_not_see(proj: Project) -> None:
