@@ -12,6 +12,7 @@ mod error;
 mod output;
 mod plan;
 mod project;
+mod render;
 pub mod schema;
 mod testfile;
 
@@ -72,7 +73,12 @@ fn report(io: &mut Io, e: &CliError) {
                 None => Ok(()),
             }
         }
-        CliError::Config(c) => writeln!(io.err, "{c}"),
+        CliError::Config(c) => {
+            let mut renderer = render::Renderer::new();
+            c.diagnostics()
+                .iter()
+                .try_for_each(|d| write!(io.err, "{}", renderer.render(d)))
+        }
         CliError::Failed(m) => writeln!(io.err, "{label} {m}"),
         CliError::Internal(err) => writeln!(io.err, "{label} {err:#}"),
     };

@@ -157,7 +157,7 @@ pub fn parse(root: &str, text: &str) -> Result<Value, serde_json::Error> {
 }
 
 /// Reads any value strictly from a deserializer; `root` names it in errors.
-pub fn deserialize<'de, D: Deserializer<'de>>(root: &str, d: D) -> Result<Value, D::Error> {
+pub(crate) fn deserialize<'de, D: Deserializer<'de>>(root: &str, d: D) -> Result<Value, D::Error> {
     Strict {
         path: &Seg::Root(root),
     }

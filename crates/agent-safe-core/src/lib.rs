@@ -6,6 +6,25 @@
 //! Layers: YAML files are parsed into a located tree ([`yaml`]), read into the
 //! typed model ([`model`]) by the strict loaders ([`load`], [`config`]), and
 //! compiled into an immutable snapshot that evaluates requests.
+//!
+//! # Where to start
+//!
+//! The types most callers need are re-exported here:
+//!
+//! - [`AgentSafe`]: the facade. It loads a configuration
+//!   ([`AgentSafe::open`]), answers a [`CheckRequest`] or a [`PlanRequest`]
+//!   with a [`Decision`] or a [`PlanDecision`], and records each answer in the
+//!   audit log before returning it.
+//! - [`Config`] ([`load_config`]) and [`Snapshot`] ([`Snapshot::load`]): the
+//!   configuration and the compiled, immutable policy set that
+//!   evaluates requests without I/O.
+//! - [`ConfigError`] and [`Diagnostic`]: every problem found while loading,
+//!   each with its file, line and column.
+//! - [`AuditLog`], [`AuditEvent`] and [`VerifyReport`]: the hash-chained log,
+//!   one event of it, and what verifying it found.
+//! - [`Caller`] and [`IdentityConfig`]: who asks, and how tokens are verified.
+//!
+//! The modules below hold the rest, one concern each.
 pub mod access;
 pub mod approval;
 pub mod audit;
@@ -22,7 +41,7 @@ pub mod load;
 pub mod manifest;
 pub mod mapping;
 pub mod model;
-pub mod params;
+mod params;
 pub mod plan;
 pub mod privilege;
 pub mod rbac;
@@ -31,7 +50,12 @@ pub mod replay;
 pub mod yaml;
 
 pub use approval::{ApprovalError, ApprovalReceipt, ApprovalRequest};
+pub use audit::{AuditEvent, AuditLog, VerifyReport};
+pub use config::{Config, load_config};
+pub use diag::{ConfigError, Diagnostic};
+pub use engine::Snapshot;
 pub use engine::{Decision, PlanDecision};
 pub use facade::{AgentSafe, Approval, CheckRequest};
+pub use identity::{Caller, IdentityConfig};
 pub use model::{DecisionResult, RiskClass, Sensitivity};
 pub use plan::{PlanError, PlanRequest, PlanStep};

@@ -22,12 +22,12 @@ const HEADER: &str = "# agent-safe registry lock v1: SHA-256 of every action fil
 const BUILTIN_TAG: &str = "# builtin-catalogue ";
 
 /// Hex SHA-256 of some bytes.
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
 /// One hash over the whole embedded catalogue (names and contents).
-pub fn builtin_catalogue_hash() -> String {
+pub(crate) fn builtin_catalogue_hash() -> String {
     let mut h = Sha256::new();
     for (name, text) in crate::registry::builtin_sources() {
         h.update(name.as_bytes());
@@ -47,7 +47,7 @@ fn rel(base: &Path, p: &Path) -> String {
 
 /// Renders the manifest for the given project action files (and the built-in
 /// catalogue when it is enabled). Paths are written relative to `base`.
-pub fn render_manifest(base: &Path, builtin: bool, files: &[SourceFile]) -> String {
+pub(crate) fn render_manifest(base: &Path, builtin: bool, files: &[SourceFile]) -> String {
     let mut out = String::from(HEADER);
     if builtin {
         let _ = writeln!(out, "{BUILTIN_TAG}{}", builtin_catalogue_hash());
@@ -82,7 +82,11 @@ pub fn manifest_exists(path: &Path) -> bool {
 
 /// Checks the project files (and the built-in catalogue) against the manifest
 /// at `path`, reporting every changed, missing and extra file.
-pub fn check_manifest(path: &Path, builtin: bool, files: &[SourceFile]) -> Result<(), ConfigError> {
+pub(crate) fn check_manifest(
+    path: &Path,
+    builtin: bool,
+    files: &[SourceFile],
+) -> Result<(), ConfigError> {
     let text = crate::load::read_file(path)?.text;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut d = Diagnostics::new();

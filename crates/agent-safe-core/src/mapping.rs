@@ -365,7 +365,7 @@ pub(crate) const RULE_KEYS: &[&str] = &[
 
 /// Reads the `mcp:` value of a config file: a path (resolved against
 /// `base`) or inline settings.
-pub fn read_section(
+pub(crate) fn read_section(
     file: &Path,
     node: &Node,
     base: &Path,
@@ -385,7 +385,7 @@ pub fn read_section(
 }
 
 /// The settings of a section, reading the file it names if it names one.
-pub fn resolve_section(section: &McpSection) -> Result<McpSettings, ConfigError> {
+pub(crate) fn resolve_section(section: &McpSection) -> Result<McpSettings, ConfigError> {
     match section {
         McpSection::Inline(s) => Ok((**s).clone()),
         McpSection::File(p) => load_mcp_file(p),

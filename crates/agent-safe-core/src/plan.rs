@@ -33,7 +33,7 @@ use crate::yaml::{self, MapReader, Node, Value};
 pub const MAX_PLAN_STEPS: usize = 1000;
 
 /// The keys of a plan (the mapping form).
-pub const PLAN_KEYS: &[&str] = &[
+pub(crate) const PLAN_KEYS: &[&str] = &[
     "description",
     "caller",
     "correlation_id",
@@ -41,7 +41,8 @@ pub const PLAN_KEYS: &[&str] = &[
     "steps",
 ];
 /// The keys of one step.
-pub const STEP_KEYS: &[&str] = &["action", "target", "caller", "params", "context", "explain"];
+pub(crate) const STEP_KEYS: &[&str] =
+    &["action", "target", "caller", "params", "context", "explain"];
 
 /// A multi-step plan: a list of steps, or a mapping with `steps` and options
 /// shared by every step.

@@ -576,7 +576,7 @@ pub fn str_of(file: &Path, node: &Node, key: &str, diags: &mut Diagnostics) -> O
 }
 
 /// Reads an integer.
-pub fn int_of(file: &Path, node: &Node, key: &str, diags: &mut Diagnostics) -> Option<i64> {
+pub(crate) fn int_of(file: &Path, node: &Node, key: &str, diags: &mut Diagnostics) -> Option<i64> {
     match &node.value {
         Value::Int(i) => Some(*i),
         other => {
@@ -587,7 +587,7 @@ pub fn int_of(file: &Path, node: &Node, key: &str, diags: &mut Diagnostics) -> O
 }
 
 /// Reads a list.
-pub fn list_of<'a>(
+pub(crate) fn list_of<'a>(
     file: &Path,
     node: &'a Node,
     key: &str,
@@ -606,7 +606,7 @@ pub fn list_of<'a>(
 }
 
 /// Reads a list of strings; a single string is *not* accepted as a list.
-pub fn str_list_of(
+pub(crate) fn str_list_of(
     file: &Path,
     node: &Node,
     key: &str,

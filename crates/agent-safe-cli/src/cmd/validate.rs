@@ -166,8 +166,9 @@ impl Report {
         }
         let w = &mut io.out;
         if let Some(e) = &self.raw_errors {
+            let mut renderer = crate::render::Renderer::new();
             for d in e.diagnostics() {
-                writeln!(w, "{d}")?;
+                write!(w, "{}", renderer.render(d))?;
             }
         }
         for warning in &self.warnings {

@@ -109,6 +109,51 @@ fn validate_errors_in_files_exit_1() {
     snap!(p, "validate_errors", &["validate"]);
 }
 
+/// The source snippet under a diagnostic is styled only when colour is on;
+/// with the styles stripped it is the plain text a pipe gets. A problem with
+/// the file as a whole has no snippet.
+#[test]
+fn diagnostic_snippets_follow_the_colour_choice() {
+    let p = Project::fixture();
+    p.write(
+        "policies/broken.yaml",
+        "rules:\n  - name: oops\n    decision: alow\n",
+    );
+    let (code, plain, _) = p.run(&["validate"]);
+    assert_eq!(code, 1);
+    assert!(
+        plain.contains("policies/broken.yaml:3:15: error: invalid `decision` value `alow`")
+            && plain.contains(" 3 |     decision: alow\n   :               ^^^^\n"),
+        "{plain}"
+    );
+    assert!(!plain.contains('\u{1b}'), "{plain}");
+
+    let (_, coloured, _) = p.run(&["--color", "always", "validate"]);
+    assert!(coloured.contains('\u{1b}'), "{coloured}");
+    let stripped = regex::Regex::new("\u{1b}\\[[0-9;]*m")
+        .unwrap()
+        .replace_all(&coloured, "");
+    assert_eq!(stripped, plain);
+
+    // `NO_COLOR` wins over `CLICOLOR_FORCE` (which alone colours a pipe).
+    let out = p
+        .cmd(&["validate"])
+        .env("CLICOLOR_FORCE", "1")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), plain);
+
+    std::fs::remove_file(p.dir.join("policies/broken.yaml")).unwrap();
+    std::os::unix::fs::symlink("nowhere.yaml", p.dir.join("policies/broken.yaml")).unwrap();
+    let (_, whole_file, _) = p.run(&["validate"]);
+    assert!(
+        whole_file.contains("policies/broken.yaml: error: dangling symlink")
+            && !whole_file.contains(" | "),
+        "{whole_file}"
+    );
+}
+
 #[test]
 fn validate_malformed_yaml() {
     let p = Project::fixture();

@@ -101,7 +101,7 @@ pub(crate) fn parent_dir(path: &Path) -> PathBuf {
 }
 
 /// The rotated files of the log whose active file is `active`, oldest first.
-pub fn rotated_files(active: &Path) -> Result<Vec<(PathBuf, RotatedName)>, AuditError> {
+pub(crate) fn rotated_files(active: &Path) -> Result<Vec<(PathBuf, RotatedName)>, AuditError> {
     let Some(name) = active.file_name().and_then(|n| n.to_str()) else {
         return Err(AuditError::Usage {
             path: active.to_path_buf(),

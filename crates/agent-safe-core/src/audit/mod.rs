@@ -38,12 +38,14 @@ pub use files::{
     RotatedName, SEQ_WIDTH, lock_path, log_files, parse_rotated_name, resolve_paths,
     rotated_file_name,
 };
+pub(crate) use log::format_timestamp;
 pub use log::{
     AppendReceipt, AuditConfig, AuditLog, AuditStats, Clock, DEFAULT_LOCK_TIMEOUT, Durability,
-    Rotation, format_timestamp,
+    Rotation,
 };
-pub use note::{Checkpoint, NoteError, NoteSigner, NoteVerifier, key_id};
-pub use reader::{EventFilter, Follower, for_each_event, for_each_line_batch, read_events};
+pub use note::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
+pub(crate) use reader::for_each_line_batch;
+pub use reader::{EventFilter, Follower, for_each_event, read_events};
 pub use report::{FileReport, ProblemKind, TornTail, VerifyOptions, VerifyProblem, VerifyReport};
 pub use tree::{TreeStore, tree_dir};
 pub use verify::{verify, verify_with, verify_with_checkpoints};

@@ -80,7 +80,7 @@ fn check_name(name: &str) -> Result<(), NoteError> {
 
 /// The key id of an Ed25519 key: the first 4 bytes, big-endian, of
 /// `SHA-256(name || 0x0A || 0x01 || public key)`.
-pub fn key_id(name: &str, public_key: &[u8; 32]) -> u32 {
+pub(crate) fn key_id(name: &str, public_key: &[u8; 32]) -> u32 {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     h.update([b'\n', ALG_ED25519]);

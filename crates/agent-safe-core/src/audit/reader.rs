@@ -116,7 +116,7 @@ pub fn for_each_event(
 /// mebibyte at a time: `batch` holds whole lines, each ending in `\n`. For
 /// readers that parse only the fields they need, or lines in parallel
 /// (`replay`); a torn final line is not handed out. Stops when `f` breaks.
-pub fn for_each_line_batch(
+pub(crate) fn for_each_line_batch(
     paths: &[PathBuf],
     mut f: impl FnMut(&Path, &[u8]) -> ControlFlow<()>,
 ) -> Result<(), AuditError> {

@@ -153,7 +153,8 @@ pub struct Snapshot {
     /// How unknown targets and old action versions are treated.
     pub settings: EngineSettings,
     /// `sha256:…` of the files this snapshot was loaded from
-    /// ([`snapshot_digest`](super::snapshot_digest)); `None` when compiled
+    /// (SHA-256 over this build's version, the config file's bytes and every
+    /// action, policy and inventory file's path and bytes); `None` when compiled
     /// from sources in memory.
     pub digest: Option<String>,
     /// Candidate rules per action name (its newest version), in rank order.

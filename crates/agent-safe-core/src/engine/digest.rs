@@ -18,7 +18,7 @@ use crate::load::read_sources;
 /// `sha256:<hex>` of the files `config` names, or `None` when one of them
 /// can no longer be read (it changed between loading and hashing; the
 /// snapshot itself is still good, its events then carry no digest).
-pub fn snapshot_digest(config: &Config) -> Option<String> {
+pub(crate) fn snapshot_digest(config: &Config) -> Option<String> {
     let mut manifest = Sha256::new();
     manifest.update(b"agent-safe snapshot digest v1\n");
     manifest.update(

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use analysis::{BindingGap, Finding, FindingKind, analyze, binding_gaps};
 pub use compile::{CompiledRule, EngineSettings, Snapshot, SnapshotSources, identity_config};
-pub use digest::snapshot_digest;
+pub(crate) use digest::snapshot_digest;
 pub use inventory::Inventory;
 
 use crate::identity::Caller;

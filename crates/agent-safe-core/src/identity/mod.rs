@@ -109,7 +109,8 @@ pub use issuer::{
 };
 pub use jwks::{Jwk, Jwks, KeyAlgorithm, MAX_JWKS_KEYS, MIN_RSA_BITS, SkippedKey};
 pub use secret::{GENERATED_SECRET_BYTES, decode_secret, generate_secret};
-pub use token::{mint_token, token_kid, verify_token};
+pub(crate) use token::token_kid;
+pub use token::{mint_token, verify_token};
 
 /// Default clock leeway for `exp`, `nbf` and `iat`, in seconds.
 pub const DEFAULT_LEEWAY_SECONDS: u64 = 30;

@@ -865,7 +865,7 @@ pub fn mint_token(
 /// The `kid` in a token's header, when the token has a readable header that
 /// names one. It says nothing about the token's validity: call it only on a
 /// token [`verify_token`] accepted (the audit log records it).
-pub fn token_kid(token: &str) -> Option<String> {
+pub(crate) fn token_kid(token: &str) -> Option<String> {
     let header_b64 = token.split('.').next()?;
     let header = decode_object(Part::Header, header_b64).ok()?;
     match header.get("kid") {

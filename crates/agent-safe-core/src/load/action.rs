@@ -29,7 +29,8 @@ pub(crate) const ACTION_KEYS: &[&str] = &[
     "tags",
 ];
 /// Reserved extension keys: accepted and preserved, not interpreted yet.
-pub const RESERVED_ACTION_KEYS: &[&str] = &["credentials", "state_fields", "rollback_params"];
+pub(crate) const RESERVED_ACTION_KEYS: &[&str] =
+    &["credentials", "state_fields", "rollback_params"];
 pub(crate) const PARAM_KEYS: &[&str] = &[
     "name",
     "type",
@@ -76,7 +77,7 @@ pub fn parse_action(src: &SourceFile) -> Result<ActionDef, ConfigError> {
 /// Reads a trusted definition already converted to JSON (the embedded
 /// catalogue, converted at build time) with the same checks; errors name the
 /// file only.
-pub fn parse_action_json(src: &SourceFile, json: &str) -> Result<ActionDef, ConfigError> {
+pub(crate) fn parse_action_json(src: &SourceFile, json: &str) -> Result<ActionDef, ConfigError> {
     let value: serde_json::Value = serde_json::from_str(json)
         .map_err(|e| ConfigError::file(&src.path, format!("invalid embedded definition: {e}")))?;
     action_from_tree(src, &crate::yaml::from_json(&value), Diagnostics::new())

@@ -10,7 +10,8 @@ mod policy;
 
 use std::path::{Path, PathBuf};
 
-pub use action::{parse_action, parse_action_json};
+pub use action::parse_action;
+pub(crate) use action::parse_action_json;
 pub use inventory::{load_inventory, parse_inventory};
 pub use policy::{load_policies, parse_policy};
 // The key orders `fmt` writes in: the loaders', which the docs follow.
@@ -797,7 +798,7 @@ pub(crate) fn check_unique<'a>(
 
 /// Compiles a glob the way selectors use it: `*` does not cross `/`, `**` does,
 /// backslash escapes.
-pub fn compile_glob(pattern: &str) -> Result<globset::Glob, globset::Error> {
+pub(crate) fn compile_glob(pattern: &str) -> Result<globset::Glob, globset::Error> {
     globset::GlobBuilder::new(pattern)
         .literal_separator(true)
         .backslash_escape(true)

@@ -74,6 +74,7 @@ fn many_processes_and_threads_append_to_one_log() {
     let children: Vec<_> = (0..PROCESSES)
         .map(|p| {
             child(
+                module_path!(),
                 "contention_child",
                 &[(CHILD_ENV, format!("{}|{p}", path.display()))],
             )

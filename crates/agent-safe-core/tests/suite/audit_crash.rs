@@ -114,9 +114,13 @@ fn sigkilled_writers_lose_no_acknowledged_event() {
     let mut acks: Vec<(u64, String)> = Vec::new();
     let mut injected = 0;
     for round in 0..ROUNDS {
-        let mut c = child("crash_child", &[(CHILD_ENV, path.display().to_string())])
-            .spawn()
-            .unwrap();
+        let mut c = child(
+            module_path!(),
+            "crash_child",
+            &[(CHILD_ENV, path.display().to_string())],
+        )
+        .spawn()
+        .unwrap();
         let mut stdout = c.stdout.take().unwrap();
         let reader = std::thread::spawn(move || {
             let mut bytes = Vec::new();

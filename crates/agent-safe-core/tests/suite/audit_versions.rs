@@ -10,7 +10,6 @@
 )]
 
 mod audit_support;
-#[path = "suite/common/mod.rs"]
 mod common;
 
 use std::ops::ControlFlow;

@@ -88,18 +88,11 @@ pub fn dir_files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Runs the `#[ignore]`d test `name` of this same test binary as a child
-/// process with `envs`, and returns the command (not started).
-pub fn child(name: &str, envs: &[(&str, String)]) -> Command {
-    let exe = std::env::current_exe().unwrap();
-    let mut cmd = Command::new(exe);
-    cmd.args([
-        "--exact",
-        name,
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ]);
+/// Runs the `#[ignore]`d test `name` of `module` (its `module_path!()`) of
+/// this same test binary as a child process with `envs`, and returns the
+/// command (not started).
+pub fn child(module: &str, name: &str, envs: &[(&str, String)]) -> Command {
+    let mut cmd = crate::own_process::command(module, name);
     for (k, v) in envs {
         cmd.env(k, v);
     }

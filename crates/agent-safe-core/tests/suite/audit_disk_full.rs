@@ -101,8 +101,12 @@ fn a_full_disk_fails_the_append_and_leaves_no_partial_line() {
     // across exec, and the write fails with EFBIG instead.
     let out = Command::new("/bin/sh")
         .arg("-c")
-        .arg(r#"trap '' XFSZ; ulimit -f 16 && exec "$0" --exact disk_full_child --ignored --nocapture --test-threads=1"#)
+        .arg(r#"trap '' XFSZ; ulimit -f 16 && exec "$0" --exact "$1" --ignored --nocapture --test-threads=1"#)
         .arg(&exe)
+        .arg(crate::own_process::test_name(
+            module_path!(),
+            "disk_full_child",
+        ))
         .env(CHILD_ENV, &path)
         .output()
         .unwrap();

@@ -4,7 +4,8 @@
     clippy::indexing_slicing,
     clippy::panic
 )]
-//! Own process: jsonwebtoken used before our provider was installed.
+//! Own process (the `_child` test, run as a child by the test without the
+//! suffix): jsonwebtoken used before our provider was installed.
 //!
 //! jsonwebtoken without crypto features then locks in a placeholder provider
 //! that panics. Identity must fail closed with `CryptoUnavailable`, not panic.
@@ -36,6 +37,15 @@ fn token() -> String {
 
 #[test]
 fn placeholder_provider_fails_closed_without_panicking() {
+    crate::own_process::run(
+        module_path!(),
+        "placeholder_provider_fails_closed_without_panicking_child",
+    );
+}
+
+#[test]
+#[ignore = "installs a crypto provider process-wide: run in its own process by `placeholder_provider_fails_closed_without_panicking`"]
+fn placeholder_provider_fails_closed_without_panicking_child() {
     let first_use = std::panic::catch_unwind(|| {
         jsonwebtoken::crypto::sign(b"x", &EncodingKey::from_secret(b"k"), Algorithm::HS256)
     });

@@ -4,7 +4,8 @@
     clippy::indexing_slicing,
     clippy::panic
 )]
-//! Own process: another jsonwebtoken crypto provider is installed first.
+//! Own process (the `_child` test, run as a child by the test without the
+//! suffix): another jsonwebtoken crypto provider is installed first.
 //!
 //! A correct foreign provider is kept and used (HS256 is still pinned). The
 //! broken-provider case is in `identity_provider_broken.rs`.
@@ -71,6 +72,12 @@ static FOREIGN: CryptoProvider = CryptoProvider {
 
 #[test]
 fn a_correct_foreign_provider_is_used() {
+    crate::own_process::run(module_path!(), "a_correct_foreign_provider_is_used_child");
+}
+
+#[test]
+#[ignore = "installs a crypto provider process-wide: run in its own process by `a_correct_foreign_provider_is_used`"]
+fn a_correct_foreign_provider_is_used_child() {
     FOREIGN.install_default().unwrap();
     install_crypto_provider().unwrap();
 

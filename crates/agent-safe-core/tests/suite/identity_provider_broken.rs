@@ -4,7 +4,8 @@
     clippy::indexing_slicing,
     clippy::panic
 )]
-//! Own process: a broken foreign provider (its verifier accepts any
+//! Own process (the `_child` test, run as a child by the test without the
+//! suffix): a broken foreign provider (its verifier accepts any
 //! signature) is installed first. The self-test must catch it, so that a
 //! forged token is refused rather than accepted.
 
@@ -64,6 +65,15 @@ static BROKEN: CryptoProvider = CryptoProvider {
 
 #[test]
 fn a_broken_foreign_provider_fails_closed() {
+    crate::own_process::run(
+        module_path!(),
+        "a_broken_foreign_provider_fails_closed_child",
+    );
+}
+
+#[test]
+#[ignore = "installs a crypto provider process-wide: run in its own process by `a_broken_foreign_provider_fails_closed`"]
+fn a_broken_foreign_provider_fails_closed_child() {
     BROKEN.install_default().unwrap();
     let cfg = IdentityConfig {
         keys: vec![SigningKey::new(
