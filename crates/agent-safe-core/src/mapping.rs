@@ -385,7 +385,7 @@ pub(crate) fn read_section(
 }
 
 /// The settings of a section, reading the file it names if it names one.
-pub(crate) fn resolve_section(section: &McpSection) -> Result<McpSettings, ConfigError> {
+pub fn resolve_section(section: &McpSection) -> Result<McpSettings, ConfigError> {
     match section {
         McpSection::Inline(s) => Ok((**s).clone()),
         McpSection::File(p) => load_mcp_file(p),
