@@ -125,7 +125,7 @@ pub(crate) enum Command {
     /// Create a working project: policies, inventory, tests, config, signing key.
     #[command(after_help = INIT_AFTER, long_about = INIT_LONG)]
     Init(InitArgs),
-    /// Bring a project of agent-safe 0.14 (the Python package) over, listing what changes.
+    /// Convert a project of agent-safe 0.14 (the Python package), listing what differs.
     #[command(after_help = MIGRATE_AFTER, long_about = MIGRATE_LONG)]
     Migrate(MigrateArgs),
     /// Mint signed caller tokens (HS256 JWTs) with the configured key.

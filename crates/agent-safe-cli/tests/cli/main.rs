@@ -18,6 +18,7 @@ mod check;
 mod coverage;
 mod demo;
 mod docs_cli;
+mod docs_migrating;
 mod docs_sidecar;
 mod fmt;
 mod guide;

@@ -212,3 +212,76 @@ fn a_bad_source_is_a_clear_error() {
     assert_eq!(code, 2);
     assert!(err.contains("not a directory"), "{err}");
 }
+
+/// An HS256 token shaped as agent-safe 0.14 mints them (claims `agent_id`,
+/// `agent_name`, `roles`, `groups`, `iss`, `iat`, `exp`; no `kid`), signed
+/// with the UTF-8 bytes of its `signing_key`.
+fn token_014(key: &str, agent_id: &str, roles: &[&str]) -> String {
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let head = b64(&serde_json::json!({"alg": "HS256", "typ": "JWT"}));
+    let body = b64(&serde_json::json!({
+        "agent_id": agent_id, "agent_name": "", "roles": roles, "groups": [],
+        "iss": "agent-safe", "iat": now, "exp": now + 600,
+    }));
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(format!("{head}.{body}").as_bytes());
+    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{head}.{body}.{sig}")
+}
+
+#[test]
+fn tokens_signed_by_014_still_identify_their_callers() {
+    let p = old_project();
+    let (code, _, err) = migrate(&p, &["migrate", "old", "--to", "new"]);
+    assert_eq!(code, 0, "{err}");
+    let key = "5f1c0e7a9b3d2c4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e";
+    let new = p.root.join("new");
+    let check = |caller: &str| {
+        let (_, out, err) = run_in(
+            &p,
+            &new,
+            &[
+                "check",
+                "restart-deployment",
+                "--target",
+                "staging/api",
+                "--caller",
+                caller,
+                "--params",
+                r#"{"namespace":"staging","deployment":"api"}"#,
+                "-o",
+                "json",
+            ],
+        );
+        let d: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}{err}"));
+        (
+            d["result"].as_str().unwrap().to_owned(),
+            d["policy_matched"].clone(),
+        )
+    };
+    // The deployer role comes from the 0.14 token, verified with the migrated key.
+    let (result, rule) = check(&token_014(key, "deploy-bot", &["deployer"]));
+    assert_eq!(
+        (result.as_str(), rule),
+        ("allow", serde_json::json!("allow-deployer-staging"))
+    );
+    // A token signed with another key is refused (fail closed).
+    let (result, _) = check(&token_014(
+        &key.replace('5', "6"),
+        "deploy-bot",
+        &["deployer"],
+    ));
+    assert_eq!(result, "deny");
+    // Without the role, no rule allows it.
+    let (result, _) = check("deploy-bot");
+    assert_eq!(result, "deny");
+}

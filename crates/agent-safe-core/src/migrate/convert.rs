@@ -103,22 +103,37 @@ fn config_file(p: &Project, c: &mut Conversion) {
         "`audit_log: {}` → `audit.path: {audit}`: a new hash-chained log (0.14's log is another format; keep it as a record, it is not continued)",
         cfg.audit_log.as_deref().unwrap_or("./audit.jsonl")
     ));
-    if let Some(key) = &cfg.signing_key {
+    // 0.14 signs with the UTF-8 bytes of `signing_key` as written; a key
+    // file here holds the key bytes base64url-encoded.
+    let usable_key = cfg
+        .signing_key
+        .as_ref()
+        .filter(|k| k.len() >= crate::identity::MIN_SECRET_BYTES);
+    if cfg.signing_key.is_some() && usable_key.is_none() {
+        c.left_out.push(format!(
+            "`signing_key`: shorter than {} bytes, too weak to verify tokens here; make a new key (see IDENTITY.md) and mint new tokens",
+            crate::identity::MIN_SECRET_BYTES
+        ));
+    }
+    if let Some(key) = usable_key {
+        use base64::Engine as _;
+        let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.as_bytes());
         let issuer = cfg.issuer.as_deref().unwrap_or("agent-safe");
         text.push_str(&format!(
             "identity:\n  issuer: {}\n  keys:\n    - secret_file: secrets/signing.key\n",
             q(issuer)
         ));
         changes.push("`signing_key` → `identity.keys` (`secret_file: secrets/signing.key`): the secret leaves the config file".into());
-        changes.push(format!(
-            "`issuer` → `identity.issuer: {issuer}` (0.14 tokens carry it as `iss`)"
-        ));
+        changes.push(match &cfg.issuer {
+            Some(_) => format!("`issuer` → `identity.issuer: {issuer}` (0.14 tokens carry it as `iss`)"),
+            None => format!("added `identity.issuer: {issuer}`: 0.14's default issuer, which its tokens carry as `iss`"),
+        });
         c.files.push(OutFile {
             path: "secrets/signing.key".into(),
             from: Some("agent-safe.yaml".into()),
             status: "created",
-            changes: vec!["0.14's `signing_key`, readable by the owner only".into()],
-            text: key.clone(),
+            changes: vec!["0.14's `signing_key` (its bytes, base64url-encoded as key files are here), readable by the owner only: tokens 0.14 signed still verify".into()],
+            text: format!("{encoded}\n"),
             private: true,
         });
     }
