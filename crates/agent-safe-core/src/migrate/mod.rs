@@ -489,3 +489,279 @@ pub fn compare(
     report.differences = convert::differences(project, conversion, &mut by_kind);
     report
 }
+
+#[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "tests fail loudly on a broken fixture"
+)]
+mod tests {
+    use super::*;
+    use crate::model::DecisionResult as R;
+
+    fn fixture() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../agent-safe-cli/tests/v014-project")
+    }
+
+    /// With every switch on, the model of 0.14 decides as our engine does,
+    /// for every action × target (inventory, unknown, none) × caller ×
+    /// params (none, and each params object the fixture's tests use): so a
+    /// difference `migrate` attributes to a switch is one our engine shows.
+    #[test]
+    fn the_model_with_every_switch_on_agrees_with_the_engine() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut project = read_project(&fixture()).unwrap();
+        let conversion = convert(&project);
+        write_files(tmp.path(), &conversion.files).unwrap();
+        let now: Timestamp = "2026-03-04T12:00:00Z".parse().unwrap();
+        let report = compare(&mut project, &conversion, tmp.path(), now);
+        assert!(report.load_errors.is_empty(), "{:?}", report.load_errors);
+
+        let mut cfg =
+            crate::config::load_config(&tmp.path().join(crate::config::CONFIG_FILE_NAME)).unwrap();
+        cfg.audit.enabled = false;
+        let safe = crate::facade::AgentSafe::from_config(cfg).unwrap();
+        let all = v014::Semantics {
+            no_tickets: true,
+            check_empty_params: true,
+            enforce_target_types: true,
+            deny_unknown_targets: true,
+            ranked: true,
+        };
+        let model = &project.model;
+        let mut targets: Vec<Option<String>> =
+            model.targets.iter().map(|t| Some(t.id.clone())).collect();
+        targets.push(Some("dev/ghost".into()));
+        targets.push(None);
+        let mut params: Vec<Option<serde_json::Map<String, serde_json::Value>>> = vec![None];
+        for (_, cases) in &project.tests {
+            params.extend(cases.iter().filter_map(|c| c.params.clone()).map(Some));
+        }
+        let mut compared = 0;
+        let mut mismatches = Vec::new();
+        for a in &model.actions {
+            for t in &targets {
+                for caller in [None, Some("ops-bot")] {
+                    for p in &params {
+                        let req = v014::Request {
+                            action: &a.name,
+                            target: t.as_deref(),
+                            caller,
+                            params: p.as_ref(),
+                            ticket_id: None,
+                            day: 2,
+                            hour: 12,
+                        };
+                        let modelled = model.evaluate(&req, all).result;
+                        let real = safe
+                            .check_at(
+                                &crate::facade::CheckRequest {
+                                    action: a.name.clone(),
+                                    target: t.clone(),
+                                    caller: caller.map(str::to_owned),
+                                    params: p.clone().map(serde_json::Value::Object),
+                                    ..crate::facade::CheckRequest::default()
+                                },
+                                Some(now),
+                            )
+                            .result;
+                        compared += 1;
+                        if modelled != real {
+                            mismatches.push(format!(
+                                "{} on {t:?} by {caller:?} with {p:?}: model {modelled}, engine {real}",
+                                a.name
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(compared > 1000, "{compared}");
+        assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    }
+
+    #[test]
+    fn the_model_reproduces_014_semantics() {
+        let rule = |name: &str, priority: i64, decision: R, yaml: &str| v014::Rule {
+            name: name.into(),
+            description: String::new(),
+            priority,
+            matcher: serde_json::from_value(
+                crate::yaml::parse(Path::new("m.yaml"), yaml)
+                    .unwrap()
+                    .value
+                    .to_json(),
+            )
+            .unwrap(),
+            decision,
+            reason: String::new(),
+        };
+        let action: v014::Action = serde_json::from_value(serde_json::json!({
+            "name": "restart", "risk_class": "low", "target_types": ["k8s-deployment"],
+            "parameters": [{"name": "ns", "type": "string"}],
+        }))
+        .unwrap();
+        let target: v014::Target = serde_json::from_value(serde_json::json!({
+            "id": "dev/app", "type": "k8s-node", "environment": "dev", "sensitivity": "public",
+        }))
+        .unwrap();
+        let mut model = v014::Model::new(
+            vec![action],
+            vec![
+                rule("broad", 5, R::Allow, "targets: {environments: [dev]}"),
+                rule(
+                    "narrow",
+                    5,
+                    R::Deny,
+                    "actions: [restart]\ntargets: {environments: [dev]}",
+                ),
+                rule("ticketed", 9, R::RequireApproval, "require_ticket: true"),
+                rule(
+                    "night",
+                    7,
+                    R::Deny,
+                    "time_windows: [{start_hour: 22, end_hour: 6}]",
+                ),
+            ],
+            vec![target],
+        );
+        model.set_ranks(&[
+            Some((5, 1, 0)),
+            Some((5, 2, 2)),
+            Some((9, 1, 1)),
+            Some((7, 1, 2)),
+        ]);
+        let sem = v014::Semantics::default();
+        let base = v014::Request {
+            action: "restart",
+            target: Some("dev/app"),
+            caller: None,
+            params: None,
+            ticket_id: None,
+            day: 0,
+            hour: 12,
+        };
+        let decide = |req: v014::Request<'_>, sem| {
+            let o = model.evaluate(&req, sem);
+            (o.result, o.rule.map(|i| model.rules[i].name.clone()))
+        };
+        let named = |r: R, n: &str| (r, Some(n.to_owned()));
+        // (request, semantics, expected) — one behaviour per row.
+        let bad = serde_json::json!({"ns": 3}).as_object().cloned().unwrap();
+        let table: Vec<(v014::Request<'_>, v014::Semantics, (R, Option<String>))> = vec![
+            // First match in file order among equal priorities.
+            (base, sem, named(R::Allow, "broad")),
+            // Our ranking: the more specific rule first.
+            (
+                base,
+                v014::Semantics {
+                    ranked: true,
+                    ..sem
+                },
+                named(R::Deny, "narrow"),
+            ),
+            // Empty params are not checked in 0.14 ...
+            (base, sem, named(R::Allow, "broad")),
+            // ... and are here.
+            (
+                base,
+                v014::Semantics {
+                    check_empty_params: true,
+                    ..sem
+                },
+                (R::Deny, None),
+            ),
+            // Params that are given are checked in 0.14 too.
+            (
+                v014::Request {
+                    params: Some(&bad),
+                    ..base
+                },
+                sem,
+                (R::Deny, None),
+            ),
+            // target_types are not enforced in 0.14 (the target is a node).
+            (
+                base,
+                v014::Semantics {
+                    enforce_target_types: true,
+                    ..sem
+                },
+                (R::Deny, None),
+            ),
+            // An unknown target is critical risk, matched by rules without `targets`.
+            (
+                v014::Request {
+                    target: Some("dev/ghost"),
+                    ..base
+                },
+                sem,
+                (R::Deny, None),
+            ),
+            (
+                v014::Request {
+                    target: Some("dev/ghost"),
+                    hour: 23,
+                    ..base
+                },
+                sem,
+                named(R::Deny, "night"),
+            ),
+            (
+                v014::Request {
+                    target: Some("dev/ghost"),
+                    ..base
+                },
+                v014::Semantics {
+                    deny_unknown_targets: true,
+                    ..sem
+                },
+                (R::Deny, None),
+            ),
+            // A ticket makes `require_ticket: true` match, unless tickets are ignored.
+            (
+                v014::Request {
+                    ticket_id: Some("t-1"),
+                    ..base
+                },
+                sem,
+                named(R::RequireApproval, "ticketed"),
+            ),
+            (
+                v014::Request {
+                    ticket_id: Some("t-1"),
+                    ..base
+                },
+                v014::Semantics {
+                    no_tickets: true,
+                    ..sem
+                },
+                named(R::Allow, "broad"),
+            ),
+            // A window wrapping midnight: 22–06 inclusive of the end hour.
+            (
+                v014::Request { hour: 6, ..base },
+                sem,
+                named(R::Deny, "night"),
+            ),
+            (
+                v014::Request { hour: 7, ..base },
+                sem,
+                named(R::Allow, "broad"),
+            ),
+            // An unknown action is denied before any rule.
+            (
+                v014::Request {
+                    action: "nope",
+                    ..base
+                },
+                sem,
+                (R::Deny, None),
+            ),
+        ];
+        for (i, (req, sem, expected)) in table.into_iter().enumerate() {
+            assert_eq!(decide(req, sem), expected, "row {i}");
+        }
+    }
+}
