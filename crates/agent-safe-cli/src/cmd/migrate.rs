@@ -10,19 +10,20 @@ use crate::cli::{Format, MigrateArgs};
 use crate::error::{CliError, CmdResult, exit};
 use crate::output::{Io, paint, style};
 
-/// `FROM-migrated`, beside FROM.
+/// `FROM-migrated`, beside FROM (never inside it, even for `.`).
 fn default_destination(from: &Path) -> PathBuf {
-    let name = from
+    let named = from
         .file_name()
         .filter(|n| *n != "." && *n != "..")
-        .map(|n| n.to_string_lossy().into_owned())
+        .map(|n| (from.to_path_buf(), n.to_string_lossy().into_owned()));
+    let (path, name) = named
         .or_else(|| {
-            std::fs::canonicalize(from)
-                .ok()
-                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            let abs = std::fs::canonicalize(from).ok()?;
+            let name = abs.file_name()?.to_string_lossy().into_owned();
+            Some((abs, name))
         })
-        .unwrap_or_else(|| "project".to_owned());
-    from.with_file_name(format!("{name}-migrated"))
+        .unwrap_or_else(|| (from.join("project"), "project".to_owned()));
+    path.with_file_name(format!("{name}-migrated"))
 }
 
 /// `migrate FROM [--to DIR]`.

@@ -285,3 +285,20 @@ fn tokens_signed_by_014_still_identify_their_callers() {
     let (result, _) = check("deploy-bot");
     assert_eq!(result, "deny");
 }
+
+#[test]
+fn the_default_destination_is_beside_the_source_even_for_dot() {
+    let p = old_project();
+    let out = p
+        .cmd(&["migrate", "."])
+        .current_dir(p.root.join("old"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(p.root.join("old-migrated/agent-safe.yaml").is_file());
+    assert!(!p.root.join("old/old-migrated").exists());
+}
