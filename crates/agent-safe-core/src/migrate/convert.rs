@@ -81,10 +81,10 @@ fn config_file(p: &Project, c: &mut Conversion) {
     let mut changes = Vec::new();
     if !p.actions.is_empty() {
         text.push_str("actions: actions\n");
-        changes.push(format!(
-            "`registry: {}` → `actions: actions`",
-            cfg.registry.as_deref().unwrap_or("./actions")
-        ));
+        changes.push(match &cfg.registry {
+            Some(r) => format!("`registry: {r}` → `actions: actions`"),
+            None => "0.14's default registry `./actions` → `actions: actions`".to_owned(),
+        });
     }
     text.push_str("builtin_actions: false\n");
     changes.push("added `builtin_actions: false`: 0.14 has no built-in catalogue, so the project keeps exactly its own actions".into());
@@ -99,9 +99,12 @@ fn config_file(p: &Project, c: &mut Conversion) {
         _ => "audit.jsonl".to_owned(),
     };
     text.push_str(&format!("audit:\n  path: {}\n", q(&audit)));
+    let old_log = match &cfg.audit_log {
+        Some(a) => format!("`audit_log: {a}`"),
+        None => "0.14's default audit log `./audit.jsonl`".to_owned(),
+    };
     changes.push(format!(
-        "`audit_log: {}` → `audit.path: {audit}`: a new hash-chained log (0.14's log is another format; keep it as a record, it is not continued)",
-        cfg.audit_log.as_deref().unwrap_or("./audit.jsonl")
+        "{old_log} → `audit.path: {audit}`: a new hash-chained log (0.14's log is another format; keep it as a record, it is not continued)"
     ));
     // 0.14 signs with the UTF-8 bytes of `signing_key` as written; a key
     // file here holds the key bytes base64url-encoded.
