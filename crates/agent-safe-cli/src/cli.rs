@@ -125,6 +125,9 @@ pub(crate) enum Command {
     /// Create a working project: policies, inventory, tests, config, signing key.
     #[command(after_help = INIT_AFTER, long_about = INIT_LONG)]
     Init(InitArgs),
+    /// Convert a project of agent-safe 0.14 (the Python package), listing what differs.
+    #[command(after_help = MIGRATE_AFTER, long_about = MIGRATE_LONG)]
+    Migrate(MigrateArgs),
     /// Mint signed caller tokens (HS256 JWTs) with the configured key.
     #[command(subcommand, after_help = TOKEN_AFTER)]
     Token(TokenCmd),
@@ -745,6 +748,49 @@ pub(crate) struct InitArgs {
     /// Where to create the project (created if missing).
     #[arg(default_value = ".")]
     pub dir: PathBuf,
+}
+
+const MIGRATE_LONG: &str = "\
+Convert a project of agent-safe 0.14 (the pure-Python package) into this
+version's formats: agent-safe.yaml (`registry`, `audit_log`, `signing_key`
+become `actions`, `audit.path`, `identity.keys`), the policy files (rule
+conditions this version does not have are dropped where they always hold, and
+rules that could never match here are left out), and the flat test files
+(request fields beside `expect` become a `request:`). Action files and the
+inventory are copied unchanged. Nothing is ever overwritten: a destination
+file that exists already is an error, and nothing is written.
+
+Then the converted project is loaded with the real loaders, and every
+converted test is decided twice: by this version, and by a model of 0.14.
+The report lists every change, every setting left out, and every behaviour
+difference (0.14 skips parameter checks when params are empty, never enforces
+`target_types`, lets the first matching rule win, decides unknown targets as
+critical) with the user's rules and tests whose outcome it changes.
+
+Exit status: 0 when the converted project was written and loads, 1 when it
+was written but does not load (the errors are listed), 2 when nothing was
+written (bad source, existing destination file).";
+
+const MIGRATE_AFTER: &str = "\
+Examples:
+  agent-safe migrate ./old-project --to ./new-project
+  agent-safe migrate ./old-project            # writes ./old-project-migrated
+  agent-safe migrate ./old-project -o json    # the report as JSON
+
+See docs/MIGRATING.md.";
+
+/// `migrate`.
+#[derive(Debug, Args)]
+pub(crate) struct MigrateArgs {
+    /// The 0.14 project directory (with agent-safe.yaml, actions/, policies/, inventory.yaml).
+    pub from: PathBuf,
+    /// Where to write the converted project (default: FROM-migrated beside it);
+    /// created if missing, and no file in it is ever replaced.
+    #[arg(long)]
+    pub to: Option<PathBuf>,
+    /// Output format of the report.
+    #[arg(long, short = 'o', value_enum, default_value_t = Format::Text)]
+    pub output: Format,
 }
 
 const SERVE_LONG: &str = "\

@@ -97,6 +97,7 @@ fn dispatch(io: &mut Io, cli: Cli) -> Result<i32, CliError> {
         Command::Test(a) => cmd::policy_test::test(io, &ctx, a),
         Command::Audit(a) => cmd::audit::audit(io, &ctx, a),
         Command::Init(a) => cmd::init::init(io, a),
+        Command::Migrate(a) => cmd::migrate::migrate(io, a),
         Command::Demo(a) => cmd::demo::demo(io, a),
         Command::Rbac(a) => cmd::rbac::rbac(io, &ctx, a),
         Command::WhoCan(a) => cmd::who_can::who_can(io, &ctx, a),

@@ -40,6 +40,7 @@ pub mod k8s;
 pub mod load;
 pub mod manifest;
 pub mod mapping;
+pub mod migrate;
 pub mod model;
 mod params;
 pub mod plan;

@@ -235,13 +235,17 @@ pub struct ActionDef {
     /// What an executor must verify first.
     #[serde(default)]
     pub prechecks: Vec<Precheck>,
-    /// Whether the action can be undone.
+    /// Whether the action can be undone (`true` without a `rollback_action`
+    /// is a `validate` warning).
     #[serde(default)]
     pub reversible: bool,
     /// The inverse action, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback_action: Option<String>,
-    /// Kubernetes RBAC as `[group/]resource[/subresource]:verb`.
+    /// Kubernetes RBAC as `[group/]resource[/subresource]:verb` (`core/` is
+    /// read as the core group), or another provider's privilege written
+    /// `service:Permission` (AWS IAM form, e.g. `ec2:StopInstances`), kept as
+    /// written and left out of `agent-safe rbac`.
     #[serde(default)]
     pub required_privileges: Vec<String>,
     /// Target coordinate → parameter that carries it.

@@ -182,6 +182,34 @@ fn valid_segment(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
 }
 
+/// The privilege without its `core/` group prefix, when it has one and more
+/// than the prefix (`core/pods:get` → `pods:get`).
+pub fn core_prefixed(s: &str) -> Option<&str> {
+    s.strip_prefix("core/").filter(|rest| {
+        rest.split_once(':')
+            .is_some_and(|(path, _)| !path.is_empty())
+    })
+}
+
+/// A privilege of another provider than Kubernetes, written the AWS IAM way:
+/// `service:Permission`, e.g. `ec2:StopInstances` or `s3:GetObject`.
+///
+/// Such privileges are kept on the action as opaque strings (shown by
+/// `show-action`, recorded for the executor) and never granted by
+/// `agent-safe rbac`, which writes Kubernetes RBAC only. The permission
+/// starts with an uppercase letter, which no Kubernetes verb does, so the
+/// two forms cannot be confused; wildcards are refused as in RBAC privileges.
+pub fn provider_privilege(s: &str) -> Option<(&str, &str)> {
+    let (service, permission) = s.split_once(':')?;
+    let service_ok = service.starts_with(|c: char| c.is_ascii_lowercase())
+        && service
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let permission_ok = permission.starts_with(|c: char| c.is_ascii_uppercase())
+        && permission.bytes().all(|b| b.is_ascii_alphanumeric());
+    (service_ok && permission_ok).then_some((service, permission))
+}
+
 /// Reads a privilege written `[group/]resource[/subresource]:verb`.
 ///
 /// Two path segments are ambiguous: `apps/deployments` is a group and a
@@ -198,7 +226,10 @@ fn valid_segment(s: &str) -> bool {
 /// resource, subresource and verb exist is [`check_privilege`]'s job.
 pub fn parse_privilege(s: &str) -> Result<Privilege, SyntaxError> {
     let input = || s.to_owned();
-    let Some((path, verb_text)) = s.split_once(':') else {
+    // `core/pods:get` names the core group the way other tools write it; the
+    // canonical form has no prefix (`pods:get`).
+    let unprefixed = core_prefixed(s).unwrap_or(s);
+    let Some((path, verb_text)) = unprefixed.split_once(':') else {
         return Err(SyntaxError::MissingVerb { input: input() });
     };
     if verb_text.contains(':') {
@@ -625,12 +656,50 @@ mod tests {
             e.contains("unknown API group `app`; did you mean `apps`?"),
             "{e}"
         );
-        let e = err("core/pods:get");
+        let e = err("v1/pods:get");
         assert!(e.contains("write `pods:get`"), "{e}");
         let e = err("extensions/ingresses:get");
         assert!(e.contains("unknown API group `extensions`"), "{e}");
         let e = err("networking.k8s.io/ingress/status:get");
         assert!(e.contains("did you mean `ingresses`?"), "{e}");
+    }
+
+    #[test]
+    fn core_prefix_is_the_core_group() {
+        for (written, canonical) in [
+            ("core/pods:get", "pods:get"),
+            ("core/pods/log:get", "pods/log:get"),
+            ("core/nodes:patch", "nodes:patch"),
+        ] {
+            let p = parse_privilege(written).unwrap();
+            assert_eq!(p.to_string(), canonical);
+            assert!(check_privilege(&p).is_ok(), "{written}");
+            assert_eq!(core_prefixed(written), Some(canonical));
+        }
+        assert_eq!(core_prefixed("pods:get"), None);
+        assert_eq!(core_prefixed("core/:get"), None);
+    }
+
+    #[test]
+    fn provider_privileges_are_the_iam_form() {
+        for (input, expected) in [
+            ("ec2:StopInstances", Some(("ec2", "StopInstances"))),
+            ("s3:GetObject", Some(("s3", "GetObject"))),
+            (
+                "elastic-load-balancing:DescribeTags",
+                Some(("elastic-load-balancing", "DescribeTags")),
+            ),
+            ("pods:get", None),
+            ("ec2:Stop*", None),
+            ("ec2:*", None),
+            ("EC2:StopInstances", None),
+            ("apps/deployments:Patch", None),
+            ("ec2:", None),
+            (":StopInstances", None),
+            ("ec2:Stop:Instances", None),
+        ] {
+            assert_eq!(provider_privilege(input), expected, "{input}");
+        }
     }
 
     #[test]

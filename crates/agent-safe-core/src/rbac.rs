@@ -85,6 +85,11 @@ pub struct RbacPlan {
     /// Granted privileges on custom resources (`custom_resources`), granted
     /// as namespaced.
     pub custom_resources: Vec<String>,
+    /// Privileges of other providers (`service:Permission`, e.g.
+    /// `ec2:StopInstances`) that reachable actions declare: left out, since
+    /// RBAC grants Kubernetes privileges only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_privileges: Vec<String>,
     /// The Kubernetes objects (Roles, ClusterRole and bindings).
     pub manifests: Vec<K8sObject>,
 }
@@ -327,6 +332,7 @@ pub fn plan(snap: &Snapshot, req: &RbacRequest) -> RbacPlan {
     let mut cluster_rules = RuleSet::new();
     let mut privileges = BTreeSet::new();
     let mut custom = BTreeSet::new();
+    let mut other_privileges = BTreeSet::new();
     for action in snap.callable_actions() {
         let label = if newest(action) {
             action.name.clone()
@@ -346,6 +352,13 @@ pub fn plan(snap: &Snapshot, req: &RbacRequest) -> RbacPlan {
                 continue;
             }
             actions.insert(label.clone());
+            other_privileges.extend(
+                action
+                    .required_privileges
+                    .iter()
+                    .filter(|p| privilege::provider_privilege(p).is_some())
+                    .cloned(),
+            );
             let ns = target_namespace(t);
             let cluster_target = CLUSTER_SCOPED_TYPES.contains(&t.target_type.as_str());
             match ns {
@@ -358,6 +371,10 @@ pub fn plan(snap: &Snapshot, req: &RbacRequest) -> RbacPlan {
                 None if cluster_target => {
                     cluster_scoped.insert(label.clone());
                 }
+                // An action whose privileges all belong to another provider
+                // loses nothing here: it has no namespaced grant to leave out.
+                None if !grants.iter().any(|g| g.namespaced)
+                    && !action.required_privileges.is_empty() => {}
                 None => {
                     no_namespace.insert(format!("{label} on {}", t.id));
                 }
@@ -460,6 +477,7 @@ pub fn plan(snap: &Snapshot, req: &RbacRequest) -> RbacPlan {
         unknown_target_actions: unknown_target_actions.into_iter().collect(),
         clusters: clusters.into_iter().collect(),
         custom_resources: custom.into_iter().collect(),
+        other_privileges: other_privileges.into_iter().collect(),
         manifests,
     }
 }

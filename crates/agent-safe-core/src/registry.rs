@@ -264,6 +264,46 @@ impl Registry {
         self.by_name.values().flat_map(|v| v.values())
     }
 
+    /// What `agent-safe validate` reports about action definitions that load
+    /// but deserve a look: `reversible: true` without a `rollback_action`
+    /// (nothing in the registry undoes the action), and privileges written
+    /// with a `core/` group prefix (read as the core group; the canonical
+    /// form has no prefix).
+    pub fn warnings(&self) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        for a in self.all_versions() {
+            if a.reversible && a.rollback_action.is_none() {
+                out.push(
+                    Diagnostic::warning(
+                        &a.origin.file,
+                        a.origin.pos,
+                        format!(
+                            "action `{}` is `reversible: true` but names no `rollback_action`",
+                            a.key()
+                        ),
+                    )
+                    .with_help("name the inverse action in `rollback_action:`, or write `reversible: false` if no single action undoes it"),
+                );
+            }
+            for p in &a.required_privileges {
+                if let Some(canonical) = crate::privilege::core_prefixed(p) {
+                    out.push(
+                        Diagnostic::warning(
+                            &a.origin.file,
+                            a.origin.pos,
+                            format!(
+                                "action `{}`: privilege `{p}` is read as the core group's `{canonical}`",
+                                a.key()
+                            ),
+                        )
+                        .with_help(format!("write `{canonical}`: the core group has no prefix")),
+                    );
+                }
+            }
+        }
+        out
+    }
+
     /// The highest version of every action with `tag` (when given) and
     /// `risk_class` (when given).
     pub fn filter(&self, tag: Option<&str>, risk: Option<RiskClass>) -> Vec<&Arc<ActionDef>> {

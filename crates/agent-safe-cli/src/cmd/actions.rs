@@ -225,7 +225,21 @@ fn write_action(
     if let Some(rb) = &a.rollback_action {
         rows.push(("rollback", rb.clone()));
     }
-    rows.push(("privileges", none_if_empty(&a.required_privileges)));
+    let (other, rbac): (Vec<String>, Vec<String>) = a
+        .required_privileges
+        .iter()
+        .cloned()
+        .partition(|p| agent_safe_core::privilege::provider_privilege(p).is_some());
+    rows.push(("privileges", none_if_empty(&rbac)));
+    if !other.is_empty() {
+        rows.push((
+            "not RBAC",
+            format!(
+                "{} (another provider's; not granted by `rbac`)",
+                other.join(", ")
+            ),
+        ));
+    }
     rows.push(("tags", none_if_empty(&a.tags)));
     rows.push(("defined in", a.origin.file.display().to_string()));
     if !other_versions.is_empty() {

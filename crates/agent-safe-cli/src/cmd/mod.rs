@@ -7,6 +7,7 @@ pub(crate) mod demo;
 pub(crate) mod fmt;
 pub(crate) mod init;
 pub(crate) mod mcp;
+pub(crate) mod migrate;
 pub(crate) mod policy_test;
 pub(crate) mod rbac;
 pub(crate) mod registry;

@@ -57,6 +57,13 @@ pub(crate) fn rbac(io: &mut Io, ctx: &Ctx, a: RbacArgs) -> CmdResult {
             "note: `{u}` is a custom resource (`custom_resources`); granted as namespaced"
         )?;
     }
+    if !p.other_privileges.is_empty() {
+        writeln!(
+            io.err,
+            "note: left out, not Kubernetes RBAC: {} (grant those with the other provider's own tools)",
+            p.other_privileges.join(", ")
+        )?;
+    }
     if p.clusters.len() > 1 {
         writeln!(
             io.err,

@@ -23,7 +23,8 @@ use agent_safe_core::registry::Registry;
 #[derive(Debug, Serialize)]
 struct Warning {
     /// `conflict`, `shadowed`, `unknown_targets`, `unknown_target_type`,
-    /// `time_window`, `no_matching_target`, `unbound_target`, `unloaded_file`.
+    /// `time_window`, `no_matching_target`, `unbound_target`, `unloaded_file`,
+    /// `no_rollback_action`, `core_group_prefix`.
     kind: String,
     /// `file:line` of the rule or action.
     file: String,
@@ -99,6 +100,38 @@ fn unloaded_warnings(config: &Config) -> Vec<Warning> {
             action: None,
             target: None,
             message: format!("{}; {}", d.message, d.help.unwrap_or_default()),
+        })
+        .collect()
+}
+
+/// Action definitions that load but deserve a look (`Registry::warnings`):
+/// kind `no_rollback_action` or `core_group_prefix`.
+fn action_warnings(registry: &Registry) -> Vec<Warning> {
+    registry
+        .warnings()
+        .into_iter()
+        .map(|d| {
+            let kind = if d.message.contains("rollback_action") {
+                "no_rollback_action"
+            } else {
+                "core_group_prefix"
+            };
+            Warning {
+                kind: kind.into(),
+                file: match d.pos.line {
+                    0 => d.file.display().to_string(),
+                    line => format!("{}:{line}", d.file.display()),
+                },
+                rule: None,
+                other_rule: None,
+                other_file: None,
+                action: None,
+                target: None,
+                message: match d.help {
+                    Some(h) => format!("{}; {h}", d.message),
+                    None => d.message,
+                },
+            }
         })
         .collect()
 }
@@ -251,6 +284,7 @@ pub(crate) fn validate(io: &mut Io, ctx: &Ctx, a: ValidateArgs) -> CmdResult {
             report
                 .warnings
                 .extend(binding_gaps(&snap).into_iter().map(Warning::from));
+            report.warnings.extend(action_warnings(&snap.registry));
             if let Err(e) =
                 agent_safe_core::mapping::validate_section(config.mcp.as_ref(), &snap.registry)
             {

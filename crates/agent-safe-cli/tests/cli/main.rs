@@ -18,10 +18,12 @@ mod check;
 mod coverage;
 mod demo;
 mod docs_cli;
+mod docs_migrating;
 mod docs_sidecar;
 mod fmt;
 mod guide;
 mod init;
+mod migrate;
 mod misc;
 mod parity;
 mod plan;
@@ -53,7 +55,7 @@ pub struct Project {
     pub dir: PathBuf,
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();

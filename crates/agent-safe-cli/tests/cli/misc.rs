@@ -32,6 +32,7 @@ fn every_command_has_examples_in_its_help() {
         &["audit", "show"],
         &["audit", "tail"],
         &["init"],
+        &["migrate"],
         &["token"],
         &["token", "create"],
         &["registry"],

@@ -762,6 +762,9 @@ fn unknown_action_errors(rules: &[CompiledRule], registry: &Registry, d: &mut Di
 fn check_privileges(config: &Config, registry: &Registry, d: &mut Diagnostics) {
     for a in registry.all_versions() {
         for p in &a.required_privileges {
+            if crate::privilege::provider_privilege(p).is_some() {
+                continue;
+            }
             let problem = match crate::privilege::parse_privilege(p) {
                 Ok(parsed) => match crate::privilege::check_privilege(&parsed) {
                     Ok(_) => None,

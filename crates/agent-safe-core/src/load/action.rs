@@ -207,21 +207,9 @@ fn read_action(file: &Path, root: &Node, d: &mut Diagnostics) -> Option<ActionDe
 
     let reversible = r.opt_bool("reversible", d).unwrap_or(false);
     let rollback_action = r.opt_str("rollback_action", d);
-    // Checked here, with the file's other errors, not only once the action
-    // loads (whether the named action exists is the registry's check).
-    if reversible && rollback_action.is_none() {
-        d.push(
-            Diagnostic::error(
-                file,
-                root.pos,
-                format!(
-                    "`{}` is `reversible: true` but names no `rollback_action`",
-                    name.as_ref().map_or("this action", |(n, _)| n.as_str())
-                ),
-            )
-            .with_help("add `rollback_action:` naming the inverse action"),
-        );
-    }
+    // `reversible: true` without a `rollback_action` (the action can be
+    // undone, but not by one action of the registry) is a warning of
+    // `agent-safe validate` (`Registry::warnings`), not an error.
     if let Some((ra, pos)) = &rollback_action
         && !matches(&ACTION_NAME, ra)
     {
@@ -234,10 +222,10 @@ fn read_action(file: &Path, root: &Node, d: &mut Diagnostics) -> Option<ActionDe
 
     let required_privileges = r.opt_str_list("required_privileges", d).unwrap_or_default();
     for (p, pos) in &required_privileges {
-        if !matches(&PRIVILEGE, p) {
+        if !matches(&PRIVILEGE, p) && crate::privilege::provider_privilege(p).is_none() {
             d.push(
                 Diagnostic::error(file, *pos, format!("invalid privilege `{p}`"))
-                    .with_help("privileges are Kubernetes RBAC rules written `[group/]resource[/subresource]:verb`, e.g. `apps/deployments:patch` or `pods/eviction:create`"),
+                    .with_help("privileges are Kubernetes RBAC rules written `[group/]resource[/subresource]:verb`, e.g. `apps/deployments:patch` or `pods/eviction:create`, or another provider's written `service:Permission`, e.g. `ec2:StopInstances`"),
             );
         }
     }

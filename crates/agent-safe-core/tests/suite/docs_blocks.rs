@@ -84,19 +84,30 @@ fn every_doc_block_is_checked_or_illustrative() {
                 )),
                 "yaml" => {
                     let src = SourceFile { path: PathBuf::from(&at), text: body.clone() };
+                    // The kind is read from the first line that is not a comment.
+                    let first = body
+                        .lines()
+                        .map(str::trim_start)
+                        .find(|l| !l.is_empty() && !l.starts_with('#'))
+                        .unwrap_or("");
                     let result = if body.contains("rules:") && !body.contains("\nname:") {
                         parse_policy(&src).map(|_| ())
-                    } else if body.trim_start().starts_with("targets:") {
+                    } else if first.starts_with("targets:") {
                         parse_inventory(&src).map(|_| ())
                     } else if body.contains("risk_class:") {
                         parse_action(&src).map(|_| ())
-                    } else if body.trim_start().starts_with("tests:") {
+                    } else if first.starts_with("tests:") {
                         // Policy test files: parsed by the CLI's tests; here
                         // at least the YAML must be valid.
                         agent_safe_core::yaml::parse(Path::new(&at), &body).map(|_| ()).map_err(agent_safe_core::diag::ConfigError::single)
+<<<<<<< HEAD
                     } else if first_key(&body).is_some_and(|k| k == "upstream:" || k == "tools:") {
                         // MCP gateway settings files (`mcp: mcp.yaml`), and
                         // tool mappings (`tools:` only) read by the SDK adapters.
+=======
+                    } else if first.starts_with("upstream:") {
+                        // MCP gateway settings files (`mcp: mcp.yaml`).
+>>>>>>> wt-migrate
                         agent_safe_core::mapping::parse_mcp(&src).map(|_| ())
                     } else if body.contains("steps:") {
                         // Plan files: read by the core's plan reader.
