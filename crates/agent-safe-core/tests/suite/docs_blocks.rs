@@ -100,14 +100,9 @@ fn every_doc_block_is_checked_or_illustrative() {
                         // Policy test files: parsed by the CLI's tests; here
                         // at least the YAML must be valid.
                         agent_safe_core::yaml::parse(Path::new(&at), &body).map(|_| ()).map_err(agent_safe_core::diag::ConfigError::single)
-<<<<<<< HEAD
-                    } else if first_key(&body).is_some_and(|k| k == "upstream:" || k == "tools:") {
+                    } else if first.starts_with("upstream:") || first.starts_with("tools:") {
                         // MCP gateway settings files (`mcp: mcp.yaml`), and
                         // tool mappings (`tools:` only) read by the SDK adapters.
-=======
-                    } else if first.starts_with("upstream:") {
-                        // MCP gateway settings files (`mcp: mcp.yaml`).
->>>>>>> wt-migrate
                         agent_safe_core::mapping::parse_mcp(&src).map(|_| ())
                     } else if body.contains("steps:") {
                         // Plan files: read by the core's plan reader.
@@ -133,12 +128,4 @@ fn every_doc_block_is_checked_or_illustrative() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(yaml_checked >= 4, "only {yaml_checked} yaml blocks checked");
-}
-
-/// The first key of a YAML block (its first line that is not blank or a comment).
-fn first_key(body: &str) -> Option<&str> {
-    body.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'))
-        .and_then(|l| l.split_whitespace().next())
 }
