@@ -22,6 +22,7 @@ mod docs_sidecar;
 mod fmt;
 mod guide;
 mod init;
+mod inventory_sync;
 mod misc;
 mod parity;
 mod plan;

@@ -1,0 +1,288 @@
+//! `agent-safe inventory sync` against the project's simulated Kubernetes API
+//! server (`examples/k8s_agent/simulated_api.py`, a real HTTP server on
+//! loopback, run with `python3`).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use crate::Project;
+
+/// The simulated API server, in its own process; killed on drop.
+pub struct SimApi {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+impl SimApi {
+    /// Starts the demo cluster, with `configmaps` extra ConfigMaps.
+    pub fn start(configmaps: usize) -> SimApi {
+        let script = repo_root().join("examples/k8s_agent/simulated_api.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args(["--configmaps", &configmaps.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 runs the simulated API server");
+        let stdin = child.stdin.take();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut url = String::new();
+        stdout.read_line(&mut url).unwrap();
+        assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
+        SimApi {
+            child,
+            stdin,
+            stdout,
+            url: url.trim().to_owned(),
+        }
+    }
+
+    /// Sends one command (`delete-deployment NS NAME`, `create-deployment NS NAME`)
+    /// and waits until the server has applied it.
+    pub fn send(&mut self, command: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{command}").unwrap();
+        stdin.flush().unwrap();
+        let mut ok = String::new();
+        self.stdout.read_line(&mut ok).unwrap();
+        assert_eq!(ok.trim(), "ok");
+    }
+
+    /// Stops the server (an API outage).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// A kubeconfig whose context `sim` points at this server.
+    pub fn kubeconfig(&self) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: sim\nclusters:\n- name: sim\n  cluster: {{server: \"{}\"}}\nusers:\n- name: u\n  user: {{token: simulated-token}}\ncontexts:\n- name: sim\n  context: {{cluster: sim, user: u}}\n",
+            self.url
+        )
+    }
+}
+
+impl Drop for SimApi {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The mapping the tests use.
+pub const CONFIG: &str = "\
+inventory: inventory.yaml
+audit: {enabled: false}
+inventory_sync:
+  cluster: demo
+  exclude_namespaces: [kube-system]
+  mapping:
+    - {types: [k8s-secret], sensitivity: critical}
+    - {namespaces: [prod], environment: prod, sensitivity: restricted}
+    - {namespaces: [staging], environment: staging, sensitivity: internal}
+    - {labels: {node.kubernetes.io/instance-type: 'sim.*'}, environment: shared}
+  overrides: overrides.yaml
+";
+
+const OVERRIDES: &str = "\
+targets:
+  - {id: prod/web, type: k8s-deployment, environment: prod, sensitivity: public,
+     owner: team-web, cluster: demo, namespace: prod, name: web}
+  - {id: legacy/vm-1, type: vm, environment: prod, sensitivity: critical}
+";
+
+fn project(api: &SimApi) -> Project {
+    let p = Project::empty();
+    p.write("agent-safe.yaml", CONFIG);
+    p.write("overrides.yaml", OVERRIDES);
+    p.write("kubeconfig", &api.kubeconfig());
+    p
+}
+
+#[test]
+fn sync_is_deterministic_idempotent_and_maps_the_cluster() {
+    let api = SimApi::start(0);
+    let p = project(&api);
+    let (code, out, err) = p.run(&["inventory", "sync", "--kubeconfig", "kubeconfig"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("wrote"), "{out}");
+    let first = p.read("inventory.yaml");
+    // Secrets are names only: their data never reaches the file.
+    assert!(first.contains("id: prod/secret/api-credentials"), "{first}");
+    assert!(!first.contains("c2VjcmV0"));
+    // Excluded namespace, and pods (not synced by default).
+    assert!(!first.contains("kube-system"), "{first}");
+    assert!(!first.contains("k8s-pod"), "{first}");
+    p.settings()
+        .bind(|| insta::assert_snapshot!("inventory_sync_demo", first));
+
+    // The file loads as an inventory, and decisions use it.
+    let (code, out, err) = p.run(&["validate"]);
+    assert!(code == 0 || code == 1, "{out}{err}");
+    assert!(!err.contains("inventory.yaml:"), "{err}");
+
+    let mtime = std::fs::metadata(p.dir.join("inventory.yaml"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let (code, out, _) = p.run(&["inventory", "sync", "--kubeconfig", "kubeconfig"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("is up to date"), "{out}");
+    assert_eq!(
+        p.read("inventory.yaml"),
+        first,
+        "a second sync writes the same bytes"
+    );
+    let mtime2 = std::fs::metadata(p.dir.join("inventory.yaml"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(mtime, mtime2, "an unchanged inventory is not rewritten");
+
+    let (code, out, _) = p.run(&["inventory", "sync", "--kubeconfig", "kubeconfig", "--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("up to date:"), "{out}");
+
+    // Stdout gives the same bytes.
+    let (code, out, _) = p.run(&[
+        "inventory",
+        "sync",
+        "--kubeconfig",
+        "kubeconfig",
+        "--out",
+        "-",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(out, first);
+}
+
+#[test]
+fn check_reports_a_changed_cluster_and_sync_writes_a_small_diff() {
+    let mut api = SimApi::start(0);
+    let p = project(&api);
+    let (code, _, err) = p.run(&["inventory", "sync", "--kubeconfig", "kubeconfig"]);
+    assert_eq!(code, 0, "{err}");
+    let before = p.read("inventory.yaml");
+    api.send("delete-deployment prod worker");
+    api.send("create-deployment staging cache");
+    let (code, out, _) = p.run(&["inventory", "sync", "--kubeconfig", "kubeconfig", "--check"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("out of date:"), "{out}");
+    assert!(out.contains("1 added, 1 removed, 0 changed"), "{out}");
+    assert!(out.contains("  + staging/cache"), "{out}");
+    assert!(out.contains("  - prod/worker"), "{out}");
+    assert_eq!(p.read("inventory.yaml"), before, "--check writes nothing");
+    let (code, out, _) = p.run(&["inventory", "sync", "--kubeconfig", "kubeconfig"]);
+    assert_eq!(code, 0, "{out}");
+    let after = p.read("inventory.yaml");
+    assert!(after.contains("id: staging/cache"));
+    assert!(!after.contains("id: prod/worker"));
+    // Only the entries that changed differ: the diff is those lines.
+    let diff = similar::TextDiff::from_lines(&before, &after);
+    let changed = diff
+        .iter_all_changes()
+        .filter(|c| c.tag() != similar::ChangeTag::Equal)
+        .count();
+    assert!(changed <= 24, "{changed} changed lines");
+}
+
+#[test]
+fn overrides_replace_synced_entries_by_id_and_add_others() {
+    let api = SimApi::start(0);
+    let p = project(&api);
+    let (code, _, err) = p.run(&["inventory", "sync", "--kubeconfig", "kubeconfig"]);
+    assert_eq!(code, 0, "{err}");
+    let inv = agent_safe_core::load::load_inventory(&p.dir.join("inventory.yaml")).unwrap();
+    let web = inv.iter().find(|t| t.id == "prod/web").unwrap();
+    assert_eq!(web.sensitivity.as_str(), "public");
+    assert_eq!(web.owner.as_deref(), Some("team-web"));
+    assert!(inv.iter().any(|t| t.id == "legacy/vm-1"));
+    let api_t = inv.iter().find(|t| t.id == "prod/api").unwrap();
+    assert_eq!(api_t.environment, "prod");
+    assert_eq!(api_t.sensitivity.as_str(), "restricted");
+    let secret = inv
+        .iter()
+        .find(|t| t.id == "prod/secret/api-credentials")
+        .unwrap();
+    assert_eq!(secret.sensitivity.as_str(), "critical");
+    let node = inv.iter().find(|t| t.id == "node:prod-node-1").unwrap();
+    assert_eq!(node.environment, "shared");
+    // No rule gives a node a sensitivity: the fail-closed default.
+    assert_eq!(node.sensitivity.as_str(), "critical");
+}
+
+#[test]
+fn an_unreachable_api_server_leaves_the_file_alone() {
+    let mut api = SimApi::start(0);
+    let p = project(&api);
+    let (code, _, err) = p.run(&["inventory", "sync", "--kubeconfig", "kubeconfig"]);
+    assert_eq!(code, 0, "{err}");
+    let before = p.read("inventory.yaml");
+    api.kill();
+    let (code, out, err) = p.run(&["inventory", "sync", "--kubeconfig", "kubeconfig"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("cannot reach the API server"), "{err}");
+    assert_eq!(p.read("inventory.yaml"), before);
+}
+
+#[test]
+fn kubeconfig_errors_say_what_to_fix() {
+    let api = SimApi::start(0);
+    let p = project(&api);
+    let (code, _, err) = p.run(&[
+        "inventory",
+        "sync",
+        "--kubeconfig",
+        "kubeconfig",
+        "--context",
+        "nope",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no context `nope`"), "{err}");
+    assert!(err.contains("its contexts: sim"), "{err}");
+    p.write(
+        "insecure",
+        &api.kubeconfig().replace(
+            "cluster: {server:",
+            "cluster: {insecure-skip-tls-verify: true, server:",
+        ),
+    );
+    let (code, _, err) = p.run(&["inventory", "sync", "--kubeconfig", "insecure"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("insecure-skip-tls-verify"), "{err}");
+    // A bad mapping is a configuration error with its position.
+    p.write(
+        "agent-safe.yaml",
+        &CONFIG.replace("sensitivity: restricted}", "sensitivity: secret}"),
+    );
+    let (code, _, err) = p.run(&["inventory", "sync", "--kubeconfig", "kubeconfig"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("agent-safe.yaml:8:"), "{err}");
+}
+
+#[test]
+fn sync_of_ten_thousand_objects() {
+    let api = SimApi::start(10_000);
+    let p = project(&api);
+    let started = std::time::Instant::now();
+    let out = p
+        .cmd(&["inventory", "sync", "--kubeconfig", "kubeconfig"])
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let inv = p.read("inventory.yaml");
+    assert!(
+        inv.matches("\n- id: ").count() + usize::from(inv.contains("targets:\n- id:")) > 10_000
+    );
+    eprintln!("sync of 10k ConfigMaps: {elapsed:?}");
+}
