@@ -855,8 +855,14 @@ groups `identity.kubernetes` gives it.";
 #[derive(Debug, Args)]
 pub(crate) struct RbacArgs {
     /// The agent id the policies see.
-    #[arg(long, value_name = "AGENT")]
-    pub caller: String,
+    #[arg(long, value_name = "AGENT", required_unless_present = "inventory_sync")]
+    pub caller: Option<String>,
+    /// Instead of an agent's RBAC: the read-only ClusterRole (get, list,
+    /// watch) that `inventory sync` and the sidecar's live inventory need,
+    /// bound to --service-account (default `agent-safe`) in
+    /// --service-account-namespace (default `agent-safe`).
+    #[arg(long, conflicts_with_all = ["caller", "roles", "groups", "unattended"])]
+    pub inventory_sync: bool,
     /// The caller's roles, comma-separated (as its signed tokens carry them).
     #[arg(long, value_delimiter = ',', value_name = "ROLE,...")]
     pub roles: Vec<String>,

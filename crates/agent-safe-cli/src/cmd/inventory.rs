@@ -124,12 +124,18 @@ fn sync(io: &mut Io, ctx: &Ctx, a: InventorySyncArgs) -> CmdResult {
     };
     let current = std::fs::read(&path).ok();
     let unchanged = current.as_deref() == Some(text.as_bytes());
-    let old_targets = if path.exists() {
-        agent_safe_core::load::load_inventory(&path).unwrap_or_default()
+    // What changed, by id (only read when something did: parsing a large
+    // file costs more than the comparison of bytes).
+    let c = if unchanged {
+        Changes::default()
+    } else if path.exists() {
+        changes(
+            &agent_safe_core::load::load_inventory(&path).unwrap_or_default(),
+            &targets,
+        )
     } else {
-        Vec::new()
+        changes(&[], &targets)
     };
-    let c = changes(&old_targets, &targets);
     let shown = display_path(&path);
     if a.check {
         if unchanged {

@@ -286,3 +286,25 @@ fn sync_of_ten_thousand_objects() {
     );
     eprintln!("sync of 10k ConfigMaps: {elapsed:?}");
 }
+
+#[test]
+fn rbac_for_the_sync_is_read_only() {
+    let p = Project::empty();
+    p.write("agent-safe.yaml", CONFIG);
+    p.write("overrides.yaml", OVERRIDES);
+    let (code, out, err) = p.run(&[
+        "rbac",
+        "--inventory-sync",
+        "--service-account-namespace",
+        "ops",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for verb in ["create", "update", "patch", "delete", "\"*\""] {
+        assert!(!out.contains(verb), "{verb} in {out}");
+    }
+    p.settings()
+        .bind(|| insta::assert_snapshot!("inventory_sync_rbac", out));
+    let (code, _, err) = p.run(&["rbac"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--caller"), "{err}");
+}

@@ -759,7 +759,55 @@ pub fn render(targets: &[Target]) -> Result<String, String> {
     Ok(format!("{GENERATED_HEADER}{body}"))
 }
 
+/// The read-only RBAC of the sync and of the sidecar's live inventory: a
+/// ServiceAccount, a ClusterRole that may `get`, `list` and `watch` the kinds
+/// read (and nothing else), and the binding, as Kubernetes manifests.
+pub fn sync_rbac_yaml(
+    mapper: &Mapper,
+    service_account: &str,
+    namespace: &str,
+) -> Result<String, String> {
+    let mut by_group: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for k in mapper.kinds_to_read() {
+        by_group.entry(k.group()).or_default().push(k.resource());
+    }
+    let rules: Vec<serde_json::Value> = by_group
+        .into_iter()
+        .map(|(g, mut res)| {
+            res.sort_unstable();
+            serde_json::json!({"apiGroups": [g], "resources": res, "verbs": ["get", "list", "watch"]})
+        })
+        .collect();
+    let name = "agent-safe-inventory-sync";
+    let docs = [
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": service_account, "namespace": namespace},
+        }),
+        serde_json::json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "agent-safe"}},
+            "rules": rules,
+        }),
+        serde_json::json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": format!("{name}-{namespace}-{service_account}"), "labels": {"app.kubernetes.io/managed-by": "agent-safe"}},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
+        }),
+    ];
+    let mut out = String::from(
+        "# Read-only RBAC for `agent-safe inventory sync` and the sidecar's live inventory.\n# `list secrets` also lets the holder read Secret values: the sync only asks\n# for metadata, but leave `secrets` out of `inventory_sync.kinds` if that is too much.\n",
+    );
+    for d in docs {
+        out.push_str("---\n");
+        out.push_str(&serde_saphyr::to_string(&d).map_err(|e| format!("cannot render YAML: {e}"))?);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
+#[expect(clippy::unwrap_used, clippy::panic, reason = "tests")]
 mod tests {
     use super::*;
 
@@ -774,6 +822,266 @@ mod tests {
         assert_eq!(Kind::Node.target_id(None, "n1"), "node:n1");
         // A Deployment named like a kind word stays two segments.
         assert_eq!(Kind::Deployment.target_id(Some("pod"), "x"), "pod/x");
+    }
+
+    fn meta(
+        ns: Option<&str>,
+        name: &str,
+        labels: &[(&str, &str)],
+        ann: &[(&str, &str)],
+    ) -> ObjectMeta {
+        ObjectMeta {
+            namespace: ns.map(str::to_owned),
+            name: name.to_owned(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            annotations: ann
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            controller: None,
+            resource_version: None,
+        }
+    }
+
+    fn objects(list: Vec<(Kind, ObjectMeta)>) -> Objects {
+        let mut o = Objects::new();
+        for (k, m) in list {
+            o.entry(k)
+                .or_default()
+                .insert((m.namespace.clone().unwrap_or_default(), m.name.clone()), m);
+        }
+        o
+    }
+
+    fn settings(yaml: &str) -> InventorySyncSettings {
+        let src = crate::load::SourceFile {
+            path: PathBuf::from("agent-safe.yaml"),
+            text: format!("inventory_sync:\n{yaml}"),
+        };
+        crate::config::parse_config(&src)
+            .map_err(|e| e.to_string())
+            .unwrap()
+            .inventory_sync
+            .unwrap()
+    }
+
+    /// (case, mapping, object, expected environment, expected sensitivity)
+    type Case = (
+        &'static str,
+        &'static str,
+        (Kind, ObjectMeta),
+        &'static str,
+        Sensitivity,
+    );
+
+    #[test]
+    fn mapping_table() {
+        let estate = || {
+            vec![
+                (
+                    Kind::Namespace,
+                    meta(None, "prod", &[("tier", "gold")], &[]),
+                ),
+                (
+                    Kind::Namespace,
+                    meta(None, "dev", &[], &[(SENSITIVITY_KEY, "restricted")]),
+                ),
+                (
+                    Kind::Namespace,
+                    meta(
+                        None,
+                        "team-a",
+                        &[("env", "staging")],
+                        &[(ENVIRONMENT_KEY, "staging")],
+                    ),
+                ),
+            ]
+        };
+        let cases: &[Case] = &[
+            (
+                "unmapped: fail-closed defaults",
+                "  mapping: []\n",
+                (Kind::Deployment, meta(Some("other"), "x", &[], &[])),
+                "unknown",
+                Sensitivity::Critical,
+            ),
+            (
+                "namespace glob",
+                "  mapping:\n    - {namespaces: [pro*], environment: prod, sensitivity: internal}\n",
+                (Kind::Deployment, meta(Some("prod"), "x", &[], &[])),
+                "prod",
+                Sensitivity::Internal,
+            ),
+            (
+                "namespace label",
+                "  mapping:\n    - {namespace_labels: {tier: gold}, environment: prod, sensitivity: public}\n",
+                (Kind::ConfigMap, meta(Some("prod"), "x", &[], &[])),
+                "prod",
+                Sensitivity::Public,
+            ),
+            (
+                "object label glob",
+                "  mapping:\n    - {labels: {app: 'web-*'}, sensitivity: public}\n",
+                (
+                    Kind::Deployment,
+                    meta(Some("prod"), "x", &[("app", "web-1")], &[]),
+                ),
+                "unknown",
+                Sensitivity::Public,
+            ),
+            (
+                "first match per attribute",
+                "  mapping:\n    - {types: [k8s-secret], sensitivity: critical}\n    - {namespaces: [prod], environment: prod, sensitivity: public}\n",
+                (Kind::Secret, meta(Some("prod"), "s", &[], &[])),
+                "prod",
+                Sensitivity::Critical,
+            ),
+            (
+                "object annotation raises",
+                "  mapping:\n    - {namespaces: [prod], environment: prod, sensitivity: public}\n",
+                (
+                    Kind::Deployment,
+                    meta(Some("prod"), "x", &[], &[(SENSITIVITY_KEY, "restricted")]),
+                ),
+                "prod",
+                Sensitivity::Restricted,
+            ),
+            (
+                "object label cannot lower",
+                "  mapping:\n    - {namespaces: [prod], sensitivity: restricted}\n",
+                (
+                    Kind::Deployment,
+                    meta(Some("prod"), "x", &[(SENSITIVITY_KEY, "public")], &[]),
+                ),
+                "unknown",
+                Sensitivity::Restricted,
+            ),
+            (
+                "namespace annotation raises",
+                "  default_sensitivity: internal\n",
+                (Kind::Deployment, meta(Some("dev"), "x", &[], &[])),
+                "unknown",
+                Sensitivity::Restricted,
+            ),
+            (
+                "invalid annotation counts as critical",
+                "  default_sensitivity: public\n",
+                (
+                    Kind::Deployment,
+                    meta(Some("prod"), "x", &[], &[(SENSITIVITY_KEY, "very")]),
+                ),
+                "unknown",
+                Sensitivity::Critical,
+            ),
+            (
+                "namespace environment tag under the rules",
+                "  default_sensitivity: internal\n",
+                (Kind::Deployment, meta(Some("team-a"), "x", &[], &[])),
+                "staging",
+                Sensitivity::Internal,
+            ),
+            (
+                "rules win over the namespace tag",
+                "  mapping:\n    - {namespaces: [team-a], environment: qa}\n",
+                (Kind::Deployment, meta(Some("team-a"), "x", &[], &[])),
+                "qa",
+                Sensitivity::Critical,
+            ),
+            (
+                "a node never matches a namespace rule",
+                "  mapping:\n    - {namespaces: ['*'], environment: prod, sensitivity: public}\n",
+                (Kind::Node, meta(None, "n1", &[], &[])),
+                "unknown",
+                Sensitivity::Critical,
+            ),
+            (
+                "defaults are configurable",
+                "  default_environment: lab\n  default_sensitivity: restricted\n",
+                (Kind::Pod, meta(Some("x"), "p", &[], &[])),
+                "lab",
+                Sensitivity::Restricted,
+            ),
+        ];
+        for (case, yaml, obj, env, sens) in cases {
+            let mut s = settings(yaml);
+            s.kinds = Some(Kind::ALL.iter().map(|k| k.resource().to_owned()).collect());
+            let mapper = Mapper::new(&s).unwrap();
+            let mut list = estate();
+            list.push(obj.clone());
+            let (targets, _) = mapper.targets(&objects(list));
+            let id = obj.0.target_id(obj.1.namespace.as_deref(), &obj.1.name);
+            let t = targets
+                .iter()
+                .find(|t| t.id == id)
+                .unwrap_or_else(|| panic!("{case}: no {id}"));
+            assert_eq!(
+                (t.environment.as_str(), t.sensitivity),
+                (*env, *sens),
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn namespace_filters_and_render_round_trip() {
+        let s = settings(
+            "  namespaces: ['team-*', prod]\n  exclude_namespaces: [team-b]\n  cluster: c1\n",
+        );
+        let mapper = Mapper::new(&s).unwrap();
+        let objs = objects(vec![
+            (
+                Kind::Deployment,
+                meta(Some("team-a"), "a", &[("v", "1.0"), ("yes", "true")], &[]),
+            ),
+            (Kind::Deployment, meta(Some("team-b"), "b", &[], &[])),
+            (Kind::Deployment, meta(Some("prod"), "c", &[], &[])),
+            (Kind::Deployment, meta(Some("dev"), "d", &[], &[])),
+            (Kind::Node, meta(None, "n", &[], &[])),
+        ]);
+        let (targets, _) = mapper.targets(&objs);
+        let ids: Vec<&str> = targets.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["node:n", "prod/c", "team-a/a"]);
+        let text = render(&targets).unwrap();
+        let back = crate::load::parse_inventory(&crate::load::SourceFile {
+            path: PathBuf::from("inventory.yaml"),
+            text: text.clone(),
+        })
+        .unwrap();
+        let strip = |v: Vec<Target>| -> Vec<Target> {
+            v.into_iter()
+                .map(|t| Target {
+                    origin: Origin::default(),
+                    ..t
+                })
+                .collect()
+        };
+        assert_eq!(strip(back), strip(targets.clone()), "{text}");
+        // Same targets in another order: the same bytes.
+        let mut rev = targets;
+        rev.reverse();
+        assert_eq!(render(&rev).unwrap(), text);
+    }
+
+    #[test]
+    fn mapping_errors_point_at_the_line() {
+        let src = crate::load::SourceFile {
+            path: PathBuf::from("agent-safe.yaml"),
+            text: "inventory_sync:\n  kinds: [deployments, widgets]\n  mapping:\n    - {namespaces: [prod]}\n    - {labels: {a: '['}, sensitivity: low}\n".into(),
+        };
+        let e = crate::config::parse_config(&src).unwrap_err().to_string();
+        assert!(
+            e.contains("agent-safe.yaml:2:24: error: unknown kind `widgets`"),
+            "{e}"
+        );
+        assert!(
+            e.contains("agent-safe.yaml:4:7: error: this mapping rule sets nothing"),
+            "{e}"
+        );
+        assert!(e.contains("invalid glob `[` in `labels.a`"), "{e}");
+        assert!(e.contains("invalid `sensitivity` value `low`"), "{e}");
     }
 
     #[test]
