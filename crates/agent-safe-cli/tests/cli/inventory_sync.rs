@@ -308,3 +308,176 @@ fn rbac_for_the_sync_is_read_only() {
     assert_eq!(code, 2);
     assert!(err.contains("--caller"), "{err}");
 }
+
+/// `agent-safe serve` in `dir` on a free loopback port: the process and its address.
+fn serve(dir: &Path) -> (KillOnDrop, String) {
+    let mut child = Command::new(crate::bin())
+        .current_dir(dir)
+        .args(["serve", "--listen", "127.0.0.1:0", "--log", "json"])
+        .env_remove("AGENT_SAFE_CONFIG")
+        .env("AGENT_SAFE_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                && v["message"] == "listening"
+            {
+                let _ = tx.send(v["addr"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+    });
+    let guard = KillOnDrop(child);
+    let addr = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the sidecar did not start");
+    (guard, addr)
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const READ_STAGING: &str = "\
+rules:
+  - name: read-staging
+    priority: 100
+    match:
+      actions: [describe-deployment]
+      targets: {environments: [staging]}
+      callers: {agent_ids: ['**']}
+    decision: allow
+    reason: reads on staging
+";
+
+fn decide(http: &reqwest::blocking::Client, addr: &str, ns: &str, name: &str) -> String {
+    let body = serde_json::json!({
+        "action": "describe-deployment",
+        "target": format!("{ns}/{name}"),
+        "caller": "reader",
+        "params": {"namespace": ns, "deployment": name},
+    });
+    let v: serde_json::Value = http
+        .post(format!("http://{addr}/v1/check"))
+        .json(&body)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    v["result"].as_str().unwrap().to_owned()
+}
+
+/// Polls until the decision is `want`; the time it took.
+fn until(
+    http: &reqwest::blocking::Client,
+    addr: &str,
+    target: (&str, &str),
+    want: &str,
+) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    while decide(http, addr, target.0, target.1) != want {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{}/{} never became {want}",
+            target.0,
+            target.1
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    started.elapsed()
+}
+
+#[test]
+fn live_inventory_follows_the_cluster_and_keeps_the_last_good_one_in_an_outage() {
+    let mut api = SimApi::start(0);
+    let p = project(&api);
+    p.write(
+        "agent-safe.yaml",
+        &format!("{CONFIG}  live: true\n  kubeconfig: kubeconfig\npolicies: policies\n"),
+    );
+    p.write("inventory.yaml", "targets: []\n");
+    p.write("policies/read.yaml", READ_STAGING);
+    let (_server, addr) = serve(&p.dir);
+    let http = reqwest::blocking::Client::new();
+    // Not ready until the first list; then watching.
+    let started = std::time::Instant::now();
+    let ready = loop {
+        let r = http.get(format!("http://{addr}/readyz")).send().unwrap();
+        if r.status() == 200 {
+            break r.json::<serde_json::Value>().unwrap();
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(ready["inventory"]["mode"], "live", "{ready}");
+    assert_eq!(ready["inventory"]["watching"], true, "{ready}");
+    let targets = ready["snapshot"]["targets"].as_u64().unwrap();
+    assert!(targets > 10, "{ready}");
+    assert_eq!(decide(&http, &addr, "staging", "api"), "allow");
+    assert_eq!(decide(&http, &addr, "staging", "cache"), "deny");
+
+    // A created Deployment reaches decisions without a restart ...
+    api.send("create-deployment staging cache");
+    let created = until(&http, &addr, ("staging", "cache"), "allow");
+    // ... and a deleted one leaves them.
+    api.send("delete-deployment staging cache");
+    let deleted = until(&http, &addr, ("staging", "cache"), "deny");
+    eprintln!("live update latency: created {created:?}, deleted {deleted:?}");
+    assert!(created < std::time::Duration::from_secs(1), "{created:?}");
+    assert!(deleted < std::time::Duration::from_secs(1), "{deleted:?}");
+
+    // Outage: the last good inventory stays, the staleness shows.
+    api.kill();
+    let started = std::time::Instant::now();
+    let status = loop {
+        let v: serde_json::Value = http
+            .get(format!("http://{addr}/readyz"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if v["inventory"]["watching"] == false
+            && v["inventory"]["stale_seconds"].as_f64().unwrap() > 0.5
+        {
+            break v;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "{v}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(status["status"], "ready", "{status}");
+    assert!(status["inventory"]["error"].is_string(), "{status}");
+    assert_eq!(
+        status["snapshot"]["targets"].as_u64().unwrap(),
+        targets,
+        "{status}"
+    );
+    assert_eq!(decide(&http, &addr, "staging", "api"), "allow");
+    let metrics = http
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains("agent_safe_inventory_stale_seconds "),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("agent_safe_inventory_sync_failures_total "),
+        "{metrics}"
+    );
+}

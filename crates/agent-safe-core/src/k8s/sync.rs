@@ -327,6 +327,16 @@ pub struct InventorySyncSettings {
     /// Where `agent-safe inventory sync` writes (default: `inventory`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out: Option<PathBuf>,
+    /// The sidecar keeps the inventory in step with the cluster (list, then
+    /// watch), instead of reading the `inventory` file.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub live: bool,
+    /// For `live`: the kubeconfig (default: in-cluster ServiceAccount).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<PathBuf>,
+    /// For `live`: the kubeconfig context (default: its current-context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
 }
 
 fn default_environment() -> String {
@@ -348,6 +358,9 @@ impl Default for InventorySyncSettings {
             default_sensitivity: default_sensitivity(),
             overrides: None,
             out: None,
+            live: false,
+            kubeconfig: None,
+            context: None,
         }
     }
 }
@@ -362,6 +375,9 @@ pub(crate) const SYNC_KEYS: &[&str] = &[
     "default_sensitivity",
     "overrides",
     "out",
+    "live",
+    "kubeconfig",
+    "context",
 ];
 pub(crate) const MAPPING_KEYS: &[&str] = &[
     "namespaces",
@@ -420,6 +436,9 @@ pub(crate) fn read_section(
     };
     s.overrides = r.opt_str("overrides", d).map(|(p, _)| resolve(p));
     s.out = r.opt_str("out", d).map(|(p, _)| resolve(p));
+    s.live = r.opt_bool("live", d).unwrap_or(false);
+    s.kubeconfig = r.opt_str("kubeconfig", d).map(|(p, _)| resolve(p));
+    s.context = r.opt_str("context", d).map(|(c, _)| c);
     r.finish(d);
     Some(s)
 }
