@@ -212,6 +212,7 @@ class SimulatedCluster:
     def replace_pod(self, ns: str, name: str) -> None:
         """Remove a pod and, as its ReplicaSet controller would, start a replacement."""
         pod = self.pods.pop((ns, name))
+        self.record("pods", "DELETED", pod)
         refs = pod["metadata"].get("ownerReferences") or []
         if not refs or refs[0]["kind"] != "ReplicaSet":
             return
@@ -233,6 +234,7 @@ class SimulatedCluster:
             app=pod["metadata"]["labels"]["app"],
             owner=("ReplicaSet", rs),
         )
+        self.record("pods", "ADDED", self.pods[(ns, new_name)])
 
 
 def _namespace(ns: str) -> dict[str, Any]:

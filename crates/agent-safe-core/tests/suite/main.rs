@@ -31,6 +31,8 @@ mod engine_versions_and_targets;
 mod fmt_policy;
 #[path = "identity_jwt.rs"]
 mod identity_jwt;
+#[path = "live_inventory.rs"]
+mod live_inventory;
 #[path = "loader_errors.rs"]
 mod loader_errors;
 #[path = "loader_files.rs"]
