@@ -499,8 +499,16 @@ class SimulatedKubeAPI:
     address; ``requests`` is everything received, in order.
     """
 
-    def __init__(self, cluster: SimulatedCluster | None = None, *, port: int = 0) -> None:
+    def __init__(
+        self,
+        cluster: SimulatedCluster | None = None,
+        *,
+        port: int = 0,
+        token: str | None = None,
+    ) -> None:
         self.cluster = cluster or SimulatedCluster.demo()
+        # When set, every request must carry ``Authorization: Bearer TOKEN`` (else 401).
+        self.token = token
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         # Signalled at every change, for watches.
@@ -591,6 +599,14 @@ class SimulatedKubeAPI:
             except ValueError:
                 body = raw.decode("utf-8", "replace")
         content_type = h.headers.get("Content-Type")
+        if self.token is not None and h.headers.get("Authorization") != f"Bearer {self.token}":
+            data = json.dumps(_status(401, "Unauthorized", "Unauthorized")).encode()
+            h.send_response(401)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
+            return
         if h.command == "GET" and query.get("watch") in ("true", "1"):
             resource = _collection_path(parts.path)
             with self._lock:
@@ -923,11 +939,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--configmaps", type=int, default=0, help="add N ConfigMaps in namespace `bulk`")
+    ap.add_argument("--token", default=None, help="require `Authorization: Bearer TOKEN`")
     args = ap.parse_args(argv)
     cluster = SimulatedCluster.demo()
     if args.configmaps:
         cluster.add_configmaps(args.configmaps)
-    api = SimulatedKubeAPI(cluster, port=args.port).start()
+    api = SimulatedKubeAPI(cluster, port=args.port, token=args.token).start()
     print(api.url, flush=True)
     for line in sys.stdin:
         words = line.split()

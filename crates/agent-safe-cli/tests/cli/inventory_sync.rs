@@ -24,10 +24,15 @@ fn repo_root() -> PathBuf {
 impl SimApi {
     /// Starts the demo cluster, with `configmaps` extra ConfigMaps.
     pub fn start(configmaps: usize) -> SimApi {
+        SimApi::start_with(configmaps, "simulated-token")
+    }
+
+    /// As [`SimApi::start`]; requests must carry `Bearer TOKEN`.
+    pub fn start_with(configmaps: usize, token: &str) -> SimApi {
         let script = repo_root().join("examples/k8s_agent/simulated_api.py");
         let mut child = Command::new("python3")
             .arg(script)
-            .args(["--configmaps", &configmaps.to_string()])
+            .args(["--configmaps", &configmaps.to_string(), "--token", token])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -285,6 +290,46 @@ fn sync_of_ten_thousand_objects() {
         inv.matches("\n- id: ").count() + usize::from(inv.contains("targets:\n- id:")) > 10_000
     );
     eprintln!("sync of 10k ConfigMaps: {elapsed:?}");
+}
+
+#[test]
+fn tokens_from_an_exec_plugin_and_refused_credentials() {
+    let api = SimApi::start_with(0, "from-plugin");
+    let p = project(&api);
+    // The static token of the kubeconfig is refused, with what to check.
+    let (code, _, err) = p.run(&["inventory", "sync", "--kubeconfig", "kubeconfig"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("401"), "{err}");
+    assert!(err.contains("the credentials were refused"), "{err}");
+    // An exec credential plugin gives the right one.
+    p.write(
+        "exec-kubeconfig",
+        &api.kubeconfig().replace(
+            "user: {token: simulated-token}",
+            &format!(
+                "user: {{exec: {{apiVersion: client.authentication.k8s.io/v1, command: sh, args: ['-c', 'touch plugin-ran; echo \"$0\"', '{}']}}}}",
+                serde_json::json!({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "status": {"token": "from-plugin"}})
+            ),
+        ),
+    );
+    let (code, out, err) = p.run(&["inventory", "sync", "--kubeconfig", "exec-kubeconfig"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(p.dir.join("plugin-ran").exists());
+    // A failing plugin says so.
+    p.write(
+        "bad-kubeconfig",
+        &api.kubeconfig().replace(
+            "user: {token: simulated-token}",
+            "user: {exec: {command: sh, args: ['-c', 'echo no login >&2; exit 3']}}",
+        ),
+    );
+    let (code, _, err) = p.run(&["inventory", "sync", "--kubeconfig", "bad-kubeconfig"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("the kubeconfig exec plugin `sh` failed"),
+        "{err}"
+    );
+    assert!(err.contains("no login"), "{err}");
 }
 
 #[test]
