@@ -505,6 +505,7 @@ class SimulatedKubeAPI:
         *,
         port: int = 0,
         token: str | None = None,
+        tls: tuple[str, str, str | None] | None = None,
     ) -> None:
         self.cluster = cluster or SimulatedCluster.demo()
         # When set, every request must carry ``Authorization: Bearer TOKEN`` (else 401).
@@ -531,13 +532,26 @@ class SimulatedKubeAPI:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
+        # tls = (certificate, key, client CA or None): serve HTTPS, and with a
+        # client CA require a client certificate it signed.
+        self._scheme = "http"
+        if tls is not None:
+            import ssl
+
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(tls[0], tls[1])
+            if tls[2] is not None:
+                ctx.verify_mode = ssl.CERT_REQUIRED
+                ctx.load_verify_locations(tls[2])
+            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT``."""
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self._scheme}://{host}:{port}"
 
     def start(self) -> SimulatedKubeAPI:
         """Serve in a daemon thread."""
@@ -940,11 +954,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--configmaps", type=int, default=0, help="add N ConfigMaps in namespace `bulk`")
     ap.add_argument("--token", default=None, help="require `Authorization: Bearer TOKEN`")
+    ap.add_argument("--tls-cert", default=None, help="serve HTTPS with this certificate ...")
+    ap.add_argument("--tls-key", default=None, help="... and this key")
+    ap.add_argument("--client-ca", default=None, help="require client certificates signed by this CA")
     args = ap.parse_args(argv)
     cluster = SimulatedCluster.demo()
     if args.configmaps:
         cluster.add_configmaps(args.configmaps)
-    api = SimulatedKubeAPI(cluster, port=args.port, token=args.token).start()
+    tls = (args.tls_cert, args.tls_key, args.client_ca) if args.tls_cert else None
+    api = SimulatedKubeAPI(cluster, port=args.port, token=args.token, tls=tls).start()
     print(api.url, flush=True)
     for line in sys.stdin:
         words = line.split()

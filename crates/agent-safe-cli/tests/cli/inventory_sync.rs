@@ -29,10 +29,14 @@ impl SimApi {
 
     /// As [`SimApi::start`]; requests must carry `Bearer TOKEN`.
     pub fn start_with(configmaps: usize, token: &str) -> SimApi {
+        SimApi::spawn(&["--configmaps", &configmaps.to_string(), "--token", token])
+    }
+
+    fn spawn(args: &[&str]) -> SimApi {
         let script = repo_root().join("examples/k8s_agent/simulated_api.py");
         let mut child = Command::new("python3")
             .arg(script)
-            .args(["--configmaps", &configmaps.to_string(), "--token", token])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -42,7 +46,7 @@ impl SimApi {
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut url = String::new();
         stdout.read_line(&mut url).unwrap();
-        assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
+        assert!(url.contains("://127.0.0.1:"), "{url:?}");
         SimApi {
             child,
             stdin,
@@ -330,6 +334,156 @@ fn tokens_from_an_exec_plugin_and_refused_credentials() {
         "{err}"
     );
     assert!(err.contains("no login"), "{err}");
+}
+
+/// `openssl ARGS` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, in `dir`.
+fn make_pki(dir: &Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=sim-ca",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    openssl(dir, &ca);
+    for (name, ext) in [
+        (
+            "server",
+            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
+        ),
+        (
+            "client",
+            "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
+        ),
+    ] {
+        let mut req = vec!["req"];
+        req.extend(ec);
+        let (key, csr, crt, cnf) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+            format!("{name}.ext"),
+        );
+        let subj = format!("/CN={name}");
+        req.extend(["-keyout", &key, "-out", &csr, "-subj", &subj]);
+        openssl(dir, &req);
+        std::fs::write(dir.join(&cnf), ext).unwrap();
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &crt,
+                "-days",
+                "2",
+                "-extfile",
+                &cnf,
+            ],
+        );
+    }
+}
+
+#[test]
+fn https_with_the_cluster_ca_and_a_client_certificate() {
+    let p = Project::empty();
+    let pki = p.root.join("pki");
+    std::fs::create_dir(&pki).unwrap();
+    make_pki(&pki);
+    let path = |f: &str| pki.join(f).display().to_string();
+    let api = SimApi::spawn(&[
+        "--token",
+        "t",
+        "--tls-cert",
+        &path("server.crt"),
+        "--tls-key",
+        &path("server.key"),
+        "--client-ca",
+        &path("ca.crt"),
+    ]);
+    assert!(api.url.starts_with("https://"), "{}", api.url);
+    p.write("agent-safe.yaml", CONFIG);
+    p.write("overrides.yaml", OVERRIDES);
+    let ca_data = base64_of(&pki.join("ca.crt"));
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: tls\nclusters:\n- name: tls\n  cluster: {{server: \"{}\", certificate-authority-data: {ca_data}}}\nusers:\n- name: u\n  user: {{token: t, client-certificate: {}, client-key: {}}}\ncontexts:\n- name: tls\n  context: {{cluster: tls, user: u}}\n",
+        api.url,
+        path("client.crt"),
+        path("client.key")
+    );
+    p.write("kubeconfig", &kubeconfig);
+    let (code, out, err) = p.run(&["inventory", "sync", "--kubeconfig", "kubeconfig"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(p.read("inventory.yaml").contains("id: prod/api"));
+    // Without the client certificate the server refuses the handshake.
+    p.write(
+        "nocert",
+        &kubeconfig.replace(
+            &format!(
+                ", client-certificate: {}, client-key: {}",
+                path("client.crt"),
+                path("client.key")
+            ),
+            "",
+        ),
+    );
+    let (code, _, err) = p.run(&["inventory", "sync", "--kubeconfig", "nocert"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot reach the API server"), "{err}");
+    // Without the cluster CA, the server's certificate is not trusted.
+    p.write(
+        "noca",
+        &kubeconfig.replace(&format!(", certificate-authority-data: {ca_data}"), ""),
+    );
+    let (code, _, err) = p.run(&["inventory", "sync", "--kubeconfig", "noca"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot reach the API server"), "{err}");
+}
+
+fn base64_of(file: &Path) -> String {
+    let out = Command::new("openssl")
+        .args(["base64", "-A", "-in"])
+        .arg(file)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 #[test]
