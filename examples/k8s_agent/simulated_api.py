@@ -12,6 +12,14 @@ as they would against a real cluster:
   ``GET|DELETE .../pods/NAME``, ``GET .../pods/NAME/log``
 - ``POST .../pods/NAME/eviction`` (the Eviction API a drain uses)
 - ``GET /api/v1/nodes[/NAME]``, ``PATCH /api/v1/nodes/NAME``
+- ``POST .../deployments``, ``DELETE .../deployments/NAME``
+- what ``agent-safe inventory sync`` and the sidecar's live inventory read:
+  the cluster-wide list of every kind they sync (namespaces, nodes,
+  deployments, statefulsets, daemonsets, cronjobs, horizontalpodautoscalers,
+  pods, configmaps, secrets, networkpolicies), with ``labelSelector``,
+  ``limit``/``continue`` paging, metadata-only answers
+  (``Accept: ...;as=PartialObjectMetadataList``) and ``watch=true`` from a
+  ``resourceVersion`` (a stream of ADDED/MODIFIED/DELETED events)
 
 Every request it receives is recorded (method, path, query, body) so that a
 test can assert what reached "the cluster" and what did not. A tiny stand-in
@@ -114,25 +122,18 @@ class SimulatedCluster:
     deployments: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     pods: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The other kinds the inventory sync reads, by resource name.
+    others: dict[str, dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
     resource_version: int = 1000
+    # Every change, in order, for watches: (resourceVersion, resource, type, object).
+    events: list[tuple[int, str, str, dict[str, Any]]] = field(default_factory=list)
 
     @classmethod
     def demo(cls) -> SimulatedCluster:
         """Build the demo's estate."""
         c = cls()
         for ns in ("default", "kube-system", "staging", "prod"):
-            c.namespaces[ns] = {
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {
-                    "name": ns,
-                    "uid": _uid("ns", ns),
-                    "creationTimestamp": CREATED,
-                    "labels": {"kubernetes.io/metadata.name": ns},
-                },
-                "spec": {"finalizers": ["kubernetes"]},
-                "status": {"phase": "Active"},
-            }
+            c.namespaces[ns] = _namespace(ns)
         for node in ("staging-node-1", "prod-node-1", "prod-node-2"):
             c.nodes[node] = _node(node)
             c._add_pod(
@@ -159,7 +160,44 @@ class SimulatedCluster:
                         app=name,
                         owner=("ReplicaSet", rs),
                     )
+        for resource, ns, name, extra in (
+            ("statefulsets", "prod", "db", {}),
+            ("daemonsets", "kube-system", "kube-proxy", {}),
+            ("cronjobs", "staging", "nightly-report", {}),
+            ("horizontalpodautoscalers", "prod", "api", {}),
+            ("configmaps", "prod", "api-config", {"data": {"LOG_LEVEL": "info"}}),
+            ("secrets", "prod", "api-credentials", {"data": {"password": "c2VjcmV0"}}),
+            ("networkpolicies", "prod", "default-deny", {}),
+        ):
+            c.others.setdefault(resource, {})[(ns, name)] = _generic(resource, ns, name, **extra)
         return c
+
+    def collection(self, resource: str) -> dict[tuple[str, str], dict[str, Any]]:
+        """The objects of one resource, keyed by (namespace, name); ``""`` for cluster-scoped."""
+        if resource == "namespaces":
+            return {("", n): o for n, o in self.namespaces.items()}
+        if resource == "nodes":
+            return {("", n): o for n, o in self.nodes.items()}
+        if resource == "deployments":
+            return self.deployments
+        if resource == "pods":
+            return self.pods
+        return self.others.setdefault(resource, {})
+
+    def record(self, resource: str, kind: str, obj: dict[str, Any]) -> None:
+        """Give ``obj`` a new resourceVersion and log the change for watches."""
+        rv = self.bump()
+        obj["metadata"]["resourceVersion"] = rv
+        self.events.append((int(rv), resource, kind, copy.deepcopy(obj)))
+
+    def add_configmaps(self, n: int, namespace: str = "bulk") -> None:
+        """Add ``n`` ConfigMaps (and their namespace): a large estate for measuring."""
+        if namespace not in self.namespaces:
+            self.namespaces[namespace] = _namespace(namespace)
+        cms = self.collection("configmaps")
+        for i in range(n):
+            name = f"cm-{i:06d}"
+            cms[(namespace, name)] = _generic("configmaps", namespace, name, labels={"app": f"a{i % 50}"})
 
     # -- helpers used by the handler ---------------------------------------
 
@@ -174,6 +212,7 @@ class SimulatedCluster:
     def replace_pod(self, ns: str, name: str) -> None:
         """Remove a pod and, as its ReplicaSet controller would, start a replacement."""
         pod = self.pods.pop((ns, name))
+        self.record("pods", "DELETED", pod)
         refs = pod["metadata"].get("ownerReferences") or []
         if not refs or refs[0]["kind"] != "ReplicaSet":
             return
@@ -195,6 +234,79 @@ class SimulatedCluster:
             app=pod["metadata"]["labels"]["app"],
             owner=("ReplicaSet", rs),
         )
+        self.record("pods", "ADDED", self.pods[(ns, new_name)])
+
+
+def _namespace(ns: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": ns,
+            "uid": _uid("ns", ns),
+            "creationTimestamp": CREATED,
+            "labels": {"kubernetes.io/metadata.name": ns},
+        },
+        "spec": {"finalizers": ["kubernetes"]},
+        "status": {"phase": "Active"},
+    }
+
+
+# resource -> (apiVersion, kind, namespaced), for every kind the inventory sync reads.
+RESOURCES: dict[str, tuple[str, str, bool]] = {
+    "namespaces": ("v1", "Namespace", False),
+    "nodes": ("v1", "Node", False),
+    "pods": ("v1", "Pod", True),
+    "configmaps": ("v1", "ConfigMap", True),
+    "secrets": ("v1", "Secret", True),
+    "deployments": ("apps/v1", "Deployment", True),
+    "statefulsets": ("apps/v1", "StatefulSet", True),
+    "daemonsets": ("apps/v1", "DaemonSet", True),
+    "cronjobs": ("batch/v1", "CronJob", True),
+    "horizontalpodautoscalers": ("autoscaling/v2", "HorizontalPodAutoscaler", True),
+    "networkpolicies": ("networking.k8s.io/v1", "NetworkPolicy", True),
+}
+
+
+def _generic(
+    resource: str, ns: str, name: str, *, labels: dict[str, str] | None = None, **body: Any
+) -> dict[str, Any]:
+    api_version, kind, _ = RESOURCES[resource]
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "uid": _uid(resource, ns, name),
+            "resourceVersion": "1000",
+            "creationTimestamp": CREATED,
+            "labels": labels if labels is not None else {"app": name},
+        },
+        **body,
+    }
+
+
+def _collection_path(path: str) -> str | None:
+    """The resource of a cluster-wide collection path the sync lists, else None."""
+    m = re.fullmatch(r"/api/v1/([a-z]+)|/apis/([a-z0-9.]+)/(v[0-9]+)/([a-z]+)", path)
+    if m is None:
+        return None
+    resource = m[1] or m[4]
+    if resource not in RESOURCES:
+        return None
+    api_version = RESOURCES[resource][0]
+    if m[1] is not None:
+        return resource if api_version == "v1" else None
+    return resource if api_version == f"{m[2]}/{m[3]}" else None
+
+
+def _metadata_only(obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "meta.k8s.io/v1",
+        "kind": "PartialObjectMetadata",
+        "metadata": copy.deepcopy(obj["metadata"]),
+    }
 
 
 def _uid(*parts: str) -> str:
@@ -387,10 +499,23 @@ class SimulatedKubeAPI:
     address; ``requests`` is everything received, in order.
     """
 
-    def __init__(self, cluster: SimulatedCluster | None = None, *, port: int = 0) -> None:
+    def __init__(
+        self,
+        cluster: SimulatedCluster | None = None,
+        *,
+        port: int = 0,
+        token: str | None = None,
+        tls: tuple[str, str, str | None] | None = None,
+    ) -> None:
         self.cluster = cluster or SimulatedCluster.demo()
+        # When set, every request must carry ``Authorization: Bearer TOKEN`` (else 401).
+        self.token = token
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
+        # Signalled at every change, for watches.
+        self._changed = threading.Condition(self._lock)
+        self._accept = ""
+        self._stopping = False
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -407,13 +532,26 @@ class SimulatedKubeAPI:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
+        # tls = (certificate, key, client CA or None): serve HTTPS, and with a
+        # client CA require a client certificate it signed.
+        self._scheme = "http"
+        if tls is not None:
+            import ssl
+
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(tls[0], tls[1])
+            if tls[2] is not None:
+                ctx.verify_mode = ssl.CERT_REQUIRED
+                ctx.load_verify_locations(tls[2])
+            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT``."""
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self._scheme}://{host}:{port}"
 
     def start(self) -> SimulatedKubeAPI:
         """Serve in a daemon thread."""
@@ -425,6 +563,7 @@ class SimulatedKubeAPI:
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
+        self._stopping = True
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -474,12 +613,31 @@ class SimulatedKubeAPI:
             except ValueError:
                 body = raw.decode("utf-8", "replace")
         content_type = h.headers.get("Content-Type")
+        if self.token is not None and h.headers.get("Authorization") != f"Bearer {self.token}":
+            data = json.dumps(_status(401, "Unauthorized", "Unauthorized")).encode()
+            h.send_response(401)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
+            return
+        if h.command == "GET" and query.get("watch") in ("true", "1"):
+            resource = _collection_path(parts.path)
+            with self._lock:
+                self.requests.append(
+                    RecordedRequest(h.command, parts.path, query, None, content_type)
+                )
+            if resource is not None:
+                self._watch(h, resource, query)
+                return
         with self._lock:
             self.requests.append(RecordedRequest(h.command, parts.path, query, body, content_type))
+            self._accept = h.headers.get("Accept") or ""
             try:
                 code, payload = self._route(h.command, parts.path, query, body, content_type)
             except _ApiError as e:
                 code, payload = e.code, _status(e.code, e.reason, e.message)
+            self._changed.notify_all()
         if isinstance(payload, str):
             data, ctype = payload.encode(), "text/plain; charset=utf-8"
         else:
@@ -498,6 +656,13 @@ class SimulatedKubeAPI:
         if "dryRun" in q and not dry:
             raise _ApiError(400, "BadRequest", f"unsupported dry run directive `{q['dryRun']}`")
 
+        accept = self._accept
+        metadata_only = "as=PartialObjectMetadataList" in accept
+        resource = _collection_path(path)
+        if method == "GET" and resource is not None and (
+            metadata_only or resource not in ("namespaces", "nodes", "pods")
+        ):
+            return 200, self._list_all(resource, q, metadata_only)
         if method == "GET" and path == "/api/v1/namespaces":
             return 200, _list("NamespaceList", "v1", list(c.namespaces.values()), c.bump())
         if m := re.fullmatch(r"/api/v1/namespaces/([^/]+)", path):
@@ -506,6 +671,32 @@ class SimulatedKubeAPI:
             return 200, self._namespace(m[1])
 
         # -- deployments
+        if method == "POST" and (
+            m := re.fullmatch(r"/apis/apps/v1/namespaces/([^/]+)/deployments", path)
+        ):
+            self._namespace(m[1])
+            if not isinstance(body, dict) or not (body.get("metadata") or {}).get("name"):
+                raise _ApiError(400, "BadRequest", "a Deployment needs metadata.name")
+            name = body["metadata"]["name"]
+            if (m[1], name) in c.deployments:
+                raise _ApiError(409, "AlreadyExists", f'deployments.apps "{name}" already exists')
+            replicas = int((body.get("spec") or {}).get("replicas", 1))
+            dep = _deployment(m[1], name, replicas)
+            dep["metadata"]["labels"] = (body.get("metadata") or {}).get("labels") or {}
+            if not dry:
+                c.deployments[(m[1], name)] = dep
+                c.record("deployments", "ADDED", dep)
+            return 201, dep
+        if method == "DELETE" and (
+            m := re.fullmatch(r"/apis/apps/v1/namespaces/([^/]+)/deployments/([^/]+)", path)
+        ):
+            dep = c.deployments.get((m[1], m[2]))
+            if dep is None:
+                raise _ApiError(404, "NotFound", f'deployments.apps "{m[2]}" not found')
+            if not dry:
+                del c.deployments[(m[1], m[2])]
+                c.record("deployments", "DELETED", dep)
+            return 200, _status(200, "", "deleted", details={"name": m[2]})
         if m := re.fullmatch(r"/apis/apps/v1/namespaces/([^/]+)/deployments", path):
             self._namespace(m[1])
             items = [d for (ns, _), d in sorted(c.deployments.items()) if ns == m[1]]
@@ -542,8 +733,8 @@ class SimulatedKubeAPI:
             # The simulated deployment controller finishes every rollout at once.
             new["status"] = _rolled_out(new["spec"]["replicas"], new["metadata"]["generation"])
             if not dry:
-                new["metadata"]["resourceVersion"] = c.bump()
                 c.deployments[(ns, name)] = new
+                c.record("deployments", "MODIFIED", new)
             return 200, (_scale(new) if scale else new)
 
         # -- pods
@@ -627,11 +818,73 @@ class SimulatedKubeAPI:
             new = copy.deepcopy(node)
             _merge(new, _object_patch(body, ctype))
             if not dry:
-                new["metadata"]["resourceVersion"] = c.bump()
                 c.nodes[m[1]] = new
+                c.record("nodes", "MODIFIED", new)
             return 200, new
 
         raise _ApiError(404, "NotFound", f"the simulated API server does not serve {method} {path}")
+
+    def change(self, fn: Any) -> Any:
+        """Run ``fn(cluster)`` under the server's lock and wake the watches."""
+        with self._changed:
+            result = fn(self.cluster)
+            self._changed.notify_all()
+            return result
+
+    def _list_all(self, resource: str, q: dict[str, str], metadata_only: bool) -> dict[str, Any]:
+        c = self.cluster
+        api_version, kind, _ = RESOURCES[resource]
+        items = [
+            o
+            for _, o in sorted(c.collection(resource).items())
+            if _label_selector_matches(q.get("labelSelector", ""), o["metadata"].get("labels") or {})
+        ]
+        start = int(q.get("continue") or 0)
+        limit = int(q["limit"]) if q.get("limit") else len(items)
+        page = items[start : start + limit]
+        more = start + limit < len(items)
+        rv = str(c.resource_version)
+        if metadata_only:
+            out = _list("PartialObjectMetadataList", "meta.k8s.io/v1", [_metadata_only(o) for o in page], rv)
+        else:
+            out = _list(f"{kind}List", api_version, page, rv)
+        if more:
+            out["metadata"]["continue"] = str(start + limit)
+        return out
+
+    def _watch(self, h: BaseHTTPRequestHandler, resource: str, q: dict[str, str]) -> None:
+        """Stream the changes of ``resource`` after ``resourceVersion``, one JSON line each."""
+        import time
+
+        since = int(q.get("resourceVersion") or 0)
+        deadline = time.monotonic() + min(int(q.get("timeoutSeconds") or 60), 600)
+        metadata_only = "as=PartialObjectMetadata" in (h.headers.get("Accept") or "")
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Transfer-Encoding", "chunked")
+        h.send_header("Connection", "close")
+        h.end_headers()
+        h.close_connection = True
+        try:
+            while True:
+                with self._changed:
+                    pending = [e for e in self.cluster.events if e[0] > since and e[1] == resource]
+                    if not pending:
+                        left = deadline - time.monotonic()
+                        if left <= 0 or self._stopping:
+                            break
+                        self._changed.wait(timeout=min(left, 0.5))
+                        continue
+                for rv, _, kind, obj in pending:
+                    since = rv
+                    shown = _metadata_only(obj) if metadata_only else obj
+                    line = json.dumps({"type": kind, "object": shown}).encode() + b"\n"
+                    h.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
+                h.wfile.flush()
+            h.wfile.write(b"0\r\n\r\n")
+            h.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def _namespace(self, name: str) -> dict[str, Any]:
         ns = self.cluster.namespaces.get(name)
@@ -685,3 +938,55 @@ def _log(pod: dict[str, Any], q: dict[str, str]) -> str:
     ]
     tail = int(q.get("tailLines", len(lines)))
     return "\n".join(lines[-tail:]) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve until stdin closes: ``python3 simulated_api.py [--port N] [--configmaps N]``.
+
+    Prints ``http://127.0.0.1:PORT`` on the first line of stdout once it is
+    listening. Commands on stdin change the cluster (one per line):
+    ``delete-deployment NS NAME``, ``create-deployment NS NAME``.
+    """
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--configmaps", type=int, default=0, help="add N ConfigMaps in namespace `bulk`")
+    ap.add_argument("--token", default=None, help="require `Authorization: Bearer TOKEN`")
+    ap.add_argument("--tls-cert", default=None, help="serve HTTPS with this certificate ...")
+    ap.add_argument("--tls-key", default=None, help="... and this key")
+    ap.add_argument("--client-ca", default=None, help="require client certificates signed by this CA")
+    args = ap.parse_args(argv)
+    cluster = SimulatedCluster.demo()
+    if args.configmaps:
+        cluster.add_configmaps(args.configmaps)
+    tls = (args.tls_cert, args.tls_key, args.client_ca) if args.tls_cert else None
+    api = SimulatedKubeAPI(cluster, port=args.port, token=args.token, tls=tls).start()
+    print(api.url, flush=True)
+    for line in sys.stdin:
+        words = line.split()
+        if len(words) == 3 and words[0] == "delete-deployment":
+            ns, name = words[1], words[2]
+
+            def delete(c: SimulatedCluster, ns: str = ns, name: str = name) -> None:
+                dep = c.deployments.pop((ns, name))
+                c.record("deployments", "DELETED", dep)
+
+            api.change(delete)
+        elif len(words) == 3 and words[0] == "create-deployment":
+            ns, name = words[1], words[2]
+
+            def create(c: SimulatedCluster, ns: str = ns, name: str = name) -> None:
+                dep = _deployment(ns, name, 1)
+                c.deployments[(ns, name)] = dep
+                c.record("deployments", "ADDED", dep)
+
+            api.change(create)
+        print("ok", flush=True)
+    api.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

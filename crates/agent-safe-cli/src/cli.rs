@@ -134,6 +134,9 @@ pub(crate) enum Command {
     /// Lock the action registry: record the SHA-256 of every action file.
     #[command(subcommand, after_help = REGISTRY_AFTER)]
     Registry(RegistryCmd),
+    /// Write the inventory from the cluster (read-only, through the Kubernetes API).
+    #[command(subcommand, after_help = INVENTORY_AFTER)]
+    Inventory(InventoryCmd),
     /// Print the JSON Schema of a file kind, for editors and CI.
     #[command(after_help = SCHEMA_AFTER)]
     Schema(SchemaArgs),
@@ -898,8 +901,14 @@ groups `identity.kubernetes` gives it.";
 #[derive(Debug, Args)]
 pub(crate) struct RbacArgs {
     /// The agent id the policies see.
-    #[arg(long, value_name = "AGENT")]
-    pub caller: String,
+    #[arg(long, value_name = "AGENT", required_unless_present = "inventory_sync")]
+    pub caller: Option<String>,
+    /// Instead of an agent's RBAC: the read-only ClusterRole (get, list,
+    /// watch) that `inventory sync` and the sidecar's live inventory need,
+    /// bound to --service-account (default `agent-safe`) in
+    /// --service-account-namespace (default `agent-safe`).
+    #[arg(long, conflicts_with_all = ["caller", "roles", "groups", "unattended"])]
+    pub inventory_sync: bool,
     /// The caller's roles, comma-separated (as its signed tokens carry them).
     #[arg(long, value_delimiter = ',', value_name = "ROLE,...")]
     pub roles: Vec<String>,
@@ -1010,6 +1019,58 @@ pub(crate) enum RegistryCmd {
     /// Write registry.lock beside agent-safe.yaml.
     #[command(after_help = REGISTRY_AFTER)]
     Lock,
+}
+
+const INVENTORY_AFTER: &str = "\
+Examples:
+  agent-safe inventory sync                         # kubeconfig's current context -> `inventory:`
+  agent-safe inventory sync --context prod --out inventory/prod.yaml
+  agent-safe inventory sync --check                 # in CI: exit 1 when the file is out of date
+  agent-safe rbac --inventory-sync                  # the read-only RBAC the sync needs
+
+The mapping (environment, sensitivity) is `inventory_sync:` in agent-safe.yaml;
+see docs/INVENTORY.md.";
+
+const INVENTORY_SYNC_LONG: &str = "\
+Read the cluster's namespaces, Nodes, Deployments, StatefulSets, DaemonSets,
+CronJobs, HPAs, ConfigMaps, Secrets (names only), NetworkPolicies (and Pods
+when listed in `inventory_sync.kinds`) as metadata, map each to a target with
+the `inventory_sync:` rules of agent-safe.yaml, merge the hand-written
+`inventory_sync.overrides` entries over them (by id), and write the inventory
+file sorted by id: the same cluster gives the same bytes, and an unchanged
+file is not rewritten.
+
+The cluster is found through --kubeconfig, $KUBECONFIG, ~/.kube/config, or
+else the in-cluster ServiceAccount. Objects no rule maps get
+`default_environment` (`unknown`) and `default_sensitivity` (`critical`).
+
+Exit codes: 0 written or up to date; 1 the API server failed or refused (the
+file is left as it was), or with --check, the file is out of date; 2 usage or
+configuration error.";
+
+/// `inventory ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum InventoryCmd {
+    /// Write the inventory file from the cluster.
+    #[command(after_help = INVENTORY_AFTER, long_about = INVENTORY_SYNC_LONG)]
+    Sync(InventorySyncArgs),
+}
+
+/// `inventory sync`.
+#[derive(Debug, Args)]
+pub(crate) struct InventorySyncArgs {
+    /// The kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else in-cluster).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: its current-context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Where to write (`-` for stdout; default: `inventory_sync.out`, else `inventory`).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Write nothing; exit 1 when the file differs from what the cluster gives.
+    #[arg(long)]
+    pub check: bool,
 }
 
 const SCHEMA_AFTER: &str = "\

@@ -107,6 +107,7 @@ fn dispatch(io: &mut Io, cli: Cli) -> Result<i32, CliError> {
         Command::Mcp(a) => cmd::mcp::mcp(io, &ctx, a),
         Command::Token(a) => cmd::token::token(io, &ctx, a),
         Command::Registry(a) => cmd::registry::registry(io, &ctx, a),
+        Command::Inventory(a) => cmd::inventory::inventory(io, &ctx, a),
         Command::Schema(a) => cmd::schema::schema(io, a),
         Command::Completions(a) => cmd::completions(io, a),
     }

@@ -480,6 +480,11 @@ pub struct Config {
     /// file holding them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcp: Option<crate::mapping::McpSection>,
+    /// Reading the inventory from the cluster (`agent-safe inventory sync`,
+    /// the sidecar's live inventory): what is read and how objects map to
+    /// environments and sensitivities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory_sync: Option<crate::k8s::sync::InventorySyncSettings>,
     /// Where each entry of `callable_old_versions` and `custom_resources` is
     /// written, for messages.
     #[serde(skip)]
@@ -580,6 +585,7 @@ pub(crate) const ROOT_KEYS: &[&str] = &[
     "callable_old_versions",
     "custom_resources",
     "mcp",
+    "inventory_sync",
 ];
 pub(crate) const AUDIT_KEYS: &[&str] = &[
     "enabled",
@@ -727,6 +733,9 @@ pub fn parse_config(src: &SourceFile) -> Result<Config, ConfigError> {
     }
     if let Some(n) = r.take("mcp") {
         cfg.mcp = crate::mapping::read_section(file, n, &base, &mut d);
+    }
+    if let Some(n) = r.take("inventory_sync") {
+        cfg.inventory_sync = crate::k8s::sync::read_section(file, n, &base, &mut d);
     }
     r.finish(&mut d);
     d.finish(cfg)

@@ -84,6 +84,12 @@ pub struct AgentSafe {
     /// Why the configured log could not be opened (see
     /// [`AgentSafe::from_config_failing_closed`]): every check is denied with it.
     audit_unavailable: Option<String>,
+    /// The inventory from the cluster (the sidecar's live mode), used instead
+    /// of the `inventory` file once set.
+    live_targets: arc_swap::ArcSwapOption<Vec<crate::model::Target>>,
+    /// Serialises snapshot rebuilds (file reloads and live inventory
+    /// updates), so that the last one stored is built from the newest inputs.
+    rebuild: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for AgentSafe {
@@ -169,6 +175,8 @@ impl AgentSafe {
             snapshot: ArcSwap::from_pointee(snapshot),
             audit,
             audit_unavailable: None,
+            live_targets: arc_swap::ArcSwapOption::empty(),
+            rebuild: std::sync::Mutex::new(()),
         })
     }
 
@@ -204,6 +212,8 @@ impl AgentSafe {
             snapshot: ArcSwap::from_pointee(snapshot),
             audit,
             audit_unavailable,
+            live_targets: arc_swap::ArcSwapOption::empty(),
+            rebuild: std::sync::Mutex::new(()),
         })
     }
 
@@ -232,7 +242,30 @@ impl AgentSafe {
     /// Re-reads the action, policy and inventory files. On any error the
     /// current snapshot stays in place and the errors are returned.
     pub fn reload(&self) -> Result<(), ConfigError> {
-        let fresh = Snapshot::load(&self.config)?;
+        let _one_at_a_time = self
+            .rebuild
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let live = self.live_targets.load_full().map(|t| (*t).clone());
+        let fresh = Snapshot::load_with_targets(&self.config, live)?;
+        self.snapshot.store(Arc::new(fresh));
+        Ok(())
+    }
+
+    /// Replaces the inventory with `targets` (read from the cluster): a new
+    /// snapshot is compiled with them and swapped in whole, so a check sees
+    /// either the old inventory or the new one, never a mix. Later reloads
+    /// of the files keep these targets. On error the current snapshot stays.
+    pub fn set_live_inventory(
+        &self,
+        targets: Vec<crate::model::Target>,
+    ) -> Result<(), ConfigError> {
+        let _one_at_a_time = self
+            .rebuild
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fresh = Snapshot::load_with_targets(&self.config, Some(targets.clone()))?;
+        self.live_targets.store(Some(Arc::new(targets)));
         self.snapshot.store(Arc::new(fresh));
         Ok(())
     }

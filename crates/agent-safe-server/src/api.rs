@@ -374,6 +374,11 @@ pub struct ReadyBody {
     /// reload keeps the previous snapshot in use and the server ready; the
     /// error is here and in `/metrics`.
     pub last_reload: Option<ReloadStatus>,
+    /// The live inventory (`inventory_sync.live`; absent without it): not
+    /// ready until its first list succeeded, then ready with the last good
+    /// inventory and its staleness.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<crate::state::InventoryStatus>,
 }
 
 #[cfg(test)]

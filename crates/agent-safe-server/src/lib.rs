@@ -18,6 +18,7 @@ mod conn;
 pub mod error;
 pub mod extract;
 mod hosts;
+pub mod live;
 pub mod logging;
 pub mod metrics;
 pub mod reload;

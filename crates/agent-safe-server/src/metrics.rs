@@ -89,6 +89,9 @@ pub struct Metrics {
     ready: Gauge,
     connections_open: Gauge,
     connections_closed: Family<CloseLabels, Counter>,
+    inventory_stale: Gauge<f64, AtomicU64>,
+    inventory_targets: Gauge,
+    inventory_failures: Counter,
     core: Arc<OnceLock<Arc<AgentSafe>>>,
 }
 
@@ -166,6 +169,25 @@ impl Metrics {
              idle keep-alive included) or shed (idle, closed to admit a new one at the connection limit)",
             connections_closed.clone(),
         );
+        let inventory_stale = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "agent_safe_inventory_stale_seconds",
+            "Live inventory (inventory_sync.live): seconds since it was last known to match the cluster \
+             (0 while the watches are up; grows while the API server is unreachable)",
+            inventory_stale.clone(),
+        );
+        let inventory_targets = Gauge::default();
+        registry.register(
+            "agent_safe_inventory_live_targets",
+            "Live inventory: targets in the inventory in use (the last good one when the API server is unreachable)",
+            inventory_targets.clone(),
+        );
+        let inventory_failures = Counter::default();
+        registry.register(
+            "agent_safe_inventory_sync_failures",
+            "Live inventory: failed lists or broken watches (the last good inventory stays in use)",
+            inventory_failures.clone(),
+        );
         registry.register(
             "agent_safe_build",
             "The agent-safe version",
@@ -191,8 +213,23 @@ impl Metrics {
             ready,
             connections_open,
             connections_closed,
+            inventory_stale,
+            inventory_targets,
+            inventory_failures,
             core,
         }
+    }
+
+    /// Live inventory: its staleness and size.
+    pub fn record_inventory(&self, stale_seconds: f64, targets: usize) {
+        self.inventory_stale.set(stale_seconds);
+        self.inventory_targets
+            .set(i64::try_from(targets).unwrap_or(i64::MAX));
+    }
+
+    /// Live inventory: one failed list or broken watch.
+    pub fn inventory_failure(&self) {
+        self.inventory_failures.inc();
     }
 
     /// Exports the audit log counters and snapshot sizes of `safe` too.

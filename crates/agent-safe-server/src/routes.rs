@@ -365,7 +365,8 @@ async fn healthz() -> Json<HealthBody> {
 )]
 async fn readyz(State(st): State<AppState>) -> Response {
     let snap = st.safe.snapshot();
-    let ready = st.health.is_ready();
+    let inventory = st.health.inventory();
+    let ready = st.health.is_ready() && inventory.as_ref().is_none_or(|i| i.synced_at.is_some());
     let body = ReadyBody {
         status: if ready { "ready" } else { "not_ready" },
         snapshot: SnapshotInfo {
@@ -375,6 +376,7 @@ async fn readyz(State(st): State<AppState>) -> Response {
             targets: snap.inventory.len(),
         },
         last_reload: st.health.last_reload(),
+        inventory,
     };
     let status = if ready {
         StatusCode::OK

@@ -280,6 +280,15 @@ impl Server {
         }
         let reloader = Reloader::start(state.clone(), watch)?;
         let sighup = spawn_sighup(reloader.sender());
+        if let Some(sync) = state
+            .safe
+            .config()
+            .inventory_sync
+            .clone()
+            .filter(|s| s.live)
+        {
+            crate::live::spawn(state.clone(), sync).map_err(ServeError::Io)?;
+        }
 
         let config = state.safe.config();
         let snap = state.safe.snapshot();

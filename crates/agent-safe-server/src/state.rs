@@ -83,6 +83,26 @@ pub struct Health {
 struct HealthInner {
     snapshot_loaded_at: Timestamp,
     last_reload: Option<ReloadStatus>,
+    inventory: Option<InventoryStatus>,
+}
+
+/// The live inventory (`inventory_sync.live`), in `/readyz`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct InventoryStatus {
+    /// `live`.
+    pub mode: &'static str,
+    /// Whether the watches are up: the inventory follows the cluster.
+    pub watching: bool,
+    /// Targets in the inventory in use.
+    pub targets: usize,
+    /// When the inventory was last known to match the cluster (RFC 3339);
+    /// null before the first successful list (the server is not ready then).
+    pub synced_at: Option<String>,
+    /// Seconds since then (0 while watching).
+    pub stale_seconds: f64,
+    /// Why the last list or watch failed, while it is failing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl Health {
@@ -92,6 +112,7 @@ impl Health {
             inner: Mutex::new(HealthInner {
                 snapshot_loaded_at: Timestamp::now(),
                 last_reload: None,
+                inventory: None,
             }),
         }
     }
@@ -114,6 +135,16 @@ impl Health {
     /// The most recent reload attempt, if any.
     pub fn last_reload(&self) -> Option<ReloadStatus> {
         self.lock().last_reload.clone()
+    }
+
+    /// The live inventory's status (None without live mode).
+    pub fn inventory(&self) -> Option<InventoryStatus> {
+        self.lock().inventory.clone()
+    }
+
+    /// Records the live inventory's status.
+    pub fn set_inventory(&self, status: InventoryStatus) {
+        self.lock().inventory = Some(status);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HealthInner> {

@@ -117,7 +117,7 @@ pub(crate) fn show(io: &mut Io, ctx: &Ctx, a: ShowArgs) -> CmdResult {
 /// directory and a rename: readers (and the loaders, which skip names that
 /// start with `.`) never see a partial or empty file. Refuses to replace an
 /// existing file unless `force`.
-fn write_atomically(path: &Path, bytes: &[u8], force: bool) -> Result<(), CliError> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8], force: bool) -> Result<(), CliError> {
     if !force && std::fs::symlink_metadata(path).is_ok() {
         return Err(CliError::usage_help(
             format!("`{}` already exists", path.display()),

@@ -6,6 +6,7 @@ pub(crate) mod check;
 pub(crate) mod demo;
 pub(crate) mod fmt;
 pub(crate) mod init;
+pub(crate) mod inventory;
 pub(crate) mod mcp;
 pub(crate) mod migrate;
 pub(crate) mod policy_test;

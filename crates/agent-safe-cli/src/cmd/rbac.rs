@@ -14,6 +14,27 @@ use crate::project::Ctx;
 /// `rbac --caller AGENT ...`.
 pub(crate) fn rbac(io: &mut Io, ctx: &Ctx, a: RbacArgs) -> CmdResult {
     let config = ctx.require_config("`agent-safe rbac`")?;
+    if a.inventory_sync {
+        let settings = config.inventory_sync.clone().unwrap_or_default();
+        let mapper =
+            agent_safe_core::k8s::sync::Mapper::new(&settings).map_err(CliError::Failed)?;
+        let text = agent_safe_core::k8s::sync::sync_rbac_yaml(
+            &mapper,
+            a.service_account.as_deref().unwrap_or("agent-safe"),
+            a.service_account_namespace
+                .as_deref()
+                .or(a.namespace.as_deref())
+                .unwrap_or("agent-safe"),
+        )
+        .map_err(CliError::Failed)?;
+        write!(io.out, "{text}")?;
+        return Ok(exit::OK);
+    }
+    let Some(caller) = a.caller else {
+        return Err(CliError::usage(
+            "--caller is required (or --inventory-sync)",
+        ));
+    };
     let snap = Snapshot::load(&config).map_err(CliError::Config)?;
     let mut roles: Vec<String> = a.roles.into_iter().filter(|r| !r.is_empty()).collect();
     let mut groups: Vec<String> = a.groups.into_iter().filter(|g| !g.is_empty()).collect();
@@ -23,8 +44,7 @@ pub(crate) fn rbac(io: &mut Io, ctx: &Ctx, a: RbacArgs) -> CmdResult {
     // projected token names it): the RoleBinding goes to that ServiceAccount,
     // and without --roles/--groups its roles and groups are those of
     // `identity.kubernetes`.
-    if let Some((ns, name)) = a
-        .caller
+    if let Some((ns, name)) = caller
         .strip_prefix("system:serviceaccount:")
         .and_then(|rest| rest.split_once(':'))
         .filter(|(ns, name)| !ns.is_empty() && !name.is_empty() && !name.contains(':'))
@@ -37,7 +57,7 @@ pub(crate) fn rbac(io: &mut Io, ctx: &Ctx, a: RbacArgs) -> CmdResult {
     }
     let req = RbacRequest {
         caller: Caller {
-            agent_id: a.caller,
+            agent_id: caller,
             agent_name: None,
             roles,
             groups,

@@ -23,6 +23,7 @@ mod docs_sidecar;
 mod fmt;
 mod guide;
 mod init;
+mod inventory_sync;
 mod migrate;
 mod misc;
 mod parity;

@@ -497,15 +497,25 @@ impl Snapshot {
     /// when one exists) and compiles the snapshot. All problems of all files
     /// are reported together.
     pub fn load(config: &Config) -> Result<Snapshot, ConfigError> {
+        Snapshot::load_with_targets(config, None)
+    }
+
+    /// Like [`Snapshot::load`], with `targets` (when given) as the inventory
+    /// instead of the `inventory` file: the sidecar's live inventory.
+    pub fn load_with_targets(
+        config: &Config,
+        targets: Option<Vec<crate::model::Target>>,
+    ) -> Result<Snapshot, ConfigError> {
         let mut d = Diagnostics::new();
         let registry = Registry::for_config_into(config, &mut d);
         let rules = match &config.policies {
             Some(p) => load_policies(p).map_err(|e| d.extend(e)).ok(),
             None => Some(Vec::new()),
         };
-        let targets = match &config.inventory {
-            Some(p) => load_inventory(p).map_err(|e| d.extend(e)).ok(),
-            None => Some(Vec::new()),
+        let targets = match (targets, &config.inventory) {
+            (Some(t), _) => Some(t),
+            (None, Some(p)) => load_inventory(p).map_err(|e| d.extend(e)).ok(),
+            (None, None) => Some(Vec::new()),
         };
         let identity = identity_config(config).map_err(|e| d.extend(e)).ok();
         if let Some(reg) = &registry {

@@ -204,7 +204,9 @@ pub(crate) fn group_label(group: &str) -> String {
     }
 }
 
+pub mod client;
 mod resources;
+pub mod sync;
 
 pub(crate) use resources::{DOTLESS_GROUPS, RESOURCES};
 

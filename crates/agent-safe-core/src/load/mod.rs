@@ -108,6 +108,16 @@ pub fn accepted_keys() -> Vec<AcceptedKeys> {
         ),
         k("mcp", Some("ToolRule"), crate::mapping::RULE_KEYS),
         k("config", Some("ServerSettings"), crate::config::SERVER_KEYS),
+        k(
+            "config",
+            Some("InventorySyncSettings"),
+            crate::k8s::sync::SYNC_KEYS,
+        ),
+        k(
+            "config",
+            Some("InventoryMappingRule"),
+            crate::k8s::sync::MAPPING_KEYS,
+        ),
         k("plan", None, crate::plan::PLAN_KEYS),
         k("plan", Some("PlanStep"), crate::plan::STEP_KEYS),
     ]

@@ -63,6 +63,8 @@ mod identity_provider_broken;
 mod identity_provider_foreign;
 #[path = "identity_provider_placeholder.rs"]
 mod identity_provider_placeholder;
+#[path = "live_inventory.rs"]
+mod live_inventory;
 #[path = "loader_errors.rs"]
 mod loader_errors;
 #[path = "loader_files.rs"]
