@@ -21,6 +21,7 @@ use crate::engine::{CallerInput, Decision, PlanDecision, Request, Snapshot};
 use crate::identity::Caller;
 use crate::model::DecisionResult;
 use crate::plan::{PlanError, PlanRequest};
+use crate::shadow::{Shadow, ShadowStatus};
 
 /// One check, as the CLI, the HTTP API, plan files and the Python SDK send it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -84,6 +85,8 @@ pub struct AgentSafe {
     /// Why the configured log could not be opened (see
     /// [`AgentSafe::from_config_failing_closed`]): every check is denied with it.
     audit_unavailable: Option<String>,
+    /// The shadow candidate (`shadow:` in the config), when there is one.
+    shadow: Option<Shadow>,
 }
 
 impl std::fmt::Debug for AgentSafe {
@@ -164,11 +167,13 @@ impl AgentSafe {
         } else {
             None
         };
+        let shadow = open_shadow(&config);
         Ok(AgentSafe {
             config,
             snapshot: ArcSwap::from_pointee(snapshot),
             audit,
             audit_unavailable: None,
+            shadow,
         })
     }
 
@@ -199,11 +204,13 @@ impl AgentSafe {
         } else {
             (None, None)
         };
+        let shadow = open_shadow(&config);
         Ok(AgentSafe {
             config,
             snapshot: ArcSwap::from_pointee(snapshot),
             audit,
             audit_unavailable,
+            shadow,
         })
     }
 
@@ -229,12 +236,30 @@ impl AgentSafe {
         self.audit.as_ref()
     }
 
-    /// Re-reads the action, policy and inventory files. On any error the
-    /// current snapshot stays in place and the errors are returned.
+    /// Re-reads the action, policy and inventory files, then the shadow
+    /// candidate's. On any error in the enforced files the current snapshot
+    /// (and candidate) stay in place and the errors are returned. The
+    /// candidate's errors never fail the reload: the previous candidate
+    /// stays in use and [`AgentSafe::shadow_status`] reports them.
     pub fn reload(&self) -> Result<(), ConfigError> {
         let fresh = Snapshot::load(&self.config)?;
         self.snapshot.store(Arc::new(fresh));
+        if let Some(shadow) = &self.shadow {
+            // Kept in the shadow's status; the enforced policy is in place.
+            let _ = shadow.reload(&self.config);
+        }
         Ok(())
+    }
+
+    /// Shadow mode's state (candidate digest, last load error,
+    /// disagreement counts), when the config has a `shadow` section.
+    pub fn shadow_status(&self) -> Option<ShadowStatus> {
+        self.shadow.as_ref().map(Shadow::status)
+    }
+
+    /// The shadow candidate, when the config has a `shadow` section.
+    pub fn shadow(&self) -> Option<&Shadow> {
+        self.shadow.as_ref()
     }
 
     /// Checks one request at the current time and logs it.
@@ -351,6 +376,25 @@ impl AgentSafe {
             explain: req.explain,
         };
         let decision = snap.evaluate(&request, now, at);
+        // Shadow off: one branch, nothing allocated.
+        let shadow = match &self.shadow {
+            Some(s) => {
+                // As replay does: a verified token's or host's identity is
+                // handed over as verified; a plain id or an anonymous caller
+                // is resolved again under the candidate's identity settings
+                // (a candidate configuration may turn on `require_signed`).
+                let caller = match (request.caller, req.caller.as_deref()) {
+                    (CallerInput::Verified(c), Some(raw))
+                        if !c.signed && req.verified_caller.is_none() =>
+                    {
+                        CallerInput::Raw(raw)
+                    }
+                    (c, _) => c,
+                };
+                s.compare(&Request { caller, ..request }, now, at, &decision)
+            }
+            None => None,
+        };
         // An anonymous caller refused by `require_signed` is recorded as such.
         let identity = if identity.method == CallerMethod::Anonymous
             && decision.reason.starts_with("caller rejected:")
@@ -363,6 +407,7 @@ impl AgentSafe {
             decision,
             identity,
             snapshot: snap.digest.clone(),
+            shadow,
         }
     }
 
@@ -377,6 +422,7 @@ impl AgentSafe {
             decision: mut d,
             identity,
             snapshot,
+            shadow,
         } = e;
         let Some(audit) = &self.audit else {
             if let Some(cause) = &self.audit_unavailable {
@@ -418,7 +464,7 @@ impl AgentSafe {
             plan_step: step,
             caller_identity: Some(identity),
             snapshot,
-            shadow: None,
+            shadow,
         };
         match audit.append(ev) {
             Ok(receipt) => d.audit_id = Some(receipt.event_id),
@@ -496,6 +542,12 @@ struct Evaluated {
     decision: Decision,
     identity: CallerIdentity,
     snapshot: Option<String>,
+    /// What the shadow candidate decided, when it differs.
+    shadow: Option<crate::audit::ShadowInfo>,
+}
+
+fn open_shadow(config: &Config) -> Option<Shadow> {
+    config.shadow.as_ref().map(|s| Shadow::open(config, s))
 }
 
 fn caller_identity(c: &Caller, method: CallerMethod, kid: Option<String>) -> CallerIdentity {

@@ -107,6 +107,7 @@ pub fn accepted_keys() -> Vec<AcceptedKeys> {
         ),
         k("mcp", Some("ToolRule"), crate::mapping::RULE_KEYS),
         k("config", Some("ServerSettings"), crate::config::SERVER_KEYS),
+        k("config", Some("ShadowSettings"), crate::config::SHADOW_KEYS),
         k("plan", None, crate::plan::PLAN_KEYS),
         k("plan", Some("PlanStep"), crate::plan::STEP_KEYS),
     ]
