@@ -404,6 +404,28 @@ impl Default for ServerSettings {
     }
 }
 
+/// The `shadow:` section: a candidate policy evaluated beside the enforced
+/// one on every check, and never enforced (see docs/CHANGING-POLICIES.md).
+/// Exactly one of `policies` and `config`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowSettings {
+    /// Candidate policy files (file or directory), evaluated with this
+    /// configuration's actions, inventory, identity and other settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policies: Option<PathBuf>,
+    /// A whole candidate configuration (another `agent-safe.yaml`): its
+    /// actions, policies, inventory, identity, `unknown_targets` and
+    /// `callable_old_versions` decide; its `audit`, `server` and `mcp`
+    /// sections are not used. It may not have a `shadow` section itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<PathBuf>,
+    /// Where the `shadow` key is written, for messages.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub pos: Pos,
+}
+
 /// What a check on a target outside the inventory does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -485,6 +507,11 @@ pub struct Config {
     /// environments and sensitivities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inventory_sync: Option<crate::k8s::sync::InventorySyncSettings>,
+    /// A candidate policy evaluated beside this one on every check and
+    /// recorded in the audit log when it decides differently; never
+    /// enforced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<ShadowSettings>,
     /// Where each entry of `callable_old_versions` and `custom_resources` is
     /// written, for messages.
     #[serde(skip)]
@@ -586,7 +613,9 @@ pub(crate) const ROOT_KEYS: &[&str] = &[
     "custom_resources",
     "mcp",
     "inventory_sync",
+    "shadow",
 ];
+pub(crate) const SHADOW_KEYS: &[&str] = &["policies", "config"];
 pub(crate) const AUDIT_KEYS: &[&str] = &[
     "enabled",
     "path",
@@ -737,8 +766,42 @@ pub fn parse_config(src: &SourceFile) -> Result<Config, ConfigError> {
     if let Some(n) = r.take("inventory_sync") {
         cfg.inventory_sync = crate::k8s::sync::read_section(file, n, &base, &mut d);
     }
+    if let Some(n) = r.take("shadow") {
+        cfg.shadow = read_shadow(file, n, &mut d).map(|mut s| {
+            s.policies = s
+                .policies
+                .map(|p| resolve(p.to_string_lossy().into_owned()));
+            s.config = s.config.map(|p| resolve(p.to_string_lossy().into_owned()));
+            s
+        });
+    }
     r.finish(&mut d);
     d.finish(cfg)
+}
+
+fn read_shadow(file: &Path, node: &Node, d: &mut Diagnostics) -> Option<ShadowSettings> {
+    let mut r = MapReader::new(file, node, "shadow section", SHADOW_KEYS, d)?;
+    let s = ShadowSettings {
+        policies: r.opt_str("policies", d).map(|(p, _)| PathBuf::from(p)),
+        config: r.opt_str("config", d).map(|(p, _)| PathBuf::from(p)),
+        pos: node.pos,
+    };
+    r.finish(d);
+    if s.policies.is_some() == s.config.is_some() {
+        d.push(
+            Diagnostic::error(
+                file,
+                node.pos,
+                "the shadow section needs exactly one of `policies` and `config`",
+            )
+            .with_help(
+                "`policies: policies.next` (candidate policies, evaluated with this file's actions and inventory), \
+                 or `config: agent-safe.next.yaml` (a whole candidate configuration)",
+            ),
+        );
+        return None;
+    }
+    Some(s)
 }
 
 /// Checks the syntax of a `callable_old_versions` entry.

@@ -21,6 +21,7 @@ use crate::engine::{CallerInput, Decision, PlanDecision, Request, Snapshot};
 use crate::identity::Caller;
 use crate::model::DecisionResult;
 use crate::plan::{PlanError, PlanRequest};
+use crate::shadow::{Shadow, ShadowStatus};
 
 /// One check, as the CLI, the HTTP API, plan files and the Python SDK send it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -90,6 +91,8 @@ pub struct AgentSafe {
     /// Serialises snapshot rebuilds (file reloads and live inventory
     /// updates), so that the last one stored is built from the newest inputs.
     rebuild: std::sync::Mutex<()>,
+    /// The shadow candidate (`shadow:` in the config), when there is one.
+    shadow: Option<Shadow>,
 }
 
 impl std::fmt::Debug for AgentSafe {
@@ -170,6 +173,7 @@ impl AgentSafe {
         } else {
             None
         };
+        let shadow = open_shadow(&config);
         Ok(AgentSafe {
             config,
             snapshot: ArcSwap::from_pointee(snapshot),
@@ -177,6 +181,7 @@ impl AgentSafe {
             audit_unavailable: None,
             live_targets: arc_swap::ArcSwapOption::empty(),
             rebuild: std::sync::Mutex::new(()),
+            shadow,
         })
     }
 
@@ -207,6 +212,7 @@ impl AgentSafe {
         } else {
             (None, None)
         };
+        let shadow = open_shadow(&config);
         Ok(AgentSafe {
             config,
             snapshot: ArcSwap::from_pointee(snapshot),
@@ -214,6 +220,7 @@ impl AgentSafe {
             audit_unavailable,
             live_targets: arc_swap::ArcSwapOption::empty(),
             rebuild: std::sync::Mutex::new(()),
+            shadow,
         })
     }
 
@@ -239,16 +246,23 @@ impl AgentSafe {
         self.audit.as_ref()
     }
 
-    /// Re-reads the action, policy and inventory files. On any error the
-    /// current snapshot stays in place and the errors are returned.
+    /// Re-reads the action, policy and inventory files, then the shadow
+    /// candidate's. On any error in the enforced files the current snapshot
+    /// (and candidate) stay in place and the errors are returned. The
+    /// candidate's errors never fail the reload: the previous candidate
+    /// stays in use and [`AgentSafe::shadow_status`] reports them.
     pub fn reload(&self) -> Result<(), ConfigError> {
         let _one_at_a_time = self
             .rebuild
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let live = self.live_targets.load_full().map(|t| (*t).clone());
-        let fresh = Snapshot::load_with_targets(&self.config, live)?;
+        let live = self.live_targets.load_full();
+        let fresh = Snapshot::load_with_targets(&self.config, live.as_deref().cloned())?;
         self.snapshot.store(Arc::new(fresh));
+        if let Some(shadow) = &self.shadow {
+            // Kept in the shadow's status; the enforced policy is in place.
+            let _ = shadow.reload(&self.config, live.as_deref().map(Vec::as_slice));
+        }
         Ok(())
     }
 
@@ -265,9 +279,25 @@ impl AgentSafe {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let fresh = Snapshot::load_with_targets(&self.config, Some(targets.clone()))?;
-        self.live_targets.store(Some(Arc::new(targets)));
         self.snapshot.store(Arc::new(fresh));
+        if let Some(shadow) = &self.shadow {
+            // The candidate sees the same cluster (kept in the shadow's
+            // status when it fails; the enforced policy is in place).
+            let _ = shadow.reload(&self.config, Some(&targets));
+        }
+        self.live_targets.store(Some(Arc::new(targets)));
         Ok(())
+    }
+
+    /// Shadow mode's state (candidate digest, last load error,
+    /// disagreement counts), when the config has a `shadow` section.
+    pub fn shadow_status(&self) -> Option<ShadowStatus> {
+        self.shadow.as_ref().map(Shadow::status)
+    }
+
+    /// The shadow candidate, when the config has a `shadow` section.
+    pub fn shadow(&self) -> Option<&Shadow> {
+        self.shadow.as_ref()
     }
 
     /// Checks one request at the current time and logs it.
@@ -384,6 +414,25 @@ impl AgentSafe {
             explain: req.explain,
         };
         let decision = snap.evaluate(&request, now, at);
+        // Shadow off: one branch, nothing allocated.
+        let shadow = match &self.shadow {
+            Some(s) => {
+                // As replay does: a verified token's or host's identity is
+                // handed over as verified; a plain id or an anonymous caller
+                // is resolved again under the candidate's identity settings
+                // (a candidate configuration may turn on `require_signed`).
+                let caller = match (request.caller, req.caller.as_deref()) {
+                    (CallerInput::Verified(c), Some(raw))
+                        if !c.signed && req.verified_caller.is_none() =>
+                    {
+                        CallerInput::Raw(raw)
+                    }
+                    (c, _) => c,
+                };
+                s.compare(&Request { caller, ..request }, now, at, &decision)
+            }
+            None => None,
+        };
         // An anonymous caller refused by `require_signed` is recorded as such.
         let identity = if identity.method == CallerMethod::Anonymous
             && decision.reason.starts_with("caller rejected:")
@@ -396,6 +445,7 @@ impl AgentSafe {
             decision,
             identity,
             snapshot: snap.digest.clone(),
+            shadow,
         }
     }
 
@@ -410,6 +460,7 @@ impl AgentSafe {
             decision: mut d,
             identity,
             snapshot,
+            shadow,
         } = e;
         let Some(audit) = &self.audit else {
             if let Some(cause) = &self.audit_unavailable {
@@ -451,7 +502,7 @@ impl AgentSafe {
             plan_step: step,
             caller_identity: Some(identity),
             snapshot,
-            shadow: None,
+            shadow,
         };
         match audit.append(ev) {
             Ok(receipt) => d.audit_id = Some(receipt.event_id),
@@ -529,6 +580,12 @@ struct Evaluated {
     decision: Decision,
     identity: CallerIdentity,
     snapshot: Option<String>,
+    /// What the shadow candidate decided, when it differs.
+    shadow: Option<crate::audit::ShadowInfo>,
+}
+
+fn open_shadow(config: &Config) -> Option<Shadow> {
+    config.shadow.as_ref().map(|s| Shadow::open(config, s))
 }
 
 fn caller_identity(c: &Caller, method: CallerMethod, kid: Option<String>) -> CallerIdentity {

@@ -48,6 +48,7 @@ pub mod privilege;
 pub mod rbac;
 pub mod registry;
 pub mod replay;
+pub mod shadow;
 pub mod yaml;
 
 pub use approval::{ApprovalError, ApprovalReceipt, ApprovalRequest};

@@ -409,8 +409,29 @@ impl PyAgentSafe {
         }
     }
 
-    /// Re-reads the action, policy and inventory files. On any error the
-    /// current rules stay in force and ``ConfigError`` is raised.
+    /// Shadow mode's state, when the config has a ``shadow`` section (else
+    /// ``None``): a dict with ``kind`` (``policies`` or ``config``),
+    /// ``path``, ``snapshot`` (the candidate's digest, or ``None`` when it
+    /// has not loaded), ``error`` (why its last load failed, or ``None``)
+    /// and ``disagreements`` (``{from, to, count}`` for every pair of
+    /// enforced and candidate results, ``to`` being ``error`` when the
+    /// candidate could not decide).
+    fn shadow_status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self.inner.shadow_status() {
+            None => Ok(py.None().into_bound(py)),
+            Some(s) => {
+                let v = serde_json::to_value(&s)
+                    .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+                to_py(py, &v)
+            }
+        }
+    }
+
+    /// Re-reads the action, policy and inventory files, then the shadow
+    /// candidate's. On any error in the enforced files the current rules
+    /// stay in force and ``ConfigError`` is raised; a candidate that fails to
+    /// reload never raises (the previous candidate stays, and
+    /// ``shadow_status()`` reports the error).
     fn reload(&self, py: Python<'_>) -> PyResult<()> {
         let inner = &self.inner;
         py.detach(|| inner.reload())

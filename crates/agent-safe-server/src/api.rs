@@ -361,6 +361,23 @@ pub struct SnapshotInfo {
     pub rules: usize,
     /// Inventory targets.
     pub targets: usize,
+    /// Its digest (`sha256:…`), as every decision event records it.
+    pub digest: Option<String>,
+}
+
+/// The shadow candidate, in `/readyz` (present only with a `shadow` section).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ShadowBody {
+    /// `policies` or `config`.
+    pub kind: String,
+    /// The candidate's policy directory or configuration file.
+    pub path: String,
+    /// The digest of the candidate in use (`sha256:…`), as the audit
+    /// events' `shadow.snapshot` records it; null when none has loaded.
+    pub snapshot: Option<String>,
+    /// Why the most recent load of the candidate failed (the previous
+    /// candidate, if any, stays in use), or null.
+    pub error: Option<String>,
 }
 
 /// `GET /readyz`.
@@ -379,6 +396,10 @@ pub struct ReadyBody {
     /// inventory and its staleness.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inventory: Option<crate::state::InventoryStatus>,
+    /// The shadow candidate, when the configuration has a `shadow` section
+    /// (absent otherwise). It is evaluated on every check and never enforced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<ShadowBody>,
 }
 
 #[cfg(test)]

@@ -67,6 +67,15 @@ pub struct ErrorLabels {
     pub error: String,
 }
 
+/// Labels of `agent_safe_shadow_disagreements_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ShadowLabels {
+    /// The enforced result: `allow`, `require_approval` or `deny`.
+    from: String,
+    /// The shadow candidate's result, or `error` when it could not decide.
+    to: String,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn check_histogram() -> Histogram {
@@ -402,6 +411,32 @@ impl Collector for CoreCollector {
                     c.encode(encoder.encode_descriptor(name, help, None, c.metric_type())?)?;
                 }
             }
+        }
+        if let Some(shadow) = safe.shadow() {
+            let status = shadow.status();
+            let mut family = encoder.encode_descriptor(
+                "agent_safe_shadow_disagreements",
+                "Checks the shadow candidate decided differently from the enforced policy, by enforced \
+                 result (from) and candidate result (to; equal when only the deciding rule differs, \
+                 error when the candidate could not decide)",
+                None,
+                prometheus_client::metrics::MetricType::Counter,
+            )?;
+            for d in status.disagreements {
+                let labels = ShadowLabels {
+                    from: d.from,
+                    to: d.to,
+                };
+                ConstCounter::new(d.count).encode(family.encode_family(&labels)?)?;
+            }
+            let g = ConstGauge::new(i64::from(status.error.is_some()));
+            g.encode(encoder.encode_descriptor(
+                "agent_safe_shadow_load_error",
+                "1 while the most recent load of the shadow candidate failed (the previous candidate, \
+                 if any, stays in use), 0 otherwise",
+                None,
+                g.metric_type(),
+            )?)?;
         }
         let snap = safe.snapshot();
         let gauges = [

@@ -5,6 +5,8 @@
 //!
 //! * every configured path that is a directory (`actions`, `policies`,
 //!   `inventory`), recursively, since the loaders read subdirectories too;
+//! * the same for the shadow candidate (`shadow.policies`, or
+//!   `shadow.config` and the paths it names);
 //! * the parent directory of every configured path and of every signing key
 //!   `secret_file`, non-recursively. Kubernetes ConfigMap and Secret volumes
 //!   publish an update by writing a new `..<timestamp>` directory and
@@ -84,6 +86,27 @@ impl WatchPlan {
         );
         if config.source.is_some() {
             targets.push(absolute(&config.manifest_path()));
+        }
+        // The shadow candidate: its policy directory, or its configuration
+        // file and the files that one names.
+        if let Some(shadow) = &config.shadow {
+            targets.extend(
+                shadow
+                    .policies
+                    .iter()
+                    .chain(&shadow.config)
+                    .map(|p| absolute(p)),
+            );
+            if shadow.config.is_some()
+                && let Ok(c) = agent_safe_core::shadow::candidate_config(config, shadow)
+            {
+                targets.extend(
+                    [&c.actions, &c.policies, &c.inventory]
+                        .into_iter()
+                        .flatten()
+                        .map(|p| absolute(p)),
+                );
+            }
         }
         let mut roots: BTreeMap<PathBuf, RecursiveMode> = BTreeMap::new();
         for t in &targets {

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use crate::api::{
     ActionDefDoc, ActionsQuery, CheckRequestDoc, DecisionDoc, HealthBody, PlanDecisionDoc,
-    PlanRequestDoc, ReadyBody, SnapshotInfo,
+    PlanRequestDoc, ReadyBody, ShadowBody, SnapshotInfo,
 };
 use crate::error::{AppError, ErrorBody};
 use crate::extract::{JsonBody, bearer};
@@ -374,9 +374,16 @@ async fn readyz(State(st): State<AppState>) -> Response {
             actions: snap.registry.len(),
             rules: snap.rules.len(),
             targets: snap.inventory.len(),
+            digest: snap.digest.clone(),
         },
         last_reload: st.health.last_reload(),
         inventory,
+        shadow: st.safe.shadow_status().map(|s| ShadowBody {
+            kind: s.kind,
+            path: s.path.display().to_string(),
+            snapshot: s.snapshot,
+            error: s.error,
+        }),
     };
     let status = if ready {
         StatusCode::OK

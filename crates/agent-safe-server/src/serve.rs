@@ -311,6 +311,20 @@ impl Server {
             "listening"
         );
         drop(snap);
+        if let Some(shadow) = state.safe.shadow_status() {
+            match &shadow.error {
+                Some(error) => tracing::warn!(
+                    path = %shadow.path.display(),
+                    error = %error,
+                    "the shadow candidate failed to load: every check records the error in its audit event; fix it and reload"
+                ),
+                None => tracing::info!(
+                    path = %shadow.path.display(),
+                    candidate = ?shadow.snapshot,
+                    "shadow mode: the candidate is evaluated on every check and never enforced"
+                ),
+            }
+        }
         crate::state::log_unloaded_files(config);
 
         // One signal, observed by both servers and the drain timer.

@@ -274,6 +274,23 @@ impl AppState {
                 "reload failed; still serving the previous snapshot"
             ),
         }
+        if result.is_ok()
+            && let Some(shadow) = self.safe.shadow_status()
+        {
+            match &shadow.error {
+                Some(error) => tracing::warn!(
+                    trigger,
+                    error = %error,
+                    candidate = ?shadow.snapshot,
+                    "the shadow candidate failed to load; the previous candidate (if any) stays in use"
+                ),
+                None => tracing::info!(
+                    trigger,
+                    candidate = ?shadow.snapshot,
+                    "shadow candidate loaded"
+                ),
+            }
+        }
         log_unloaded_files(self.safe.config());
         result
     }

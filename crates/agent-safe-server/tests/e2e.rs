@@ -746,3 +746,187 @@ async fn serve_accepts_a_projected_service_account_token() {
         "{log}"
     );
 }
+
+/// The sample value of one series in a Prometheus text exposition.
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shadow_mode_counts_records_and_reloads_the_candidate_on_sighup() {
+    let dir = common::project("shadow:\n  policies: policies.next\n");
+    // The candidate: staging changes need an approval.
+    common::copy_dir(
+        &dir.path().join("policies"),
+        &dir.path().join("policies.next"),
+    );
+    let staging_rule = std::fs::read_to_string(dir.path().join("policies/parity.yaml")).unwrap();
+    let from = "      risk_classes: [low, medium]\n    decision: allow\n";
+    std::fs::write(
+        dir.path().join("policies.next/parity.yaml"),
+        staging_rule.replace(
+            from,
+            "      risk_classes: [low, medium]\n    decision: require_approval\n",
+        ),
+    )
+    .unwrap();
+    let mut cmd = server_command();
+    cmd.arg("--no-watch");
+    let proc = spawn_with(dir.path(), cmd);
+    let base = format!("http://{}", proc.addr);
+    let client = reqwest::Client::new();
+    let body = json!({"action": "restart-deployment", "target": "staging/api", "caller": "a",
+                      "params": {"namespace": "staging", "deployment": "api"}});
+    let check = || async {
+        client
+            .post(format!("{base}/v1/check"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let scrape = || async {
+        client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let series = r#"agent_safe_shadow_disagreements_total{from="allow",to="require_approval"}"#;
+    // Every series exists from the start, at zero.
+    assert_eq!(metric(&scrape().await, series), Some(0.0));
+
+    // Enforced: allow. The candidate would ask for an approval.
+    for _ in 0..3 {
+        assert_eq!(check().await["result"], "allow");
+    }
+    let text = scrape().await;
+    assert_eq!(metric(&text, series), Some(3.0), "{text}");
+    assert_eq!(
+        metric(
+            &text,
+            r#"agent_safe_shadow_disagreements_total{from="allow",to="deny"}"#
+        ),
+        Some(0.0)
+    );
+    assert_eq!(metric(&text, "agent_safe_shadow_load_error"), Some(0.0));
+
+    let ready: Value = client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let candidate = ready["shadow"]["snapshot"].as_str().unwrap().to_owned();
+    assert_eq!(ready["shadow"]["kind"], "policies");
+    assert!(ready["shadow"]["error"].is_null());
+    let events = |dir: &Path| -> Vec<Value> {
+        std::fs::read_to_string(dir.join("audit/audit.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let logged = events(dir.path());
+    assert_eq!(logged.len(), 3);
+    for e in &logged {
+        assert_eq!(e["decision"], "allow");
+        assert_eq!(e["snapshot"], ready["snapshot"]["digest"]);
+        assert_eq!(
+            e["shadow"],
+            json!({"decision": "require_approval", "error": null,
+                   "policy_matched": "staging-low-and-medium",
+                   "reason": e["shadow"]["reason"], "snapshot": candidate})
+        );
+    }
+
+    // The candidate is made equal to the enforced policy: after SIGHUP the
+    // checks agree and record nothing.
+    std::fs::write(dir.path().join("policies.next/parity.yaml"), &staging_rule).unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &proc.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let ready: Value = client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if ready["shadow"]["snapshot"].as_str() != Some(candidate.as_str()) {
+            assert_eq!(ready["last_reload"]["trigger"], "signal");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP did not reload the candidate"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(check().await["result"], "allow");
+    assert!(events(dir.path()).last().unwrap()["shadow"].is_null());
+    assert_eq!(metric(&scrape().await, series), Some(3.0));
+
+    // A broken candidate: the reload of the enforced policy succeeds, the
+    // previous candidate stays, the error is reported, the checks go on.
+    std::fs::write(
+        dir.path().join("policies.next/parity.yaml"),
+        "rules:\n  - {name: broken, decision: nope}\n",
+    )
+    .unwrap();
+    let hup = Command::new("kill")
+        .args(["-HUP", &proc.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = scrape().await;
+        if metric(&text, "agent_safe_shadow_load_error") == Some(1.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the broken candidate was not reported"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ready: Value = client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["last_reload"]["ok"], true);
+    assert!(
+        ready["shadow"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("policies.next/parity.yaml:2:"),
+        "{ready}"
+    );
+    assert_eq!(check().await["result"], "allow");
+    let report = agent_safe_core::audit::verify(&[dir.path().join("audit")]);
+    assert!(report.is_clean(), "{report:?}");
+}

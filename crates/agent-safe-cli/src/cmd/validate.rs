@@ -175,9 +175,16 @@ impl Report {
         }
     }
 
+    /// Adds errors (to those already found).
     fn fail(&mut self, e: ConfigError) {
-        self.errors = e.diagnostics().to_vec();
-        self.raw_errors = Some(e);
+        let mut all = self
+            .raw_errors
+            .take()
+            .map(ConfigError::into_diagnostics)
+            .unwrap_or_default();
+        all.extend(e.into_diagnostics());
+        self.errors = all.clone();
+        self.raw_errors = ConfigError::from_diagnostics(all);
         self.ok = false;
     }
 
@@ -293,6 +300,20 @@ pub(crate) fn validate(io: &mut Io, ctx: &Ctx, a: ValidateArgs) -> CmdResult {
         }
     }
     report.warnings.extend(unloaded_warnings(&config));
+    if let Some(shadow) = &config.shadow {
+        // The candidate is checked like the enforced files: its errors name
+        // its own files, and fail the validation.
+        match agent_safe_core::shadow::load_candidate(&config, shadow) {
+            Err(e) => report.fail(e),
+            Ok(snap) => report.notes.push(format!(
+                "shadow candidate loads: {} actions, {} rules, {} targets ({})",
+                snap.registry.len(),
+                snap.rules.len(),
+                snap.inventory.len(),
+                snap.digest.as_deref().unwrap_or("no digest")
+            )),
+        }
+    }
     report.finish(io, a.output, a.strict)
 }
 

@@ -43,7 +43,7 @@ fn the_changing_policies_guide_runs_as_written() {
     )
     .unwrap();
     let blocks = sh_blocks(&page);
-    assert!(blocks.len() >= 7, "only {} sh blocks", blocks.len());
+    assert!(blocks.len() >= 11, "only {} sh blocks", blocks.len());
     let p = Project::empty();
     let (code, _, err) = p.run(&["init", "shop"]);
     assert_eq!(code, 0, "{err}");
@@ -53,8 +53,17 @@ fn the_changing_policies_guide_runs_as_written() {
         bin().parent().unwrap().display(),
         std::env::var("PATH").unwrap_or_default()
     );
+    // The sidecar step listens on a free port, not the page's 8400.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = blocks
+        .join("\n")
+        .replace("127.0.0.1:8400", &format!("127.0.0.1:{port}"));
     let out = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", &blocks.join("\n")])
+        .args(["-euo", "pipefail", "-c", &script])
         .current_dir(&dir)
         .env("PATH", path)
         .env_remove("AGENT_SAFE_CONFIG")
@@ -78,6 +87,28 @@ fn the_changing_policies_guide_runs_as_written() {
         "{stdout}"
     );
     assert!(stdout.contains("49 passed, 0 failed"), "{stdout}");
+    // Shadow in the sidecar: the counters are exported (the check it
+    // received disagrees only early on a Sunday, London time), and the
+    // what-if check recorded the candidate's answer.
+    assert!(
+        stdout.contains(
+            "agent_safe_shadow_disagreements_total{from=\"require_approval\",to=\"allow\"} "
+        ),
+        "{stdout}\n{}",
+        std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
+    );
+    let event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("shadow-event.json")).unwrap())
+            .unwrap();
+    assert_eq!(event["decision"], "require_approval");
+    assert_eq!(event["policy_matched"], "prod-requires-approval");
+    assert_eq!(event["shadow"]["decision"], "allow");
+    assert_eq!(
+        event["shadow"]["policy_matched"],
+        "prod-maintenance-window-restart"
+    );
+    assert!(event["shadow"]["error"].is_null());
+    assert_ne!(event["shadow"]["snapshot"], event["snapshot"]);
     assert!(
         stdout
             .contains("coverage: 11 of 11 rules decided a case (100.0%) (--min-coverage 100%: ok)"),

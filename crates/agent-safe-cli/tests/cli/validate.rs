@@ -520,3 +520,49 @@ fn validate_warns_about_an_unbound_target_and_check_denies() {
         "{out}"
     );
 }
+
+/// `validate` loads the shadow candidate too: its errors name its files and
+/// fail the validation; a good candidate is noted; a candidate configuration
+/// with a shadow of its own is refused at that key.
+#[test]
+fn validate_checks_the_shadow_candidate() {
+    let p = Project::fixture();
+    let config = p.read("agent-safe.yaml");
+    p.write(
+        "agent-safe.yaml",
+        &format!("{config}shadow:\n  policies: policies.next\n"),
+    );
+    p.write("policies.next/rules.yaml", &p.read("policies/rules.yaml"));
+    let (code, out, err) = p.run(&["validate"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("note: shadow candidate loads:"), "{out}");
+
+    p.write(
+        "policies.next/rules.yaml",
+        "rules:\n  - {name: broken, decision: nope}\n",
+    );
+    let (code, out, _) = p.run(&["validate"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("policies.next/rules.yaml:2:"), "{out}");
+    assert!(out.contains("`nope`"), "{out}");
+    // A failing candidate never stops a check: it is decided by the
+    // enforced policy.
+    let (code, _, err) = p.run(&["check", "rollout-status", "--target", "staging/api"]);
+    assert!(matches!(code, 0 | 3 | 4), "exit {code}: {err}");
+    assert!(!err.contains("policies.next"), "{err}");
+
+    p.write(
+        "agent-safe.yaml",
+        &format!("{config}shadow:\n  config: next.yaml\n"),
+    );
+    p.write(
+        "next.yaml",
+        "policies: policies\nshadow:\n  policies: policies\n",
+    );
+    let (code, out, _) = p.run(&["validate"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("next.yaml:3:3") && out.contains("cannot have a `shadow` section"),
+        "{out}"
+    );
+}

@@ -230,9 +230,15 @@ fn write_line_inner(
         match f.shadow {
             Some(sh) => {
                 out.extend_from_slice(b"{\"decision\":");
-                write_str(out, &sh.decision);
+                opt_str(out, sh.decision.as_deref());
+                out.extend_from_slice(b",\"error\":");
+                opt_str(out, sh.error.as_deref());
                 out.extend_from_slice(b",\"policy_matched\":");
                 opt_str(out, sh.policy_matched.as_deref());
+                out.extend_from_slice(b",\"reason\":");
+                opt_str(out, sh.reason.as_deref());
+                out.extend_from_slice(b",\"snapshot\":");
+                opt_str(out, sh.snapshot.as_deref());
                 out.push(b'}');
             }
             None => out.extend_from_slice(b"null"),

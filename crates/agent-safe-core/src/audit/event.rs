@@ -83,15 +83,29 @@ pub struct KubernetesCaller {
     pub service_account_uid: Option<String>,
 }
 
-/// What a shadow (candidate) policy decided when it differs from the
-/// enforced decision (v2 `shadow`).
+/// What the shadow (candidate) policy decided, recorded when it differs
+/// from the enforced decision (v2 `shadow`; null when they agree or shadow
+/// mode is off). The candidate is evaluated, never enforced.
+///
+/// Either the candidate decided (`decision` set, `error` null) or it could
+/// not be evaluated (`error` set, `decision`, `policy_matched` and `reason`
+/// null): the enforced decision is the same either way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShadowInfo {
-    /// The shadow decision (`allow` / `deny` / `require_approval`).
-    pub decision: String,
-    /// The shadow's winning rule, or null.
+    /// The candidate's decision (`allow` / `deny` / `require_approval`), or
+    /// null when it could not be evaluated.
+    pub decision: Option<String>,
+    /// Why the candidate could not be evaluated (it failed to load, or its
+    /// evaluation failed), or null.
+    pub error: Option<String>,
+    /// The candidate's winning rule, or null (no rule: a default deny, an
+    /// unknown action or target, …).
     pub policy_matched: Option<String>,
+    /// The candidate's reason, or null.
+    pub reason: Option<String>,
+    /// The digest of the candidate snapshot (`sha256:…`), when it has one.
+    pub snapshot: Option<String>,
 }
 
 /// `prev_hash` of the very first event of a log: 64 zeros.

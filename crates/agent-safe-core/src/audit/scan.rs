@@ -211,8 +211,14 @@ impl<'a> Cur<'a> {
             return Some(());
         }
         self.lit(b"{\"decision\":")?;
-        self.string()?;
+        self.string_or_null()?;
+        self.lit(b",\"error\":")?;
+        self.string_or_null()?;
         self.lit(b",\"policy_matched\":")?;
+        self.string_or_null()?;
+        self.lit(b",\"reason\":")?;
+        self.string_or_null()?;
+        self.lit(b",\"snapshot\":")?;
         self.string_or_null()?;
         self.lit(b"}")
     }
@@ -626,9 +632,14 @@ mod tests {
                                 service_account_uid: a.clone(),
                             }),
                         };
+                        // Both shapes: a disagreement (decision set) and
+                        // an error (decision null), from the same text.
                         let shadow = crate::audit::event::ShadowInfo {
-                            decision: b.clone().unwrap_or_default(),
+                            decision: b.clone(),
+                            error: if b.is_some() { None } else { a.clone() },
                             policy_matched: a.clone(),
+                            reason: b.clone(),
+                            snapshot: a.clone(),
                         };
                         let f = LineFields {
                             v,

@@ -118,6 +118,7 @@ pub fn accepted_keys() -> Vec<AcceptedKeys> {
             Some("InventoryMappingRule"),
             crate::k8s::sync::MAPPING_KEYS,
         ),
+        k("config", Some("ShadowSettings"), crate::config::SHADOW_KEYS),
         k("plan", None, crate::plan::PLAN_KEYS),
         k("plan", Some("PlanStep"), crate::plan::STEP_KEYS),
     ]

@@ -132,8 +132,17 @@ fn new_event() -> impl Strategy<Value = NewEvent> {
                 shadow: policy_matched
                     .clone()
                     .map(|p| agent_safe_core::audit::ShadowInfo {
-                        decision: p,
+                        // A disagreement when there is a reason, an
+                        // evaluation error otherwise: both shapes.
+                        decision: reason.as_ref().map(|_| p.clone()),
+                        error: if reason.is_some() {
+                            None
+                        } else {
+                            Some(p.clone())
+                        },
                         policy_matched: reason.clone(),
+                        reason: reason.clone(),
+                        snapshot: caller.clone(),
                     }),
                 kind,
                 action,

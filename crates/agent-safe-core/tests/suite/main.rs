@@ -73,5 +73,7 @@ mod loader_files;
 mod parity;
 #[path = "rbac_example.rs"]
 mod rbac_example;
+#[path = "shadow.rs"]
+mod shadow;
 #[path = "target_binding.rs"]
 mod target_binding;
