@@ -11,6 +11,8 @@
     reason = "each test file keeps its own `mod common;`, read from this directory"
 )]
 
+#[path = "access_could_permit.rs"]
+mod access_could_permit;
 #[path = "agent_id_globs.rs"]
 mod agent_id_globs;
 #[path = "catalogue.rs"]
