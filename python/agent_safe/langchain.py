@@ -309,10 +309,10 @@ class AgentSafeMiddleware(AgentMiddleware):
         """Check the call; then run it, refuse it, or pause for an approval."""
         call = self._prepare(request)
         if isinstance(call, ToolMessage):
-            unmapped = self._unmapped_check(request)
-            if unmapped is not None:
+            refusal = self._refusal_check(request)
+            if refusal is not None:
                 with contextlib.suppress(Exception):
-                    return _with_audit_id(call, self.safe.check(unmapped[0], **unmapped[1]))
+                    return _with_audit_id(call, self.safe.check(refusal[0], **refusal[1]))
             return call
         decision = self._run_check(call)
         if isinstance(decision, ToolMessage):
@@ -343,10 +343,10 @@ class AgentSafeMiddleware(AgentMiddleware):
         """
         call = self._prepare(request)
         if isinstance(call, ToolMessage):
-            unmapped = self._unmapped_check(request)
-            if unmapped is not None:
+            refusal = self._refusal_check(request)
+            if refusal is not None:
                 with contextlib.suppress(Exception):
-                    return _with_audit_id(call, await acheck(self.safe, unmapped[0], **unmapped[1]))
+                    return _with_audit_id(call, await acheck(self.safe, refusal[0], **refusal[1]))
             return call
         decision = await self._arun_check(call)
         if isinstance(decision, ToolMessage):
@@ -428,15 +428,19 @@ class AgentSafeMiddleware(AgentMiddleware):
             context=context,
         )
 
-    def _unmapped_check(self, request: ToolCallRequest) -> tuple[str, dict[str, Any]] | None:
-        """The check that audits a refusal of a tool the mapping does not name.
+    def _refusal_check(self, request: ToolCallRequest) -> tuple[str, dict[str, Any]] | None:
+        """The check that audits a call refused before it could be checked.
 
-        Made under a name no action can have (as the MCP gateway does), so the
-        refusal is in the audit log; the call is refused whatever it says.
-        ``None`` without a mapping, or when the tool is mapped.
+        With a mapping, a call is refused unchecked when the mapping does not
+        name its tool, or when its arguments cannot be mapped (an argument no
+        template reads, a template argument missing). Either way the refusal
+        is checked under a name no action can have (as the MCP gateway and
+        the other adapters do), so it is in the audit log; the call is
+        refused whatever that check says. ``None`` without a mapping, or when
+        not even the caller could be determined.
         """
         tool = str(request.tool_call.get("name") or "")
-        if self._mapping is None or tool in self._mapping:
+        if self._mapping is None:
             return None
         tool_call_id = str(request.tool_call.get("id") or "")
         args = request.tool_call.get("args")

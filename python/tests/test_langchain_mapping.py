@@ -172,8 +172,29 @@ def test_mapping_refuses_an_argument_the_check_would_not_see(proj: Project) -> N
             ask("restart", {**RESTART, "context": "prod"}), THREAD
         )
     )
+    assert out.status == "error"
     assert "call it without `context`" in str(out.content)
     assert tools.ran == []
+    # The refusal is audited as the other adapters audit it: under a name no
+    # action has, with the arguments as given, and the audit id told.
+    [ev] = proj.checks()
+    assert (ev["action"], ev["decision"]) == ("langchain:unmapped:restart", "deny")
+    assert ev["params"] == {**RESTART, "context": "prod"}
+    assert ev["event_id"] in str(out.content)
+
+
+def test_unmappable_arguments_are_audited_on_the_async_path_too(proj: Project) -> None:
+    tools = Tools()
+    a = agent(proj.safe, tools, proj.mapping)
+    out = last_tool_message(
+        asyncio.run(a.ainvoke(ask("restart", {**RESTART, "context": "prod"}), THREAD))
+    )
+    assert out.status == "error"
+    assert "call it without `context`" in str(out.content)
+    assert tools.ran == []
+    [ev] = proj.checks()
+    assert (ev["action"], ev["decision"]) == ("langchain:unmapped:restart", "deny")
+    assert ev["event_id"] in str(out.content)
 
 
 def test_mapping_and_tools_together_is_an_error(proj: Project) -> None:

@@ -328,9 +328,9 @@ def http_gateway(project: Path) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
-def token(project: Path, agent_id: str) -> str:
+def token(project: Path, agent_id: str, roles: str = "deployer") -> str:
     out = subprocess.run(
-        [gateway_bin(), "token", "create", "--agent-id", agent_id, "--roles", "deployer"],
+        [gateway_bin(), "token", "create", "--agent-id", agent_id, "--roles", roles],
         cwd=project,
         capture_output=True,
         text=True,
@@ -412,6 +412,111 @@ def test_a_foreign_host_header_is_refused(gw_project: Path) -> None:
             conn.close()
     assert statuses["attacker.example"] in (400, 403, 421), statuses
     assert statuses[f"127.0.0.1:{parts.port}"] == 200, statuses
+
+
+# -- `list: allowed`: each caller sees the tools it could ever be allowed -------
+
+LISTING_POLICY = """
+rules:
+  - name: deployers-scale
+    match:
+      actions: [scale-deployment]
+      callers: {roles: [deployer]}
+    decision: allow
+    reason: Deployers scale deployments
+  - name: anyone-reads-rollouts
+    match:
+      actions: [rollout-status]
+    decision: allow
+    reason: Reading a rollout's status is harmless
+"""
+
+
+@pytest.fixture
+def listing_project(gw_project: Path) -> Path:
+    """The gateway project with `list: allowed` and a policy under which only
+    deployers may scale, anyone may read rollouts, and nobody may delete a
+    namespace."""
+    for f in (gw_project / "policies").iterdir():
+        f.unlink()
+    (gw_project / "policies" / "listing.yaml").write_text(LISTING_POLICY)
+    config = gw_project / "agent-safe.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "  caller: mcp-test-agent\n", "  caller: mcp-test-agent\n  list: allowed\n"
+        )
+    )
+    return gw_project
+
+
+def test_list_allowed_shows_each_bearer_only_what_it_could_be_allowed(
+    listing_project: Path,
+) -> None:
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    deployer = token(listing_project, "deploy-bot", "deployer")
+    viewer = token(listing_project, "view-bot", "viewer")
+
+    async def session(jwt: str) -> tuple[list[str], types.CallToolResult]:
+        headers = {"Authorization": f"Bearer {jwt}"}
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=30) as http,
+            streamable_http_client(url, http_client=http) as (r, w),
+            ClientSession(r, w) as s,
+        ):
+            await s.initialize()
+            listed = await s.list_tools()
+            # `scale` is listed for the deployer only; the viewer calls it anyway.
+            return sorted(t.name for t in listed.tools), await s.call_tool("scale", STAGING)
+
+    with http_gateway(listing_project) as url:
+        deployer_sees, deployer_scaled = anyio.run(session, deployer)
+        viewer_sees, viewer_scaled = anyio.run(session, viewer)
+    assert deployer_sees == ["crash", "hang", "scale", "scale_slowly"]
+    assert viewer_sees == ["crash", "hang"]
+    assert not deployer_scaled.is_error, text(deployer_scaled)
+    # The hidden tool's call is still checked, refused and audited.
+    assert viewer_scaled.is_error
+    assert "denied by agent-safe policy" in text(viewer_scaled)
+    assert received(listing_project) == [{"tool": "scale", "arguments": STAGING}]
+    events = audit_lines(listing_project / "audit" / "audit.jsonl")
+    assert [(e["caller"], e["action"], e["decision"]) for e in events] == [
+        ("deploy-bot", "scale-deployment", "allow"),
+        ("view-bot", "scale-deployment", "deny"),
+    ]
+    assert events[1]["event_id"] in text(viewer_scaled)
+
+
+def test_list_allowed_over_stdio_uses_the_configured_caller(listing_project: Path) -> None:
+    # `mcp-test-agent` is a plain agent id with no roles: it may only read rollouts.
+    results, listed, _ = anyio.run(
+        run_stdio, listing_project, [("scale", STAGING), ("delete_namespace", {"name": "prod"})]
+    )
+    assert sorted(listed) == ["crash", "hang"]
+    assert all(r.is_error for r in results)
+    assert received(listing_project) == []
+    events = audit_lines(listing_project / "audit" / "audit.jsonl")
+    assert [(e["action"], e["decision"]) for e in events] == [
+        ("scale-deployment", "deny"),
+        ("delete-namespace", "deny"),
+    ]
+
+
+def test_validate_reports_a_bad_list_value(gw_project: Path) -> None:
+    config = gw_project / "agent-safe.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "  caller: mcp-test-agent\n", "  caller: mcp-test-agent\n  list: permitted\n"
+        )
+    )
+    out = subprocess.run(
+        [gateway_bin(), "validate"], cwd=gw_project, capture_output=True, text=True, check=False
+    )
+    # A config that does not load: exit 2, the position and the choices on stderr.
+    assert out.returncode == 2
+    assert "agent-safe.yaml:20:9: error: invalid `list` value `permitted`" in out.stderr
+    assert "expected one of `mapped`, `allowed`" in out.stderr
 
 
 def test_validate_reports_a_mapping_to_an_unknown_action(gw_project: Path) -> None:

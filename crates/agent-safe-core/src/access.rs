@@ -12,9 +12,10 @@
 
 use serde::Serialize;
 
+use crate::config::UnknownTargets;
 use crate::engine::Snapshot;
 use crate::identity::Caller;
-use crate::model::{DecisionResult, Sensitivity, TimeWindow};
+use crate::model::{ActionDef, DecisionResult, Sensitivity, Target, TimeWindow};
 
 /// What the rules answer for one action on one target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,52 +61,94 @@ pub fn who_can(snap: &Snapshot, caller: &Caller) -> Vec<Access> {
             if !action.target_types.contains(&target.target_type) {
                 continue;
             }
-            let sensitivity: Sensitivity = target.sensitivity;
-            let effective = action.risk_class.effective(sensitivity);
-            let mut outcomes = Vec::new();
-            let mut settled = false;
-            for r in snap.candidates_for(action, Some(target), false) {
-                let never_open = r.windows.as_ref().is_some_and(Vec::is_empty);
-                if never_open
-                    || !r.could_match_caller(caller)
-                    || !r.accepts_target(Some(target))
-                    || !r.accepts_risk(effective)
-                {
-                    continue;
-                }
-                let when = r
-                    .rule
-                    .matcher
-                    .time_windows
-                    .as_ref()
-                    .filter(|_| r.windows.is_some())
-                    .map(|ws| ws.iter().map(describe_window).collect::<Vec<_>>());
-                let last = when.is_none();
-                outcomes.push(Outcome {
-                    decision: r.rule.decision,
-                    rule: Some(r.rule.name.clone()),
-                    when,
-                });
-                if last {
-                    settled = true;
-                    break;
-                }
-            }
-            if !settled {
-                outcomes.push(Outcome {
-                    decision: DecisionResult::Deny,
-                    rule: None,
-                    when: None,
-                });
-            }
             out.push(Access {
                 action: action.key(),
                 target: target.id.clone(),
-                outcomes,
+                outcomes: outcomes(snap, action, Some(target), Some(caller)),
             });
         }
     }
     out
+}
+
+/// Whether some check of `action` (a name or `name@version`) by `caller`
+/// (`None`: anonymous) could be allowed or sent for approval: on some
+/// inventory target of a type it applies to, or on a target the inventory
+/// does not know (unless `unknown_targets: deny`), at some time.
+///
+/// It over-approximates, never under: params, their constraints and the
+/// binding of params to the target are not considered, and a rule with time
+/// windows counts whenever it could ever be open. `false` means every check
+/// of the action by this caller is denied, whatever its target, params or
+/// time; an unknown or uncallable action is `false`. For hiding what a
+/// caller cannot use (the MCP gateway's `list: allowed`); a check is still
+/// what decides.
+pub fn could_permit(snap: &Snapshot, action: &str, caller: Option<&Caller>) -> bool {
+    let Ok(action) = snap.registry.get(action) else {
+        return false;
+    };
+    if !snap.is_callable(action) {
+        return false;
+    }
+    let permits = |target: Option<&Target>| {
+        outcomes(snap, action, target, caller)
+            .iter()
+            .any(|o| o.decision != DecisionResult::Deny)
+    };
+    let unknown_allowed = snap.settings.unknown_targets != UnknownTargets::Deny;
+    (unknown_allowed && permits(None))
+        || snap
+            .inventory
+            .iter()
+            .filter(|t| action.target_types.contains(&t.target_type))
+            .any(|t| permits(Some(t)))
+}
+
+/// The answers the rules give `caller` for `action` on `target` (`None`:
+/// a target the inventory does not know, whose sensitivity counts as
+/// critical), in rank order, as a check walks them.
+fn outcomes(
+    snap: &Snapshot,
+    action: &ActionDef,
+    target: Option<&Target>,
+    caller: Option<&Caller>,
+) -> Vec<Outcome> {
+    let sensitivity = target.map_or(Sensitivity::Critical, |t| t.sensitivity);
+    let effective = action.risk_class.effective(sensitivity);
+    let mut outcomes = Vec::new();
+    for r in snap.candidates_for(action, target, false) {
+        let never_open = r.windows.as_ref().is_some_and(Vec::is_empty);
+        let caller_ok = match caller {
+            Some(c) => r.could_match_caller(c),
+            // An anonymous caller matches no rule with a `callers` selector.
+            None => r.caller.is_none(),
+        };
+        if never_open || !caller_ok || !r.accepts_target(target) || !r.accepts_risk(effective) {
+            continue;
+        }
+        let when = r
+            .rule
+            .matcher
+            .time_windows
+            .as_ref()
+            .filter(|_| r.windows.is_some())
+            .map(|ws| ws.iter().map(describe_window).collect::<Vec<_>>());
+        let last = when.is_none();
+        outcomes.push(Outcome {
+            decision: r.rule.decision,
+            rule: Some(r.rule.name.clone()),
+            when,
+        });
+        if last {
+            return outcomes;
+        }
+    }
+    outcomes.push(Outcome {
+        decision: DecisionResult::Deny,
+        rule: None,
+        when: None,
+    });
+    outcomes
 }
 
 /// `mon,tue 09:00-17:00 Europe/London` (the window as written; absent parts

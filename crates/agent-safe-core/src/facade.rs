@@ -300,6 +300,20 @@ impl AgentSafe {
         self.shadow.as_ref()
     }
 
+    /// Whether some check of `action` by `caller` (an agent id or a token,
+    /// as in [`CheckRequest::caller`]) could be allowed or sent for approval,
+    /// under the current policy: see [`crate::access::could_permit`], which
+    /// over-approximates. A caller the identity settings refuse (a bad
+    /// token) is never permitted anything. Logs nothing: it decides no call.
+    pub fn could_permit(&self, action: &str, caller: Option<&str>) -> bool {
+        let snap = self.snapshot.load();
+        let now = Timestamp::now().as_second();
+        match crate::identity::resolve_caller(&snap.identity, caller, now) {
+            Ok(c) => crate::access::could_permit(&snap, action, c.as_ref()),
+            Err(_) => false,
+        }
+    }
+
     /// Checks one request at the current time and logs it.
     pub fn check(&self, req: &CheckRequest) -> Decision {
         self.check_at(req, None)

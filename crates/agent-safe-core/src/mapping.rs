@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 use crate::diag::{ConfigError, Diagnostic, Diagnostics, Pos};
-use crate::load::{SourceFile, parse_root, read_file};
+use crate::load::{SourceFile, enum_of, parse_root, read_file};
 use crate::yaml::{MapReader, Node, Value};
 
 /// How tool calls map to checks.
@@ -323,6 +323,11 @@ pub struct McpSettings {
     /// or a token); wins over `caller` when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller_env: Option<String>,
+    /// Which upstream tools `tools/list` shows: `mapped` (default), or
+    /// `allowed`: only those the caller could ever be allowed or sent for
+    /// approval.
+    #[serde(default, skip_serializing_if = "ToolListing::is_default")]
+    pub list: ToolListing,
     /// The tool mapping.
     #[serde(flatten)]
     pub mapping: ToolMapping,
@@ -334,6 +339,46 @@ pub struct McpSettings {
     #[serde(skip)]
     #[schemars(skip)]
     pub positions: BTreeMap<String, Pos>,
+}
+
+/// Which upstream tools the gateway's `tools/list` shows. Listing is never
+/// a security boundary: every call is checked whatever was listed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolListing {
+    /// Every tool the mapping names (the default).
+    #[default]
+    Mapped,
+    /// Only the mapped tools whose action the caller could be allowed, or
+    /// sent for approval, by some rule on some target: a caller is not shown
+    /// tools the policy always refuses it. Errs towards listing.
+    Allowed,
+}
+
+impl ToolListing {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "mapped" => Some(Self::Mapped),
+            "allowed" => Some(Self::Allowed),
+            _ => None,
+        }
+    }
+
+    fn choices() -> String {
+        "`mapped`, `allowed`".into()
+    }
+
+    fn is_default(&self) -> bool {
+        *self == Self::Mapped
+    }
+
+    /// The value as written in the `mcp:` section.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mapped => "mapped",
+            Self::Allowed => "allowed",
+        }
+    }
 }
 
 /// The `mcp:` key as written: inline settings, or the path of a file.
@@ -353,7 +398,7 @@ pub const SHIPPED: &[(&str, &str)] = &[(
     include_str!("../catalogue/mcp/kubernetes-mcp-server.yaml"),
 )];
 
-pub(crate) const MCP_KEYS: &[&str] = &["upstream", "caller", "caller_env", "tools"];
+pub(crate) const MCP_KEYS: &[&str] = &["upstream", "caller", "caller_env", "list", "tools"];
 pub(crate) const UPSTREAM_KEYS: &[&str] = &["command", "args", "env", "url", "timeout_ms"];
 pub(crate) const RULE_KEYS: &[&str] = &[
     "action",
@@ -449,6 +494,11 @@ fn read_settings(file: &Path, node: &Node, d: &mut Diagnostics) -> Option<McpSet
     }
     s.caller = r.opt_str("caller", d).map(|(v, _)| v);
     s.caller_env = r.opt_str("caller_env", d).map(|(v, _)| v);
+    if let Some(n) = r.take("list")
+        && let Some(v) = enum_of(file, n, "list", ToolListing::parse, ToolListing::choices, d)
+    {
+        s.list = v;
+    }
     match r.take("tools").map(|n| (n, &n.value)) {
         None => {}
         Some((_, Value::Map(entries))) => {

@@ -11,6 +11,10 @@
 //! loopback ([`serve_http`]); to the upstream, a stdio child process or a
 //! streamable HTTP URL ([`Upstream::connect`]).
 //!
+//! `tools/list` shows the tools the mapping names, or with `list: allowed`
+//! only those the caller could ever be allowed
+//! ([`AgentSafe::could_permit`]); either way every call is checked.
+//!
 //! Only tools are offered: the upstream's resources and prompts are hidden
 //! (a resource read can return anything the upstream's credentials reach,
 //! and no action describes it), so the gateway declares neither capability.
@@ -20,7 +24,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_safe_core::mapping::{McpSettings, UpstreamSettings};
+use agent_safe_core::mapping::{McpSettings, ToolListing, UpstreamSettings};
 use agent_safe_core::{AgentSafe, Approval, CheckRequest, Decision, DecisionResult};
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult, ClientRequest,
@@ -499,8 +503,24 @@ impl Gateway {
     }
 
     /// The upstream's tools that the mapping names, with descriptions that
-    /// say calls are policy-checked.
-    async fn tools(&self) -> Result<ListToolsResult, McpError> {
+    /// say calls are policy-checked; with `list: allowed`, only those whose
+    /// action this caller could ever be allowed or sent for approval.
+    async fn tools(&self, ctx: &RequestContext<RoleServer>) -> Result<ListToolsResult, McpError> {
+        // Listing is a courtesy, not a boundary: a hidden tool's call is
+        // still checked, refused and audited like any other.
+        let shown: Box<dyn Fn(&str) -> bool + Send> = match self.settings.list {
+            ToolListing::Mapped => Box::new(|_| true),
+            ToolListing::Allowed => match self.caller(ctx) {
+                Ok(caller) => {
+                    let safe = Arc::clone(&self.safe);
+                    Box::new(move |action| safe.could_permit(action, caller.as_deref()))
+                }
+                Err(why) => {
+                    tracing::info!(error = %why, "listing no tools: the caller was refused");
+                    Box::new(|_| false)
+                }
+            },
+        };
         let all = with_timeout(self.upstream.timeout, self.upstream.peer().list_all_tools())
             .await
             .map_err(|e| {
@@ -511,6 +531,9 @@ impl Gateway {
             .into_iter()
             .filter_map(|mut t| {
                 let rule = self.settings.mapping.rule(&t.name)?;
+                if !shown(&rule.action) {
+                    return None;
+                }
                 let base = rule
                     .description
                     .clone()
@@ -587,9 +610,9 @@ impl ServerHandler for Gateway {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        self.tools().await
+        self.tools(&context).await
     }
 
     async fn call_tool(

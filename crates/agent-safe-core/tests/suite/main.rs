@@ -13,6 +13,8 @@
 
 mod own_process;
 
+#[path = "access_could_permit.rs"]
+mod access_could_permit;
 #[path = "agent_id_globs.rs"]
 mod agent_id_globs;
 #[path = "audit_basic.rs"]
