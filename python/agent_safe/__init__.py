@@ -18,6 +18,7 @@ Every check is recorded in a hash-chained audit log. See docs/PYTHON.md.
 """
 
 from agent_safe import _native
+from agent_safe._async_remote import AsyncRemoteAgentSafe
 from agent_safe._errors import AgentSafeError, ConfigError, Diagnostic, UnknownActionError
 from agent_safe._native import Decision, Plan
 from agent_safe._remote import RemoteAgentSafe, RemoteError
@@ -29,6 +30,7 @@ __version__: str = _native.__version__
 # Public names say where to import them from (reprs, tracebacks, pickles).
 for _public in (
     AgentSafe,
+    AsyncRemoteAgentSafe,
     AgentSafeError,
     AuditProblem,
     AuditReport,
@@ -46,6 +48,7 @@ del _public
 __all__ = [
     "AgentSafe",
     "AgentSafeError",
+    "AsyncRemoteAgentSafe",
     "AuditProblem",
     "AuditReport",
     "AuditTornTail",
