@@ -139,3 +139,9 @@ class AsyncRemoteAgentSafe(_RemoteClient):
         del params  # the sidecar records the params of the logged decision
         request = self._approval_request(decision, approver, approved, comment)
         return self._read(await self._apost(request), "an approval receipt", _event_id)
+
+
+# Public names say where to import them from (reprs, tracebacks, pickles).
+for _public in (AsyncRemoteAgentSafe,):
+    _public.__module__ = "agent_safe"
+del _public

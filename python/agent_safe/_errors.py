@@ -113,3 +113,14 @@ class UnknownActionError(AgentSafeError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+# Public names say where to import them from (reprs, tracebacks, pickles).
+for _public in (
+    AgentSafeError,
+    ConfigError,
+    Diagnostic,
+    UnknownActionError,
+):
+    _public.__module__ = "agent_safe"
+del _public

@@ -372,3 +372,12 @@ class RemoteAgentSafe(_RemoteClient):
         del params  # the sidecar records the params of the logged decision
         request = self._approval_request(decision, approver, approved, comment)
         return self._read(self._post(request), "an approval receipt", _event_id)
+
+
+# Public names say where to import them from (reprs, tracebacks, pickles).
+for _public in (
+    RemoteAgentSafe,
+    RemoteError,
+):
+    _public.__module__ = "agent_safe"
+del _public
