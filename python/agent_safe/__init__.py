@@ -64,7 +64,12 @@ def __getattr__(name: str) -> object:
     if name in _LAZY:
         value = getattr(importlib.import_module(f"agent_safe.{_LAZY[name]}"), name)
     elif name in _SUBMODULES:
-        value = importlib.import_module(f"agent_safe.{name}")
+        try:
+            value = importlib.import_module(f"agent_safe.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"agent_safe.{name}":
+                raise  # the integration is there, its framework is not: say which
+            raise AttributeError(f"module 'agent_safe' has no attribute {name!r}") from None
     else:
         raise AttributeError(f"module 'agent_safe' has no attribute {name!r}")
     globals()[name] = value  # the next access is a plain lookup

@@ -143,3 +143,4 @@ def test_lazy_public_names() -> None:
     assert agent_safe.tlog.__name__ == "agent_safe.tlog"
     with pytest.raises(AttributeError, match="no_such_name"):
         agent_safe.no_such_name  # noqa: B018
+    assert hasattr(agent_safe, "tlog")
