@@ -94,7 +94,7 @@ step "mypy (strict) and stubtest"
 # The package (what users type-check against), the SDK tests and the bench.
 # The LangGraph tests drive third-party APIs whose stubs are not strict-clean.
 mapfile -t sdk_tests < <(ls python/tests/*.py | grep -v -e /test_langchain -e /test_k8s -e /test_mcp)
-"$vpy" -m mypy python/agent_safe scripts/py-bench.py "${sdk_tests[@]}"
+"$vpy" -m mypy python/agent_safe scripts/py-bench.py scripts/cli-bench.py "${sdk_tests[@]}"
 # stubtest imports the installed native module and checks the hand-written
 # stubs against it; run from outside the tree so it sees the installed copy.
 (cd "$venv" && "$vpy" -m mypy.stubtest agent_safe._native \
