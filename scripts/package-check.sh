@@ -21,7 +21,8 @@ out=$(mktemp -d "$root/target/sdist.XXXXXX")
 sdist=$(ls "$out"/agent_safe-*.tar.gz)
 # The sdist must carry the Rust sources it builds from and the Python package.
 tar -tzf "$sdist" > "$out/contents.txt"
-for must in pyproject.toml crates/agent-safe-py/Cargo.toml crates/agent-safe-core/catalogue/actions/drain-node.yaml python/agent_safe/__init__.py; do
+for must in pyproject.toml crates/agent-safe-py/Cargo.toml crates/agent-safe-core/catalogue/actions/drain-node.yaml python/agent_safe/__init__.py \
+  python/build_backend/agent_safe_backend.py crates/agent-safe-cli/src/main.rs; do
   grep -q "/$must\$" "$out/contents.txt" || { echo "sdist lacks $must" >&2; exit 1; }
 done
 echo "ok: $(basename "$sdist") ($(wc -l < "$out/contents.txt") files)"

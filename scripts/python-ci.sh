@@ -27,11 +27,14 @@ vpy=$venv/bin/python
 "$vpy" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$vpy" -m pip install --quiet --disable-pip-version-check "maturin>=1.9.4,<2"
 
-step "build the wheel (release)"
+step "build the wheel (release) through the PEP 517 backend, as pip install does"
 # A directory of its own: another build writing to target/wheels at the same
-# time cannot hand us its wheel.
+# time cannot hand us its wheel. The backend (python/build_backend) is
+# maturin's plus the native `agent-safe` binary as the wheel's script; a plain
+# `maturin build` would ship the slower Python console script instead.
 wheels=$(mktemp -d "$root/target/py-ci-wheels.XXXXXX")
-"$venv/bin/maturin" build --release --quiet -o "$wheels"
+"$vpy" -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation \
+  -w "$wheels" "$root"
 wheel=$(ls "$wheels"/agent_safe-*.whl)
 mkdir -p "$root/target/wheels"
 mv "$wheel" "$root/target/wheels/"
@@ -51,6 +54,23 @@ else
     "${wheel}[dev,langchain,claude,openai-agents]" kubernetes \
     "claude-agent-sdk==0.2.189" "openai-agents==0.24.0"
 fi
+
+step "the installed agent-safe is the native binary (issue 23)"
+# Not a Python console script: an ELF executable that reports the package's
+# version. test_install.py asserts the same; cli-bench.py prints the timings.
+head -c 4 "$venv/bin/agent-safe" | grep -q "ELF" \
+  || { echo "$venv/bin/agent-safe is not the native binary" >&2; exit 1; }
+pkg_version=$("$vpy" -c "import agent_safe; print(agent_safe.__version__)")
+cli_version=$("$venv/bin/agent-safe" --version)
+[ "$cli_version" = "agent-safe $pkg_version" ] \
+  || { echo "agent-safe --version says '$cli_version', the package is $pkg_version" >&2; exit 1; }
+"$vpy" scripts/cli-bench.py --runs 10 --native "$root/target/release/agent-safe"
+"$vpy" - "$wheel" <<'PY'
+import os, sys, zipfile
+w = sys.argv[1]
+unpacked = sum(i.file_size for i in zipfile.ZipFile(w).infolist())
+print(f"{os.path.basename(w)}: {os.path.getsize(w) / 2**20:.1f} MiB ({unpacked / 2**20:.1f} MiB unpacked)")
+PY
 
 step "the MCP gateway's end-to-end tests: the binary, the MCP SDK, kubernetes-mcp-server"
 # The wheel is built without the gateway (it would link an MCP stack into every
@@ -78,7 +98,7 @@ step "mypy (strict) and stubtest"
 # The package (what users type-check against), the SDK tests and the bench.
 # The LangGraph tests drive third-party APIs whose stubs are not strict-clean.
 mapfile -t sdk_tests < <(ls python/tests/*.py | grep -v -e /test_langchain -e /test_k8s -e /test_mcp)
-"$vpy" -m mypy python/agent_safe scripts/py-bench.py "${sdk_tests[@]}"
+"$vpy" -m mypy python/agent_safe scripts/py-bench.py scripts/cli-bench.py "${sdk_tests[@]}"
 # stubtest imports the installed native module and checks the hand-written
 # stubs against it; run from outside the tree so it sees the installed copy.
 (cd "$venv" && "$vpy" -m mypy.stubtest agent_safe._native \

@@ -1,17 +1,25 @@
-"""`RemoteAgentSafe`: the same questions, asked of an `agent-safe serve` sidecar."""
+"""`RemoteAgentSafe`: the same questions, asked of an `agent-safe serve` sidecar.
+
+The request bodies and the reading of the answers live in `_RemoteClient`, which
+`RemoteAgentSafe` (blocking, the standard library's ``urllib``) and
+`AsyncRemoteAgentSafe` (``agent_safe._async_remote``, on httpx) share: both
+send the same bytes and fail the same way; only the transport differs.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.request
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from agent_safe import _native
 from agent_safe._errors import AgentSafeError
 from agent_safe._native import Decision, Plan
+
+_T = TypeVar("_T")
+# (path, JSON body, bearer token): one request to the sidecar.
+_Request = tuple[str, dict[str, Any], "str | None"]
 
 _JWT = re.compile(r"^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 
@@ -59,26 +67,16 @@ class RemoteError(AgentSafeError):
         self.code = code
 
 
-class RemoteAgentSafe:
-    """A client of the HTTP sidecar with the same ``check``/``check_plan`` API.
+class _RemoteClient:
+    """What both sidecar clients share: options, request bodies, reading answers.
 
-    ``RemoteAgentSafe("http://127.0.0.1:8400")`` sends ``POST /v1/check`` and
-    ``POST /v1/check-plan`` and returns the same `Decision` and `Plan` types
-    as `AgentSafe`. A ``caller`` that is a JWT is sent as ``Authorization:
-    Bearer``; a plain agent id goes in the body. The sidecar evaluates at its
-    own clock: there is no ``at``. Connection failures, timeouts and refused
-    requests raise `RemoteError`.
+    Subclasses supply the transport; every body sent and every error raised is
+    built here, so the blocking and the async client cannot drift apart.
     """
 
     def __init__(
         self, url: str, *, timeout: float = 5.0, approver_token: str | None = None
     ) -> None:
-        """Point the client at a sidecar, e.g. ``http://127.0.0.1:8400``.
-
-        ``approver_token`` is the signed token (with an approver role, see
-        ``identity.approver_roles``) that `record_approval` presents: the
-        sidecar records only authenticated approvers.
-        """
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"url must start with http:// or https://, got {url!r}")
         if timeout <= 0:
@@ -92,40 +90,20 @@ class RemoteAgentSafe:
     def __repr__(self) -> str:
         # Never the token itself.
         approver = ", approver_token=..." if self._approver_token else ""
-        return f"RemoteAgentSafe({self.url!r}, timeout={self.timeout}{approver})"
+        return f"{type(self).__name__}({self.url!r}, timeout={self.timeout}{approver})"
 
-    def _post(self, path: str, body: dict[str, Any], token: str | None) -> Any:
-        data = json.dumps(body, allow_nan=False).encode()
+    # -- the bytes on the wire ------------------------------------------------
+
+    @staticmethod
+    def _encode(body: dict[str, Any]) -> bytes:
+        return json.dumps(body, allow_nan=False).encode()
+
+    @staticmethod
+    def _headers(token: str | None) -> dict[str, str]:
         headers = {"content-type": "application/json", "accept": "application/json"}
         if token is not None:
             headers["authorization"] = f"Bearer {token}"
-        req = urllib.request.Request(self.url + path, data=data, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                answer = resp.read()
-        except urllib.error.HTTPError as e:
-            code, message = None, f"HTTP {e.code}"
-            try:
-                err = _loads(e.read())["error"]
-                code, message = err.get("code"), err.get("message", message)
-            except (ValueError, KeyError, TypeError):
-                pass
-            raise RemoteError(
-                f"agent-safe sidecar refused the request: {message}", status=e.code, code=code
-            ) from None
-        except (urllib.error.URLError, TimeoutError, OSError) as e:
-            reason = getattr(e, "reason", e)
-            raise RemoteError(
-                f"cannot reach the agent-safe sidecar at {self.url}: {reason}"
-            ) from None
-        try:
-            return _loads(answer)
-        except ValueError as e:
-            # A repeated key (`"result": "deny", "result": "allow"`) or text
-            # that is not JSON: never guess which answer was meant.
-            raise RemoteError(
-                f"the answer of the agent-safe sidecar at {self.url} is not valid JSON: {e}"
-            ) from None
+        return headers
 
     @staticmethod
     def _split_caller(caller: str | None) -> tuple[str | None, str | None]:
@@ -134,18 +112,16 @@ class RemoteAgentSafe:
             return None, caller
         return caller, None
 
-    def check(
+    def _check_request(
         self,
         action: str,
-        *,
-        target: str | None = None,
-        caller: str | None = None,
-        params: Mapping[str, Any] | None = None,
-        context: Any = None,
-        correlation_id: str | None = None,
-        explain: bool = False,
-    ) -> Decision:
-        """Ask the sidecar one question; see `AgentSafe.check`."""
+        target: str | None,
+        caller: str | None,
+        params: Mapping[str, Any] | None,
+        context: Any,
+        correlation_id: str | None,
+        explain: bool,
+    ) -> _Request:
         body_caller, token = self._split_caller(caller)
         body: dict[str, Any] = {"action": action}
         for key, value in (
@@ -159,24 +135,14 @@ class RemoteAgentSafe:
                 body[key] = value
         if explain:
             body["explain"] = True
-        return Decision.from_dict(self._post("/v1/check", body, token))
+        return "/v1/check", body, token
 
-    def check_plan(
+    def _plan_request(
         self,
         steps: Sequence[Mapping[str, Any]],
-        *,
-        correlation_id: str | None = None,
-        explain: bool = False,
-    ) -> Plan:
-        """Ask about every step of a plan under one correlation id.
-
-        See `AgentSafe.check_plan`. The sidecar refuses what
-        `AgentSafe.check_plan` refuses (an empty plan, unknown keys, ...):
-        `RemoteError` with ``status`` 400 and ``code`` ``invalid_request``.
-
-        A step's ``caller`` that is a JWT cannot travel in the body: give the
-        token once as the ``caller`` of every step (it is sent as the bearer).
-        """
+        correlation_id: str | None,
+        explain: bool,
+    ) -> _Request:
         if isinstance(steps, (str, bytes, Mapping)):
             raise TypeError("steps: expected a list of dicts, one per step")
         tokens = set()
@@ -204,7 +170,178 @@ class RemoteAgentSafe:
             body["correlation_id"] = correlation_id
         if explain:
             body["explain"] = True
-        return Plan.from_dict(self._post("/v1/check-plan", body, next(iter(tokens), None)))
+        return "/v1/check-plan", body, next(iter(tokens), None)
+
+    def _approval_request(
+        self, decision: Decision, approver: str, approved: bool, comment: str | None
+    ) -> _Request:
+        if decision.result.value != "require_approval":
+            raise ValueError(
+                "only a `require_approval` decision can be approved or rejected, "
+                f"this one is `{decision.result.value}`"
+            )
+        if not decision.audit_id:
+            raise ValueError("the decision has no audit id: it was not logged by the sidecar")
+        if not approver:
+            raise ValueError("approver must not be empty")
+        token = self._approver_token
+        if token is None:
+            raise RemoteError(
+                f"{type(self).__name__}(approver_token=...) is needed to record approvals: "
+                "the sidecar records only approvers with a signed token"
+            )
+        body: dict[str, Any] = {
+            "audit_id": decision.audit_id,
+            "approved": bool(approved),
+            "approver_name": approver,
+        }
+        if comment is not None:
+            body["comment"] = comment
+        return "/v1/approvals", body, token
+
+    # -- reading what came back -----------------------------------------------
+
+    def _unreachable(self, reason: object) -> RemoteError:
+        """No answer arrived (refused connection, timeout, reset, ...)."""
+        return RemoteError(f"cannot reach the agent-safe sidecar at {self.url}: {reason}")
+
+    @staticmethod
+    def _refused(status: int, answer: bytes) -> RemoteError:
+        """A status outside 2xx, with the sidecar's error body when it sent one."""
+        code, message = None, f"HTTP {status}"
+        try:
+            err = _loads(answer)["error"]
+            code, message = err.get("code"), err.get("message", message)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass
+        return RemoteError(
+            f"agent-safe sidecar refused the request: {message}", status=status, code=code
+        )
+
+    def _read(self, answer: bytes, what: str, build: Callable[[Any], _T]) -> _T:
+        """A 2xx answer, read strictly and given to `build`.
+
+        `build` raises `ValueError`, `KeyError` or `TypeError` for a body of
+        the wrong shape; every failure becomes `RemoteError`.
+        """
+        try:
+            data = _loads(answer)
+        except ValueError as e:
+            # A repeated key (`"result": "deny", "result": "allow"`) or text
+            # that is not JSON: never guess which answer was meant.
+            raise RemoteError(
+                f"the answer of the agent-safe sidecar at {self.url} is not valid JSON: {e}"
+            ) from None
+        try:
+            return build(data)
+        except (ValueError, KeyError, TypeError) as e:
+            # Valid JSON of the wrong shape (a proxy's page, another service):
+            # fail as loudly as for an unreachable sidecar, never half-read it.
+            raise RemoteError(
+                f"the answer of the agent-safe sidecar at {self.url} is not {what}: {e}"
+            ) from None
+
+
+def _opener() -> Any:
+    """``urllib``'s opener, without following redirects.
+
+    An answer from elsewhere is not the sidecar's answer: a 3xx is a refusal
+    (`RemoteError` with its status), as in `AsyncRemoteAgentSafe`.
+    """
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    return urllib.request.build_opener(NoRedirect)
+
+
+def _event_id(receipt: Any) -> str:
+    event_id = receipt["event_id"]
+    if not isinstance(event_id, str) or not event_id:
+        raise ValueError(f"`event_id` is {event_id!r}, expected a non-empty string")
+    return event_id
+
+
+class RemoteAgentSafe(_RemoteClient):
+    """A client of the HTTP sidecar with the same ``check``/``check_plan`` API.
+
+    ``RemoteAgentSafe("http://127.0.0.1:8400")`` sends ``POST /v1/check`` and
+    ``POST /v1/check-plan`` and returns the same `Decision` and `Plan` types
+    as `AgentSafe`. A ``caller`` that is a JWT is sent as ``Authorization:
+    Bearer``; a plain agent id goes in the body. The sidecar evaluates at its
+    own clock: there is no ``at``. Connection failures, timeouts, refused
+    requests and answers that are not what was asked for raise `RemoteError`.
+
+    Each call blocks its thread; in async code use `AsyncRemoteAgentSafe`.
+    """
+
+    def __init__(
+        self, url: str, *, timeout: float = 5.0, approver_token: str | None = None
+    ) -> None:
+        """Point the client at a sidecar, e.g. ``http://127.0.0.1:8400``.
+
+        ``timeout`` (seconds) bounds connecting and each read. ``approver_token``
+        is the signed token (with an approver role, see
+        ``identity.approver_roles``) that `record_approval` presents: the
+        sidecar records only authenticated approvers.
+        """
+        super().__init__(url, timeout=timeout, approver_token=approver_token)
+
+    def _post(self, request: _Request) -> bytes:
+        # Imported here: `urllib.request` costs tens of milliseconds, and
+        # `import agent_safe` should not pay them (see _lazy in __init__).
+        import urllib.error
+        import urllib.request
+
+        path, body, token = request
+        req = urllib.request.Request(
+            self.url + path, data=self._encode(body), headers=self._headers(token), method="POST"
+        )
+        try:
+            with _opener().open(req, timeout=self.timeout) as resp:
+                return bytes(resp.read())
+        except urllib.error.HTTPError as e:
+            raise self._refused(e.code, e.read()) from None
+        except (urllib.error.URLError, TimeoutError, OSError) as e:
+            raise self._unreachable(getattr(e, "reason", e)) from None
+
+    def check(
+        self,
+        action: str,
+        *,
+        target: str | None = None,
+        caller: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        context: Any = None,
+        correlation_id: str | None = None,
+        explain: bool = False,
+    ) -> Decision:
+        """Ask the sidecar one question; see `AgentSafe.check`."""
+        request = self._check_request(
+            action, target, caller, params, context, correlation_id, explain
+        )
+        return self._read(self._post(request), "a decision", Decision.from_dict)
+
+    def check_plan(
+        self,
+        steps: Sequence[Mapping[str, Any]],
+        *,
+        correlation_id: str | None = None,
+        explain: bool = False,
+    ) -> Plan:
+        """Ask about every step of a plan under one correlation id.
+
+        See `AgentSafe.check_plan`. The sidecar refuses what
+        `AgentSafe.check_plan` refuses (an empty plan, unknown keys, ...):
+        `RemoteError` with ``status`` 400 and ``code`` ``invalid_request``.
+
+        A step's ``caller`` that is a JWT cannot travel in the body: give the
+        token once as the ``caller`` of every step (it is sent as the bearer).
+        """
+        request = self._plan_request(steps, correlation_id, explain)
+        return self._read(self._post(request), "a plan", Plan.from_dict)
 
     def record_approval(
         self,
@@ -233,27 +370,14 @@ class RemoteAgentSafe:
                 decision, 409 already answered) or could not be reached.
         """
         del params  # the sidecar records the params of the logged decision
-        if decision.result.value != "require_approval":
-            raise ValueError(
-                "only a `require_approval` decision can be approved or rejected, "
-                f"this one is `{decision.result.value}`"
-            )
-        if not decision.audit_id:
-            raise ValueError("the decision has no audit id: it was not logged by the sidecar")
-        if not approver:
-            raise ValueError("approver must not be empty")
-        token = self._approver_token
-        if token is None:
-            raise RemoteError(
-                "RemoteAgentSafe(approver_token=...) is needed to record approvals: "
-                "the sidecar records only approvers with a signed token"
-            )
-        body: dict[str, Any] = {
-            "audit_id": decision.audit_id,
-            "approved": bool(approved),
-            "approver_name": approver,
-        }
-        if comment is not None:
-            body["comment"] = comment
-        receipt = self._post("/v1/approvals", body, token)
-        return str(receipt["event_id"])
+        request = self._approval_request(decision, approver, approved, comment)
+        return self._read(self._post(request), "an approval receipt", _event_id)
+
+
+# Public names say where to import them from (reprs, tracebacks, pickles).
+for _public in (
+    RemoteAgentSafe,
+    RemoteError,
+):
+    _public.__module__ = "agent_safe"
+del _public

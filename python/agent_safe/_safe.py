@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Union
 
 from agent_safe import _native
-from agent_safe._types import AuditReport
 
+# Not `typing.TYPE_CHECKING`: `import agent_safe` stays free of `typing`.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from typing_extensions import Self
 
-__all__ = ["AgentSafe"]
+    from agent_safe._audit import AuditReport
 
-StrPath = Union[str, "os.PathLike[str]"]
+    StrPath = str | os.PathLike[str]
+
+__all__ = ["AgentSafe"]
 
 
 class AgentSafe(_native.AgentSafe):
@@ -66,6 +69,8 @@ class AgentSafe(_native.AgentSafe):
         :class:`AgentSafeError` when no log is configured (or nothing was
         logged yet) and no path is given.
         """
+        from agent_safe._audit import AuditReport
+
         if path is None:
             paths = None
         elif isinstance(path, (str, os.PathLike)):
@@ -73,3 +78,6 @@ class AgentSafe(_native.AgentSafe):
         else:
             paths = list(path)
         return AuditReport.from_dict(self._verify_audit(paths, accept_torn_tail))
+
+
+AgentSafe.__module__ = "agent_safe"
