@@ -32,6 +32,9 @@ step "build the wheel (release) through the PEP 517 backend, as pip install does
 # time cannot hand us its wheel. The backend (python/build_backend) is
 # maturin's plus the native `agent-safe` binary as the wheel's script; a plain
 # `maturin build` would ship the slower Python console script instead.
+# maturin's PEP 517 hooks run the `maturin` executable found on PATH: the
+# venv's, since the build is --no-build-isolation.
+export PATH="$venv/bin:$PATH"
 wheels=$(mktemp -d "$root/target/py-ci-wheels.XXXXXX")
 "$vpy" -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation \
   -w "$wheels" "$root"
