@@ -165,6 +165,8 @@ class MappingError(AgentSafeError, ValueError):
 
 class UnmappedToolError(MappingError):
     """The tool mapping does not name the tool: its calls are refused."""
+
+
 # Public names say where to import them from (reprs, tracebacks, pickles).
 for _public in (
     AgentSafeError,
