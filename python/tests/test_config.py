@@ -117,10 +117,14 @@ def test_every_diagnostic_is_reported(project: Path) -> None:
     assert "decision" in (e.diagnostics[0].help or "") + e.diagnostics[0].message
     lines = [ln for ln in str(e).splitlines() if not ln.startswith("  help:")]
     assert len(lines) == len(e.diagnostics)
-    # The same text as the CLI prints.
+    # The same lines as the CLI prints, in the same order; the CLI also
+    # shows each problem's source line with carets, which str() leaves out.
     cli = run_cli("--config", str(project / "agent-safe.yaml"), "check", "x")
     assert cli.returncode == 2
-    assert str(e) in cli.stderr
+    printed = iter(cli.stderr.splitlines())
+    for line in str(e).splitlines():
+        assert any(p == line for p in printed), f"{line!r} not in the CLI's output, in order"
+    assert "^^^^^^^" in cli.stderr  # under `perhaps`
 
 
 def test_config_error_pickles(tmp_path: Path) -> None:

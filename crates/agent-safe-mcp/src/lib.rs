@@ -22,6 +22,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use agent_safe_core::mapping::{McpSettings, ToolListing, UpstreamSettings};
@@ -111,14 +112,30 @@ pub struct ProgressRelay {
     waiting: Arc<std::sync::Mutex<HashMap<ProgressToken, AgentProgress>>>,
 }
 
-/// The agent a relayed progress token belongs to, and the agent's token.
-type AgentProgress = (Peer<RoleServer>, ProgressToken);
+/// The agent a relayed progress token belongs to, the agent's token, and
+/// how many of its notifications are being relayed right now.
+type AgentProgress = (Peer<RoleServer>, ProgressToken, Arc<AtomicUsize>);
+
+/// How long a call that asked for progress waits, after the upstream's
+/// answer, for notifications the upstream sent before that answer: rmcp
+/// hands each notification to a task of its own, so the answer can overtake
+/// them. Waiting only happens when the agent asked for progress.
+const PROGRESS_SETTLE: Duration = Duration::from_millis(10);
+/// The longest a call waits for relays already under way.
+const PROGRESS_SETTLE_MAX: Duration = Duration::from_millis(200);
 
 impl ProgressRelay {
-    fn register(&self, upstream: ProgressToken, agent: Peer<RoleServer>, token: ProgressToken) {
+    fn register(
+        &self,
+        upstream: ProgressToken,
+        agent: Peer<RoleServer>,
+        token: ProgressToken,
+    ) -> Arc<AtomicUsize> {
+        let in_flight = Arc::new(AtomicUsize::new(0));
         if let Ok(mut m) = self.waiting.lock() {
-            m.insert(upstream, (agent, token));
+            m.insert(upstream, (agent, token, Arc::clone(&in_flight)));
         }
+        in_flight
     }
 
     fn done(&self, upstream: &ProgressToken) {
@@ -134,16 +151,19 @@ impl rmcp::ClientHandler for ProgressRelay {
         mut params: ProgressNotificationParam,
         _context: rmcp::service::NotificationContext<RoleClient>,
     ) {
-        let target = self
-            .waiting
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&params.progress_token).cloned());
-        if let Some((peer, token)) = target {
+        let target = self.waiting.lock().ok().and_then(|m| {
+            m.get(&params.progress_token)
+                .map(|(peer, token, in_flight)| {
+                    in_flight.fetch_add(1, Ordering::SeqCst);
+                    (peer.clone(), token.clone(), Arc::clone(in_flight))
+                })
+        });
+        if let Some((peer, token, in_flight)) = target {
             params.progress_token = token;
             if let Err(e) = peer.notify_progress(params).await {
                 tracing::debug!(error = %e, "could not relay a progress notification");
             }
+            in_flight.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
@@ -491,14 +511,23 @@ impl Gateway {
         let handle = peer
             .send_request_with_option(request, PeerRequestOptions::no_options())
             .await?;
-        let _progress = agent.map(|(p, t)| {
+        let progress = agent.map(|(p, t)| {
             let relay = self.upstream.relay.clone();
-            relay.register(handle.progress_token.clone(), p, t);
-            Unregister(relay, handle.progress_token.clone())
+            let in_flight = relay.register(handle.progress_token.clone(), p, t);
+            (Unregister(relay, handle.progress_token.clone()), in_flight)
         });
         let mut cancel = CancelOnDrop(Some((peer, handle.id.clone())));
         let answer = handle.await_response().await;
         cancel.0 = None;
+        if let Some((_unregister, in_flight)) = &progress {
+            // Let the notifications sent before the answer reach the agent
+            // before it does (see PROGRESS_SETTLE).
+            tokio::time::sleep(PROGRESS_SETTLE).await;
+            let started = tokio::time::Instant::now();
+            while in_flight.load(Ordering::SeqCst) > 0 && started.elapsed() < PROGRESS_SETTLE_MAX {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
         answer
     }
 
