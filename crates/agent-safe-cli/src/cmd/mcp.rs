@@ -121,7 +121,12 @@ pub(crate) fn mcp(io: &mut Io, ctx: &Ctx, a: McpArgs) -> CmdResult {
             .or_else(|| settings.caller.clone())
     });
     agent_safe_mcp::init_logging();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread: the gateway only relays (checks run on the blocking pool),
+    // and rmcp hands each upstream notification to a task of its own. A
+    // current-thread runtime runs those tasks in the order they were spawned,
+    // so progress notifications reach the agent in the upstream's order; the
+    // multi-thread scheduler's LIFO slot can swap two of them.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?;
