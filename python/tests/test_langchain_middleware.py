@@ -18,6 +18,7 @@ import pytest
 pytest.importorskip("langchain.agents", reason="needs the `langchain` extra")
 pytest.importorskip("langgraph.prebuilt", reason="needs the `langchain` extra")
 
+from adapter_project import POLICIES
 from agent_safe import AgentSafe
 from agent_safe.langchain import APPROVAL_REQUEST_TYPE, AgentSafeMiddleware, tool_name_to_action
 from langchain.agents import create_agent
@@ -30,31 +31,6 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.types import Command
 from pydantic import Field, ValidationError
-
-POLICIES = """
-rules:
-  - name: no-prod-scaling
-    priority: 1000
-    match:
-      actions: [scale-deployment]
-      targets: {environments: [prod]}
-    decision: deny
-    reason: Agents never scale production
-  - name: drains-need-a-human
-    priority: 400
-    match:
-      actions: [drain-node]
-      callers: {agent_ids: ["**"]}
-    decision: require_approval
-    reason: Draining a node needs a human
-  - name: staging-is-open
-    priority: 100
-    match:
-      targets: {environments: [staging]}
-      callers: {agent_ids: ["**"]}
-    decision: allow
-    reason: Identified agents may change staging
-"""
 
 INVENTORY = """
 targets:
