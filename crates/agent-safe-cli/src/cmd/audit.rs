@@ -440,6 +440,18 @@ fn write_event(w: &mut Stream, ev: &AuditEvent, format: Format) -> std::io::Resu
             if let Some(at) = &ev.evaluated_at {
                 r.push_str(&format!(" [evaluated at {at}]"));
             }
+            // Shadow mode: the candidate decided otherwise (or could not).
+            if let Some(s) = &ev.shadow {
+                match (&s.decision, &s.error) {
+                    (Some(d), _) => r.push_str(&format!(
+                        " [shadow: {} by {}]",
+                        d.to_uppercase(),
+                        s.policy_matched.as_deref().unwrap_or("no rule")
+                    )),
+                    (None, Some(e)) => r.push_str(&format!(" [shadow error: {e}]")),
+                    (None, None) => {}
+                }
+            }
             r
         }
     };

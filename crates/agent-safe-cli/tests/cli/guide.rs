@@ -109,6 +109,18 @@ fn the_changing_policies_guide_runs_as_written() {
     );
     assert!(event["shadow"]["error"].is_null());
     assert_ne!(event["shadow"]["snapshot"], event["snapshot"]);
+    // The text view says what the candidate decided, too.
+    let shown = Command::new(env!("CARGO_BIN_EXE_agent-safe"))
+        .args(["audit", "show", "--last", "1000"])
+        .current_dir(&dir)
+        .env_remove("AGENT_SAFE_CONFIG")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains("[shadow: ALLOW by prod-maintenance-window-restart]"),
+        "{shown}"
+    );
     assert!(
         stdout
             .contains("coverage: 11 of 11 rules decided a case (100.0%) (--min-coverage 100%: ok)"),
